@@ -1,0 +1,3 @@
+from crowdlens.cli import main
+
+raise SystemExit(main())

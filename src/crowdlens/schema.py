@@ -1,0 +1,147 @@
+"""Every column of the results table, named once.
+
+Nothing else in crowdlens spells a column name as a loose string: stages
+import the constants from here, and the Spark types of the columns a stage
+adds come from :data:`TYPES`. The results contract is documented in
+``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql.types import DataType, StructField
+
+# --- identity and input -----------------------------------------------------
+IMAGE_ID = "image_id"  # stable id: the manifest's, else derived from the path
+PATH = "path"  # where the photo was read from (absolute path or URL)
+LABEL = "label"  # the item the photo claims to show (may be null)
+PARENT_LABEL = "parent_label"  # optional coarser label (item group)
+
+# --- internal columns (never written to results) -----------------------------
+CONTENT = "content"  # the photo's bytes, read by the workers
+READ_ERROR = "_read_error"  # why the bytes could not be read
+ROW_NUMBER = "_row"  # position in the input, for stable ids
+
+# --- decode -------------------------------------------------------------------
+STATUS = "status"  # "ok" or "error"
+ERROR = "error"  # human-readable reason when status == "error"
+WIDTH = "width"  # decoded width after EXIF orientation
+HEIGHT = "height"  # decoded height after EXIF orientation
+SHA256 = "sha256"  # hex digest of the file's bytes
+FORMAT = "format"  # container format as Pillow names it (JPEG, PNG, ...)
+FILE_SIZE = "file_size"  # bytes on disk
+HAS_GPS = "has_gps"  # the file carries EXIF GPS data (stripped on release)
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+# --- quality -----------------------------------------------------------------
+SHARPNESS = "sharpness"
+EDGE_DENSITY = "edge_density"
+BRIGHTNESS = "brightness"
+DARK_FRACTION = "dark_fraction"
+BRIGHT_FRACTION = "bright_fraction"
+CONTRAST = "contrast"
+NOISE = "noise"
+MEGAPIXELS = "megapixels"
+SHORT_SIDE = "short_side"
+PHASH = "phash"
+DUPLICATE_OF = "duplicate_of"
+DUPLICATE_KIND = "duplicate_kind"
+QUALITY_FLAGS = "quality_flags"
+
+# --- classification ----------------------------------------------------------
+EMBEDDING = "embedding"
+PRED_LABEL = "pred_label"
+PRED_SCORE = "pred_score"
+TOPK = "topk"
+LABEL_PROB = "label_prob"
+LABEL_RANK = "label_rank"
+LABEL_VERDICT = "label_verdict"
+
+# --- text and privacy --------------------------------------------------------
+HAS_TEXT = "has_text"
+TEXT_REGIONS = "text_regions"
+PII_TYPES = "pii_types"
+REDACTED_PATH = "redacted_path"
+
+# --- decision ----------------------------------------------------------------
+DECISION = "decision"
+REASONS = "reasons"
+
+# Spark SQL types, as DDL, for every column a stage adds.
+DDL: dict[str, str] = {
+    IMAGE_ID: "string",
+    PATH: "string",
+    LABEL: "string",
+    PARENT_LABEL: "string",
+    CONTENT: "binary",
+    READ_ERROR: "string",
+    STATUS: "string",
+    ERROR: "string",
+    WIDTH: "int",
+    HEIGHT: "int",
+    SHA256: "string",
+    FORMAT: "string",
+    FILE_SIZE: "long",
+    HAS_GPS: "boolean",
+    SHARPNESS: "double",
+    EDGE_DENSITY: "double",
+    BRIGHTNESS: "double",
+    DARK_FRACTION: "double",
+    BRIGHT_FRACTION: "double",
+    CONTRAST: "double",
+    NOISE: "double",
+    MEGAPIXELS: "double",
+    SHORT_SIDE: "int",
+    PHASH: "string",
+    DUPLICATE_OF: "string",
+    DUPLICATE_KIND: "string",
+    QUALITY_FLAGS: "array<string>",
+    EMBEDDING: "array<float>",
+    PRED_LABEL: "string",
+    PRED_SCORE: "float",
+    TOPK: "array<struct<label:string,score:float>>",
+    LABEL_PROB: "float",
+    LABEL_RANK: "int",
+    LABEL_VERDICT: "string",
+    HAS_TEXT: "boolean",
+    TEXT_REGIONS: (
+        "array<struct<polygon:array<array<float>>,text:string,"
+        "confidence:float,pii_types:array<string>>>"
+    ),
+    PII_TYPES: "array<string>",
+    REDACTED_PATH: "string",
+    DECISION: "string",
+    REASONS: "array<string>",
+}
+
+# Columns that exist only while the job runs.
+INTERNAL = (CONTENT, READ_ERROR, ROW_NUMBER)
+
+# The decode stage's output, in order.
+DECODE_COLUMNS = (STATUS, ERROR, WIDTH, HEIGHT, SHA256, FORMAT, FILE_SIZE, HAS_GPS)
+
+# Columns ingest produces itself; any other manifest column is metadata.
+INPUT_COLUMNS = (IMAGE_ID, PATH, LABEL)
+
+
+def spark_type(name: str) -> DataType:
+    """The Spark type of column ``name``."""
+    from pyspark.sql.types import _parse_datatype_string
+
+    return _parse_datatype_string(DDL[name])
+
+
+def fields(*names: str) -> list[StructField]:
+    """Nullable Spark fields for the named columns, in order."""
+    from pyspark.sql.types import StructField
+
+    return [StructField(n, spark_type(n), nullable=True) for n in names]
+
+
+def struct_ddl(*names: str) -> str:
+    """A DDL struct body (``a int, b string``) for the named columns."""
+    return ", ".join(f"{n} {DDL[n]}" for n in names)
