@@ -60,6 +60,9 @@ TOPK = "topk"
 LABEL_PROB = "label_prob"
 LABEL_RANK = "label_rank"
 LABEL_VERDICT = "label_verdict"
+# Raw classifier scores over the bundle's labels (before softmax), so label
+# validation can apply the bundle's calibration to the full distribution.
+LOGITS = "logits"
 
 # --- text and privacy --------------------------------------------------------
 HAS_TEXT = "has_text"
@@ -70,6 +73,18 @@ REDACTED_PATH = "redacted_path"
 # --- decision ----------------------------------------------------------------
 DECISION = "decision"
 REASONS = "reasons"
+
+# --- conventional manifest metadata (passed through when present) ----------
+# Not in DDL on purpose: they come from the manifest, never from a stage.
+COUNTRY = "country"
+CONTRIBUTOR = "contributor"
+
+# --- human review (written by ``crowdlens review export``, never to results) --
+REVIEW_ACTION = "review_action"  # accept / reject / relabel, or null if not reviewed
+REVIEW_LABEL = "review_label"  # the reviewer's label when relabelled
+REVIEWED_AT = "reviewed_at"  # ISO-8601 UTC time of the reviewer's latest decision
+FINAL_DECISION = "final_decision"  # the reviewer's decision, else the pipeline's
+FINAL_LABEL = "final_label"  # the reviewer's label, else the claimed one
 
 # Spark SQL types, as DDL, for every column a stage adds.
 DDL: dict[str, str] = {
@@ -107,6 +122,7 @@ DDL: dict[str, str] = {
     LABEL_PROB: "float",
     LABEL_RANK: "int",
     LABEL_VERDICT: "string",
+    LOGITS: "array<float>",
     HAS_TEXT: "boolean",
     TEXT_REGIONS: (
         "array<struct<polygon:array<array<float>>,text:string,"
@@ -116,6 +132,11 @@ DDL: dict[str, str] = {
     REDACTED_PATH: "string",
     DECISION: "string",
     REASONS: "array<string>",
+    REVIEW_ACTION: "string",
+    REVIEW_LABEL: "string",
+    REVIEWED_AT: "string",
+    FINAL_DECISION: "string",
+    FINAL_LABEL: "string",
 }
 
 # Columns that exist only while the job runs.
