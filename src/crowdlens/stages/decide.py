@@ -1,0 +1,240 @@
+"""Moderation decisions: every measure becomes ``accept``, ``reject`` or ``review``.
+
+Each photo gets a decision and the readable reasons behind it. A reason reads
+``"<kind>: <detail>"`` (``"quality: blurry"``, ``"label mismatch: claimed
+'Apple', looks like 'Pear' (p=0.01)"``); the kind before the colon is what the
+report counts and the review UI filters by (:func:`reason_kind`).
+
+The rules, in the :class:`Policy` (config file section ``[policy]``):
+
+* decode error -> ``reject`` (or ``review`` with ``reject_on_error = false``);
+* a quality flag matching ``reject_flags`` -> ``reject``; matching
+  ``accept_flags`` -> noted only; any other flag -> ``review``;
+* label verdict ``mismatch`` / ``suspect`` / ``unknown`` -> the action named
+  by ``mismatch`` / ``suspect`` / ``unknown_label``; no claimed label ->
+  ``no_label``;
+* personal information -> the photo is released *redacted*, not rejected: the
+  reason is noted and the decision is unchanged, unless no redacted copy was
+  written, which sends it to ``pii_unredacted`` (``review``).
+
+The strongest action wins: reject > review > accept.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crowdlens import schema as S
+from crowdlens.config import check, from_mapping, load_toml
+from crowdlens.spark.columns import add_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+ACCEPT = "accept"
+REVIEW = "review"
+REJECT = "reject"
+DECISIONS = (ACCEPT, REVIEW, REJECT)
+_SEVERITY = {ACCEPT: 0, REVIEW: 1, REJECT: 2}
+
+# Reason kinds (the text before the colon).
+KIND_ERROR = "decode error"
+KIND_QUALITY = "quality"
+KIND_MISMATCH = "label mismatch"
+KIND_SUSPECT = "label suspect"
+KIND_UNKNOWN = "label unknown"
+KIND_NO_LABEL = "no label"
+KIND_PII = "personal information"
+
+# Every column decide reads when the table has it; missing ones are skipped.
+INPUTS = (
+    S.STATUS,
+    S.ERROR,
+    S.QUALITY_FLAGS,
+    S.LABEL,
+    S.PRED_LABEL,
+    S.LABEL_PROB,
+    S.LABEL_RANK,
+    S.LABEL_VERDICT,
+    S.PII_TYPES,
+    S.REDACTED_PATH,
+)
+OUTPUTS = (S.DECISION, S.REASONS)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What each finding does to a photo (config file section ``[policy]``).
+
+    Flag lists take exact quality-flag names or shell patterns (``"dup*"``).
+
+    Example (TOML)::
+
+        [policy]
+        reject_flags = ["exact_duplicate", "too_small"]
+        accept_flags = ["low_contrast"]
+        suspect = "review"
+        mismatch = "reject"
+    """
+
+    reject_on_error: bool = True
+    reject_flags: tuple[str, ...] = ()
+    accept_flags: tuple[str, ...] = ()
+    mismatch: str = REVIEW
+    suspect: str = REVIEW
+    unknown_label: str = REVIEW
+    no_label: str = ACCEPT
+    pii_unredacted: str = REVIEW
+
+    def __post_init__(self) -> None:
+        for name in ("mismatch", "suspect", "unknown_label", "no_label", "pii_unredacted"):
+            check(self, name, getattr(self, name) in DECISIONS, "one of accept, review, reject")
+        for name in ("reject_flags", "accept_flags"):
+            value = getattr(self, name)
+            check(
+                self,
+                name,
+                isinstance(value, tuple) and all(isinstance(v, str) and v for v in value),
+                "a list of quality-flag names or patterns",
+            )
+        both = [f for f in self.reject_flags if f in self.accept_flags]
+        check(self, "accept_flags", not both, f"disjoint from reject_flags (both list {both})")
+
+    def flag_action(self, flag: str) -> str:
+        if any(fnmatch.fnmatchcase(flag, p) for p in self.reject_flags):
+            return REJECT
+        if any(fnmatch.fnmatchcase(flag, p) for p in self.accept_flags):
+            return ACCEPT
+        return REVIEW
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """The ``[policy]`` section of a TOML config file (defaults when absent).
+
+    >>> load_policy(None).mismatch
+    'review'
+    """
+    data = load_toml(path).get("policy", {})
+    return from_mapping(Policy, data, f"[policy] of {str(path)!r}")
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a reason, the text before its first colon.
+
+    >>> reason_kind("quality: blurry")
+    'quality'
+    """
+    return reason.split(":", 1)[0].strip()
+
+
+def _present(value: Any) -> bool:
+    """True for a non-null scalar or a non-empty sequence (Spark nulls arrive as None/NaN)."""
+    if value is None:
+        return False
+    if isinstance(value, float):
+        return value == value
+    if isinstance(value, str):
+        return bool(value)
+    try:
+        return len(value) > 0
+    except TypeError:
+        return True
+
+
+def _seq(value: Any) -> list[Any]:
+    return list(value) if _present(value) and not isinstance(value, str) else []
+
+
+def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
+    """The decision and reasons for one row of the results table.
+
+    >>> decide({"status": "ok", "quality_flags": ["blurry"]}, Policy())
+    ('review', ['quality: blurry'])
+    >>> decide({"status": "error", "error": "empty file"}, Policy())
+    ('reject', ['decode error: empty file'])
+    """
+    steps: list[tuple[str, str]] = []
+    if row.get(S.STATUS) != S.STATUS_OK:
+        err = row.get(S.ERROR)
+        steps.append(
+            (
+                REJECT if policy.reject_on_error else REVIEW,
+                f"{KIND_ERROR}: {err if _present(err) else 'the photo could not be read'}",
+            )
+        )
+        return _combine(steps)
+
+    for flag in _seq(row.get(S.QUALITY_FLAGS)):
+        steps.append((policy.flag_action(str(flag)), f"{KIND_QUALITY}: {flag}"))
+
+    verdict = row.get(S.LABEL_VERDICT)
+    label = row.get(S.LABEL)
+    pred = row.get(S.PRED_LABEL)
+    prob = row.get(S.LABEL_PROB)
+    p = f" (p={float(prob):.2f})" if _present(prob) else ""
+    looks = f", looks like {pred!r}" if _present(pred) and pred != label else ""
+    if verdict == "mismatch":
+        steps.append((policy.mismatch, f"{KIND_MISMATCH}: claimed {label!r}{looks}{p}"))
+    elif verdict == "suspect":
+        rank = row.get(S.LABEL_RANK)
+        r = f" ranked {int(rank)}" if _present(rank) else " outside the top predictions"
+        steps.append((policy.suspect, f"{KIND_SUSPECT}: claimed {label!r}{r}{looks}{p}"))
+    elif verdict == "unknown":
+        if not _present(label):
+            steps.append((policy.no_label, f"{KIND_NO_LABEL}: the photo claims no item"))
+        else:
+            steps.append(
+                (
+                    policy.unknown_label,
+                    f"{KIND_UNKNOWN}: {label!r} could not be checked "
+                    "(not a label the model knows, or no prediction)",
+                )
+            )
+    elif verdict is None and S.LABEL_VERDICT in row and not _present(label):
+        steps.append((policy.no_label, f"{KIND_NO_LABEL}: the photo claims no item"))
+
+    pii = sorted({str(t) for t in _seq(row.get(S.PII_TYPES))})
+    if pii:
+        if _present(row.get(S.REDACTED_PATH)) or S.REDACTED_PATH not in row:
+            steps.append((ACCEPT, f"{KIND_PII}: {', '.join(pii)} (released redacted)"))
+        else:
+            steps.append(
+                (
+                    policy.pii_unredacted,
+                    f"{KIND_PII}: {', '.join(pii)} found but no redacted copy was written",
+                )
+            )
+    return _combine(steps)
+
+
+def _combine(steps: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
+    decision = max((a for a, _ in steps), key=_SEVERITY.__getitem__, default=ACCEPT)
+    return decision, [r for _, r in steps]
+
+
+def decide_batch(batch: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """The per-batch work of :func:`decide_stage` (pure pandas, no Spark)."""
+    import pandas as pd
+
+    out = [decide(rec, policy) for rec in batch.to_dict("records")]
+    return pd.DataFrame(out, columns=[S.DECISION, S.REASONS])
+
+
+def decide_stage(df: DataFrame, policy: Policy) -> DataFrame:
+    """Add :data:`S.DECISION` and :data:`S.REASONS` from whatever measures the table has.
+
+    Runs last: columns of stages that did not run are simply not considered.
+
+    Example::
+
+        df = decide_stage(df, load_policy("crowdlens.toml"))
+    """
+    inputs = [c for c in INPUTS if c in df.columns]
+    compute = functools.partial(decide_batch, policy=policy)
+    return add_columns(df, compute, inputs, OUTPUTS, name="decide")

@@ -1,0 +1,101 @@
+"""Moderation decisions: the pure rules, TOML loading, and the stage on real Spark."""
+
+from __future__ import annotations
+
+import pytest
+
+from crowdlens import schema as S
+from crowdlens.errors import ConfigError
+from crowdlens.stages.decide import Policy, decide, decide_stage, load_policy, reason_kind
+
+
+def ok(**cols):
+    return {S.STATUS: "ok", **cols}
+
+
+def test_clean_confirmed_photo_is_accepted_without_reasons():
+    assert decide(ok(label="Apple", label_verdict="confirmed"), Policy()) == ("accept", [])
+
+
+def test_decode_error_rejects_and_keeps_the_error_text():
+    decision, reasons = decide({S.STATUS: "error", S.ERROR: "truncated JPEG"}, Policy())
+    assert decision == "reject" and reasons == ["decode error: truncated JPEG"]
+    assert decide({S.STATUS: "error"}, Policy(reject_on_error=False))[0] == "review"
+
+
+def test_flags_follow_the_policy_patterns():
+    policy = Policy(reject_flags=("dup*",), accept_flags=("low_contrast",))
+    assert decide(ok(quality_flags=["duplicate"]), policy)[0] == "reject"
+    assert decide(ok(quality_flags=["low_contrast"]), policy) == (
+        "accept",
+        ["quality: low_contrast"],
+    )
+    decision, reasons = decide(ok(quality_flags=["blurry", "low_contrast"]), policy)
+    assert decision == "review" and len(reasons) == 2
+
+
+def test_strongest_action_wins():
+    row = ok(quality_flags=["duplicate"], label="Apple", label_verdict="mismatch")
+    assert decide(row, Policy(reject_flags=("duplicate",)))[0] == "reject"
+
+
+def test_verdicts_give_readable_reasons():
+    row = ok(label="Apple", pred_label="Pear", label_prob=0.012, label_verdict="mismatch")
+    decision, reasons = decide(row, Policy())
+    assert decision == "review"
+    assert reasons == ["label mismatch: claimed 'Apple', looks like 'Pear' (p=0.01)"]
+    row = ok(label="Apple", pred_label="Pear", label_prob=0.2, label_rank=2)
+    row[S.LABEL_VERDICT] = "suspect"
+    assert decide(row, Policy(suspect="accept")) == (
+        "accept",
+        ["label suspect: claimed 'Apple' ranked 2, looks like 'Pear' (p=0.20)"],
+    )
+    assert decide(ok(label=None, label_verdict="unknown"), Policy())[0] == "accept"
+    assert decide(ok(label="Durian", label_verdict="unknown"), Policy())[0] == "review"
+
+
+def test_pii_is_redacted_not_rejected():
+    row = ok(pii_types=["PHONE_NUMBER", "EMAIL_ADDRESS"], redacted_path="redacted/a.jpg")
+    decision, reasons = decide(row, Policy())
+    assert decision == "accept"
+    assert reasons == ["personal information: EMAIL_ADDRESS, PHONE_NUMBER (released redacted)"]
+    # PII found but the redacted copy is missing: a person must look.
+    assert decide(ok(pii_types=["PERSON"], redacted_path=None), Policy())[0] == "review"
+
+
+def test_reason_kind():
+    assert reason_kind("label mismatch: claimed 'A: B'") == "label mismatch"
+
+
+def test_policy_from_toml(tmp_path):
+    cfg = tmp_path / "crowdlens.toml"
+    cfg.write_text('[policy]\nreject_flags = ["too_small"]\nmismatch = "reject"\n')
+    policy = load_policy(cfg)
+    assert policy.reject_flags == ("too_small",) and policy.mismatch == "reject"
+    cfg.write_text('[policy]\nmismatch = "delete"\n')
+    with pytest.raises(ConfigError, match="The 'mismatch' parameter of Policy must be one of"):
+        load_policy(cfg)
+    cfg.write_text("[policy]\nmismatch_action = 'reject'\n")
+    with pytest.raises(ConfigError, match="Unknown setting 'mismatch_action'"):
+        load_policy(cfg)
+
+
+@pytest.mark.spark
+def test_stage_on_spark_uses_only_columns_present(spark):
+    ddl = (
+        f"{S.IMAGE_ID} string, {S.STATUS} string, {S.ERROR} string, {S.LABEL} string, "
+        f"{S.QUALITY_FLAGS} array<string>, {S.LABEL_VERDICT} string"
+    )
+    df = spark.createDataFrame(
+        [
+            ("a", "ok", None, "Apple", [], "confirmed"),
+            ("b", "ok", None, "Apple", ["blurry"], "confirmed"),
+            ("c", "error", "empty file (0 bytes)", None, None, "unknown"),
+        ],
+        ddl,
+    )
+    out = {r[S.IMAGE_ID]: r for r in decide_stage(df, Policy()).collect()}
+    assert out["a"][S.DECISION] == "accept" and out["a"][S.REASONS] == []
+    assert out["b"][S.DECISION] == "review" and out["b"][S.REASONS] == ["quality: blurry"]
+    assert out["c"][S.DECISION] == "reject"
+    assert out["c"][S.REASONS] == ["decode error: empty file (0 bytes)"]
