@@ -39,6 +39,7 @@ STATUS_ERROR = "error"
 
 # --- quality -----------------------------------------------------------------
 SHARPNESS = "sharpness"
+BLUR_EXTENT = "blur_extent"  # 0 = crisp .. 1 = blurred, texture-independent
 EDGE_DENSITY = "edge_density"
 BRIGHTNESS = "brightness"
 DARK_FRACTION = "dark_fraction"
@@ -54,6 +55,7 @@ QUALITY_FLAGS = "quality_flags"
 
 # --- classification ----------------------------------------------------------
 EMBEDDING = "embedding"
+EMBEDDING_FLIP = "embedding_flip"  # training only: features of the mirrored photo
 PRED_LABEL = "pred_label"
 PRED_SCORE = "pred_score"
 TOPK = "topk"
@@ -69,6 +71,8 @@ HAS_TEXT = "has_text"
 TEXT_REGIONS = "text_regions"
 PII_TYPES = "pii_types"
 REDACTED_PATH = "redacted_path"
+TEXT_ERROR = "text_error"  # why text/PII/redaction failed for this photo (null if fine)
+TEXT_PREVIEW_PATH = "text_preview_path"  # reviewer preview with the text outlined
 
 # --- decision ----------------------------------------------------------------
 DECISION = "decision"
@@ -103,6 +107,7 @@ DDL: dict[str, str] = {
     FILE_SIZE: "long",
     HAS_GPS: "boolean",
     SHARPNESS: "double",
+    BLUR_EXTENT: "double",
     EDGE_DENSITY: "double",
     BRIGHTNESS: "double",
     DARK_FRACTION: "double",
@@ -116,6 +121,7 @@ DDL: dict[str, str] = {
     DUPLICATE_KIND: "string",
     QUALITY_FLAGS: "array<string>",
     EMBEDDING: "array<float>",
+    EMBEDDING_FLIP: "array<float>",
     PRED_LABEL: "string",
     PRED_SCORE: "float",
     TOPK: "array<struct<label:string,score:float>>",
@@ -130,6 +136,8 @@ DDL: dict[str, str] = {
     ),
     PII_TYPES: "array<string>",
     REDACTED_PATH: "string",
+    TEXT_ERROR: "string",
+    TEXT_PREVIEW_PATH: "string",
     DECISION: "string",
     REASONS: "array<string>",
     REVIEW_ACTION: "string",

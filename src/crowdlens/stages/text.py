@@ -1,0 +1,149 @@
+"""The text stage: has-text gate, OCR, PII, redaction and metadata-free release.
+
+For every photo whose ``status`` is ``ok`` it writes a released copy to
+``out_dir/redacted/<path relative to input_root>``: personal information
+blurred when there is any, and *always* re-encoded without EXIF/XMP/GPS.
+Photos with text also get a reviewer preview (text outlined) under
+``out_dir/text_previews/``. Other rows pass through with nulls. A failure on
+one photo (OCR error, odd size, unwritable file) is recorded in
+``text_error`` and the job goes on; the photo then has no ``redacted_path``,
+so nothing unchecked is released.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from crowdlens import schema as S
+from crowdlens.text.config import TextConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+#: Columns the stage adds, in order.
+TEXT_COLUMNS = (
+    S.HAS_TEXT,
+    S.TEXT_REGIONS,
+    S.PII_TYPES,
+    S.REDACTED_PATH,
+    S.TEXT_PREVIEW_PATH,
+    S.TEXT_ERROR,
+)
+TEXT_INPUTS = (S.IMAGE_ID, S.PATH, S.CONTENT, S.STATUS)
+
+
+def text_row(
+    image_id: str,
+    path: str,
+    data: bytes | None,
+    status: str | None,
+    cfg: TextConfig,
+    out_dir: str,
+    input_root: str | None,
+) -> dict[str, Any]:
+    """The text columns of one photo; writes its released copy (and preview).
+
+    Uses the OCR engine, gate and analyzer cached in this Python worker.
+    """
+    import numpy as np
+
+    from crowdlens.decode import decode_image
+    from crowdlens.text.gate import get_gate
+    from crowdlens.text.ocr import get_ocr
+    from crowdlens.text.photo import PhotoText, read_photo
+    from crowdlens.text.pii import get_analyzer
+    from crowdlens.text.preview import render_preview
+    from crowdlens.text.redact import mirrored_path, redact, save_clean
+
+    row: dict[str, Any] = dict.fromkeys(TEXT_COLUMNS)
+    if status != S.STATUS_OK:
+        return row
+    step = "decoding the photo"
+    try:
+        image = decode_image(data).image
+        found = PhotoText(has_text=False, gated_out=True)
+        if cfg.enabled:
+            step = "reading text"
+            rgb = np.asarray(image)
+            gate = (
+                get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads)
+                if cfg.gate
+                else None
+            )
+            found = read_photo(
+                rgb,
+                cfg,
+                ocr=get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads),
+                analyzer=get_analyzer(cfg.languages, cfg.phone_regions),
+                gate=gate,
+            )
+            row[S.HAS_TEXT] = found.has_text
+            row[S.TEXT_REGIONS] = found.regions()
+            row[S.PII_TYPES] = found.pii_types
+        step = "writing the released copy"
+        released = redact(image, found.cover, cfg.redact_mode) if found.cover else image
+        target = mirrored_path(out_dir, path, input_root, image_id)
+        row[S.REDACTED_PATH] = save_clean(released, target, jpeg_quality=cfg.jpeg_quality)
+        if cfg.previews and found.has_text:
+            step = "writing the preview"
+            preview = render_preview(
+                image,
+                [line.polygon for line in found.lines],
+                found.line_pii,
+                cfg.preview_max_side,
+            )
+            target = mirrored_path(out_dir, path, input_root, image_id, folder="text_previews")
+            if not target.lower().endswith((".jpg", ".jpeg")):
+                target += ".jpg"
+            row[S.TEXT_PREVIEW_PATH] = save_clean(preview, target, jpeg_quality=85)
+    except Exception as exc:  # one photo never fails the job
+        row = dict.fromkeys(TEXT_COLUMNS)
+        row[S.TEXT_ERROR] = (
+            f"text stage failed while {step}: {type(exc).__name__}: {exc}; "
+            "the photo was not released. Re-run it or check the file."
+        )
+    return row
+
+
+def _text_batch(
+    batch: pd.DataFrame, cfg: TextConfig, out_dir: str, input_root: str | None
+) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = [
+        text_row(i, p, c, s, cfg, out_dir, input_root)
+        for i, p, c, s in zip(
+            batch[S.IMAGE_ID], batch[S.PATH], batch[S.CONTENT], batch[S.STATUS], strict=True
+        )
+    ]
+    out = pd.DataFrame(rows, columns=list(TEXT_COLUMNS))
+    out[S.HAS_TEXT] = out[S.HAS_TEXT].astype("boolean")
+    return out
+
+
+def text_stage(
+    df: DataFrame, cfg: TextConfig, out_dir: str, input_root: str | None = None
+) -> DataFrame:
+    """Add the text columns and write released (redacted, metadata-free) copies.
+
+    ``out_dir`` must be reachable by every executor (a local folder in local
+    mode, a shared filesystem on a cluster). ``input_root`` is the folder the
+    photos were read from; released copies mirror the layout below it.
+
+    Example::
+
+        df = text_stage(decoded, TextConfig(redact_mode="pixelate"),
+                        out_dir="out/run1", input_root="photos/")
+        df.select(S.PATH, S.PII_TYPES, S.REDACTED_PATH).show()
+    """
+    from crowdlens.spark.columns import add_columns
+
+    return add_columns(
+        df,
+        partial(_text_batch, cfg=cfg, out_dir=out_dir, input_root=input_root),
+        list(TEXT_INPUTS),
+        list(TEXT_COLUMNS),
+        name="text",
+    )

@@ -1,0 +1,99 @@
+"""Settings of the text stage: gate, OCR, PII detection, redaction.
+
+A frozen dataclass validated once, in ``__post_init__``, with the project's
+one message shape. It becomes the ``[text]`` section of a ``crowdlens
+moderate`` config file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crowdlens.config import check
+
+#: Entities looked for by default. DATE_TIME, URL, ORGANIZATION and LOCATION
+#: are left out on purpose: price tags carry dates and brand names, and
+#: blurring them would destroy what the survey needs.
+DEFAULT_ENTITIES = (
+    "PERSON",
+    "PHONE_NUMBER",
+    "EMAIL_ADDRESS",
+    "ID_NUMBER",
+    "STREET_ADDRESS",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+)
+
+#: Regions whose national phone formats are recognised without a "+" prefix
+#: (international "+CC ..." numbers are recognised for every region anyway).
+DEFAULT_PHONE_REGIONS = (
+    "US", "GB", "FR", "ES", "PT", "BR", "MX", "AR", "CO", "DE",
+    "IT", "IN", "NG", "KE", "PH", "ZA", "CA", "SN", "CI", "MA",
+)  # fmt: skip
+
+REDACT_MODES = ("blur", "pixelate", "fill")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """How text is found, read, checked for personal information and blurred.
+
+    Example::
+
+        cfg = TextConfig(redact_mode="pixelate", score_threshold=0.5,
+                         entities=("PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS"))
+    """
+
+    enabled: bool = True
+    # Gate: run the text detector alone on a small copy, read only if it fires.
+    gate: bool = True
+    gate_max_side: int = 960
+    gate_box_threshold: float = 0.3
+    # OCR (rapidocr): longest side handed to it, and minimum line score kept.
+    ocr_max_side: int = 2000
+    text_score: float = 0.5
+    # ONNX Runtime threads per OCR engine; one Spark task owns one core.
+    threads: int = 1
+    # PII
+    languages: tuple[str, ...] = ("en", "fr")
+    entities: tuple[str, ...] = DEFAULT_ENTITIES
+    score_threshold: float = 0.35
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
+    # Redaction
+    redact_mode: str = "blur"
+    padding: float = 0.25  # of the word box height, on every side
+    jpeg_quality: int = 92
+    # Reviewer previews with the text outlined (written only for photos with text).
+    previews: bool = True
+    preview_max_side: int = 1280
+
+    def __post_init__(self) -> None:
+        check(self, "gate_max_side", self.gate_max_side >= 64, "an int >= 64")
+        check(
+            self,
+            "gate_box_threshold",
+            0.0 < self.gate_box_threshold < 1.0,
+            "a float in the open interval (0, 1)",
+        )
+        check(self, "ocr_max_side", self.ocr_max_side >= 64, "an int >= 64")
+        check(self, "text_score", 0.0 <= self.text_score <= 1.0, "a float in [0, 1]")
+        check(self, "threads", self.threads >= 0, "an int >= 0 (0 = all cores)")
+        check(self, "languages", len(self.languages) >= 1, "a non-empty list such as ['en']")
+        check(
+            self,
+            "languages",
+            all(lang in ("en", "fr") for lang in self.languages),
+            "a list of languages with an offline spaCy model: 'en', 'fr'",
+        )
+        check(self, "entities", len(self.entities) >= 1, "a non-empty list of entity names")
+        check(self, "score_threshold", 0.0 <= self.score_threshold <= 1.0, "a float in [0, 1]")
+        check(
+            self,
+            "phone_regions",
+            all(len(r) == 2 and r.isalpha() and r.isupper() for r in self.phone_regions),
+            "a list of ISO 3166 two-letter region codes such as ['US', 'FR']",
+        )
+        check(self, "redact_mode", self.redact_mode in REDACT_MODES, f"one of {REDACT_MODES}")
+        check(self, "padding", 0.0 <= self.padding <= 2.0, "a float in [0, 2]")
+        check(self, "jpeg_quality", 1 <= self.jpeg_quality <= 100, "an int in [1, 100]")
+        check(self, "preview_max_side", self.preview_max_side >= 64, "an int >= 64")

