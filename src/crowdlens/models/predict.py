@@ -1,0 +1,253 @@
+"""Photo bytes -> embedding and top-k, one batch at a time (pure; no Spark).
+
+This is the worker side of the ``embed`` and ``classify`` stages, and what
+``crowdlens classify PHOTO...`` runs in one process: decode (reduced-size
+JPEG decoding), :func:`crowdlens.models.preprocess.preprocess`, one ONNX
+Runtime pass per ``batch_size`` photos, softmax (with the bundle's
+temperature) and top-k. A photo that cannot be decoded gets an error reason
+instead of results; it never fails the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from crowdlens.config import check
+from crowdlens.decode import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crowdlens.models.bundle import Bundle
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How the embed/classify stages run a bundle.
+
+    ``threads=0`` sizes ONNX Runtime's intra-op pool to the cores a Spark task
+    owns (``spark.task.cpus``); ``embed=True`` makes ``crowdlens moderate``
+    also write the embedding column (one pass computes both).
+    """
+
+    batch_size: int = 32
+    threads: int = 0
+    topk: int = 5
+    embed: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        check(self, "batch_size", self.batch_size >= 1, "an int >= 1")
+        check(self, "threads", self.threads >= 0, "an int >= 0 (0 = the cores a task owns)")
+        check(self, "topk", self.topk >= 1, "an int >= 1")
+        check(self, "max_pixels", self.max_pixels >= 1, "an int >= 1")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one photo; ``error`` is set when there is none."""
+
+    embedding: np.ndarray | None = None
+    label: str | None = None
+    score: float | None = None
+    topk: list[dict[str, Any]] | None = None
+    logits: np.ndarray | None = None  # raw scores over the labels (log-probabilities for
+    # bundles whose output already is probabilities), for calibrated validation
+    error: str | None = None
+
+
+def softmax(logits: np.ndarray, temperature: float | None = None) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature`` in float64 for stability."""
+    z = logits.astype(np.float64) / (temperature or 1.0)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def scores_of(bundle: Bundle, logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from the bundle's logits output (calibrated if it has a temperature)."""
+    if bundle.scores == "probabilities":
+        return logits.astype(np.float32)
+    return softmax(logits, bundle.temperature)
+
+
+def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[list[dict[str, Any]]]:
+    """Per row, the ``k`` best ``{label, score}`` pairs, best first (ties: lower index)."""
+    k = min(k, probs.shape[1])
+    idx = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return [
+        [{"label": labels[j], "score": float(row[j])} for j in ids] for row, ids in zip(probs, idx)
+    ]
+
+
+def prepare(
+    contents: Sequence[bytes | None], bundle: Bundle, max_pixels: int
+) -> tuple[list[np.ndarray | None], list[str | None]]:
+    """Decode + preprocess each photo; (arrays, errors) with exactly one of each set per photo."""
+    from crowdlens.decode import DecodeError
+    from crowdlens.models.preprocess import preprocess_bytes
+
+    arrays: list[np.ndarray | None] = []
+    errors: list[str | None] = []
+    for data in contents:
+        try:
+            arrays.append(preprocess_bytes(data, bundle, max_pixels=max_pixels))  # type: ignore[arg-type]
+            errors.append(None)
+        except DecodeError as exc:
+            arrays.append(None)
+            errors.append(f"model input: {exc}")
+        except Exception as exc:  # one bad photo must never fail the batch
+            arrays.append(None)
+            errors.append(f"model input: cannot preprocess ({type(exc).__name__}: {exc})")
+    return arrays, errors
+
+
+def predict_arrays(
+    bundle: Bundle,
+    arrays: Sequence[np.ndarray],
+    cfg: InferenceConfig,
+    *,
+    embed: bool,
+    classify: bool,
+) -> list[Prediction]:
+    """Run preprocessed photos through the bundle in ``cfg.batch_size`` chunks."""
+    from crowdlens.models.preprocess import stack
+    from crowdlens.models.runtime import run
+
+    out: list[Prediction] = []
+    threads = cfg.threads or None
+    for start in range(0, len(arrays), cfg.batch_size):
+        chunk = stack(arrays[start : start + cfg.batch_size])
+        res = run(bundle, chunk, threads=threads)
+        feats = res.get("features") if embed else None
+        tops: list[list[dict[str, Any]]] | None = None
+        raw = None
+        if classify:
+            tops = top_k(scores_of(bundle, res["logits"]), bundle.labels, cfg.topk)
+            raw = res["logits"]
+            if bundle.scores == "probabilities":
+                raw = np.log(np.clip(raw, 1e-30, None)).astype(np.float32)
+        for i in range(chunk.shape[0]):
+            t = tops[i] if tops is not None else None
+            out.append(
+                Prediction(
+                    embedding=feats[i] if feats is not None else None,
+                    label=t[0]["label"] if t else None,
+                    score=t[0]["score"] if t else None,
+                    topk=t,
+                    logits=raw[i] if raw is not None else None,
+                )
+            )
+    return out
+
+
+def predict_contents(
+    contents: Sequence[bytes | None],
+    bundle: Bundle | str | Path,
+    cfg: InferenceConfig | None = None,
+    *,
+    embed: bool = False,
+    classify: bool = True,
+    skip: Sequence[bool] | None = None,
+) -> list[Prediction | None]:
+    """Photo bytes -> one :class:`Prediction` per photo (``None`` where ``skip``).
+
+    Example::
+
+        preds = predict_contents([open("orange.jpg", "rb").read()], "models/lite0")
+        preds[0].label, preds[0].topk[:2]
+    """
+    from crowdlens.models.runtime import get_bundle
+
+    cfg = cfg or InferenceConfig()
+    b = bundle if not isinstance(bundle, str | Path) else get_bundle(bundle)
+    if classify and b.task != "classify":
+        from crowdlens.models.bundle import BundleError
+
+        raise BundleError(
+            f"bundle {str(b.path)!r} is an embed bundle (no classifier head); use the embed "
+            "stage, or export a bundle with labels to classify"
+        )
+    if embed and not b.features_output:
+        from crowdlens.models.bundle import BundleError
+
+        raise BundleError(f"bundle {str(b.path)!r} has no features output to embed with")
+    skip = list(skip) if skip is not None else [False] * len(contents)
+    todo = [i for i, s in enumerate(skip) if not s]
+    arrays, errors = prepare([contents[i] for i in todo], b, cfg.max_pixels)
+    good = [k for k, a in enumerate(arrays) if a is not None]
+    result: list[Prediction | None] = [None] * len(contents)
+    for k, err in enumerate(errors):
+        if err is not None:
+            result[todo[k]] = Prediction(error=err)
+    try:
+        preds = predict_arrays(b, [arrays[k] for k in good], cfg, embed=embed, classify=classify)  # type: ignore[misc]
+    except Exception:
+        # A whole-batch failure: retry photo by photo so the one photo that
+        # breaks the model is isolated and the rest still get results.
+        preds = []
+        for k in good:
+            try:
+                preds += predict_arrays(b, [arrays[k]], cfg, embed=embed, classify=classify)  # type: ignore[list-item]
+            except Exception as exc:
+                preds.append(
+                    Prediction(error=f"model: inference failed ({type(exc).__name__}: {exc})")
+                )
+    for k, p in zip(good, preds, strict=True):
+        result[todo[k]] = p
+    return result
+
+
+def predict_batch(
+    batch: Any,
+    bundle_path: str,
+    cfg: InferenceConfig,
+    *,
+    embed: bool,
+    classify: bool,
+    logits: bool = False,
+) -> Any:
+    """The worker side of the embed/classify stages: a pandas batch in, columns out.
+
+    Reads ``content``, ``status`` and ``error``; rows whose status is not
+    ``ok`` pass through untouched with nulls in the model columns. A photo
+    the model cannot read becomes ``status = error`` with the reason.
+    """
+    import pandas as pd
+
+    from crowdlens import schema as S
+    from crowdlens.models.runtime import get_bundle
+
+    bundle = get_bundle(bundle_path)
+    status = batch[S.STATUS].tolist()
+    error = batch[S.ERROR].tolist() if S.ERROR in batch.columns else [None] * len(batch)
+    skip = [s != S.STATUS_OK for s in status]
+    preds = predict_contents(
+        batch[S.CONTENT].tolist(), bundle, cfg, embed=embed, classify=classify or logits, skip=skip
+    )
+    cols: dict[str, list[Any]] = {S.STATUS: list(status), S.ERROR: list(error)}
+    if embed:
+        cols[S.EMBEDDING] = []
+    if classify:
+        cols[S.PRED_LABEL], cols[S.PRED_SCORE], cols[S.TOPK] = [], [], []
+    if logits:
+        cols[S.LOGITS] = []
+    for i, p in enumerate(preds):
+        if p is not None and p.error is not None:
+            cols[S.STATUS][i], cols[S.ERROR][i] = S.STATUS_ERROR, p.error
+        ok = p is not None and p.error is None
+        if embed:
+            cols[S.EMBEDDING].append(p.embedding if ok else None)  # type: ignore[union-attr]
+        if classify:
+            cols[S.PRED_LABEL].append(p.label if ok else None)  # type: ignore[union-attr]
+            cols[S.PRED_SCORE].append(p.score if ok else None)  # type: ignore[union-attr]
+            cols[S.TOPK].append(p.topk if ok else None)  # type: ignore[union-attr]
+        if logits:
+            cols[S.LOGITS].append(p.logits if ok else None)  # type: ignore[union-attr]
+    out = pd.DataFrame(cols)
+    if classify:
+        out[S.PRED_SCORE] = out[S.PRED_SCORE].astype("Float32")
+    return out

@@ -1,0 +1,108 @@
+"""The classify stage: a model bundle's prediction, score and top-k for every ok photo.
+
+Decoding, preprocessing and ONNX Runtime inference happen in the Spark
+workers (one cached session per Python worker, see
+:mod:`crowdlens.models.runtime`), on Arrow batches of photo bytes.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crowdlens import schema as S
+from crowdlens.errors import CrowdlensError
+from crowdlens.models.predict import InferenceConfig, predict_batch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame
+
+CLASSIFY_COLUMNS = (S.PRED_LABEL, S.PRED_SCORE, S.TOPK)
+
+
+def inference_stage(
+    df: DataFrame,
+    bundle_path: str | Path,
+    cfg: InferenceConfig | None = None,
+    *,
+    embed: bool,
+    classify: bool,
+    logits: bool = False,
+    name: str = "classify",
+) -> DataFrame:
+    """Run a bundle over ``df`` once, adding the embedding and/or classification columns.
+
+    Shared by :func:`classify_stage` and :func:`crowdlens.stages.embed.embed_stage`
+    so that asking for both costs one pass over the photos, not two. Input
+    columns: ``content`` and ``status`` (and ``error`` when present). The bundle
+    is read on the driver first, so a bad path fails before any task starts.
+    """
+    from pyspark.sql import functions as F
+
+    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.spark.columns import add_columns
+
+    cfg = cfg or InferenceConfig()
+    missing = [c for c in (S.CONTENT, S.STATUS) if c not in df.columns]
+    if missing:
+        raise CrowdlensError(
+            f"the {name} stage needs the columns {missing}: run it after reading the photo "
+            "bytes and the decode stage (crowdlens.stages.decode.decode_stage)"
+        )
+    bundle = resolve_bundle(bundle_path)
+    if (classify or logits) and bundle.task != "classify":
+        raise CrowdlensError(
+            f"bundle {str(bundle.path)!r} has no classifier head (task {bundle.task!r}); "
+            "use the embed stage or a bundle exported with labels"
+        )
+    if S.ERROR not in df.columns:
+        df = df.withColumn(S.ERROR, F.lit(None).cast("string"))
+    outputs = [S.STATUS, S.ERROR]
+    outputs += [S.EMBEDDING] if embed else []
+    outputs += list(CLASSIFY_COLUMNS) if classify else []
+    outputs += [S.LOGITS] if logits else []
+    compute = partial(
+        predict_batch,
+        bundle_path=str(bundle.path),
+        cfg=cfg,
+        embed=embed,
+        classify=classify,
+        logits=logits,
+    )
+    out = add_columns(df, compute, [S.CONTENT, S.STATUS, S.ERROR], outputs, name=name)
+    # add_columns appends what it computes; keep status and error where they were.
+    new = [c for c in outputs if c not in df.columns]
+    return out.select(*df.columns, *new)
+
+
+def classify_stage(
+    df: DataFrame,
+    bundle_path: str | Path,
+    cfg: InferenceConfig | None = None,
+    topk: int | None = None,
+    *,
+    embed: bool = False,
+    logits: bool = False,
+) -> DataFrame:
+    """Add ``pred_label``, ``pred_score`` and ``topk`` (array of ``{label, score}``).
+
+    Scores are softmax probabilities, calibrated with the bundle's
+    ``temperature`` when it has one. ``embed=True`` also adds ``embedding``
+    and ``logits=True`` the raw ``logits`` vector (for label validation), in
+    the same pass. ``bundle_path`` may also be a registry name
+    (``efficientnet_lite0``: its ImageNet head, exported once and cached).
+
+    Example::
+
+        df = classify_stage(df, "models/grocery", InferenceConfig(batch_size=32), topk=5)
+        df.select("path", "pred_label", "pred_score").show()
+    """
+    cfg = cfg or InferenceConfig()
+    if topk is not None:
+        from crowdlens.config import replace
+
+        cfg = replace(cfg, topk=topk)
+    return inference_stage(
+        df, bundle_path, cfg, embed=embed, classify=True, logits=logits, name="classify"
+    )
