@@ -83,7 +83,6 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str) -> T:
         )
     kwargs = {}
     for key, value in data.items():
-        f = known[key]
         if dataclasses.is_dataclass(hints[key]) and isinstance(value, Mapping):
             kwargs[key] = from_mapping(hints[key], value, f"{where}.{key}")
         else:
@@ -134,9 +133,11 @@ class DecodeConfig:
     """Safe decoding limits."""
 
     max_pixels: int = 50_000_000
+    max_file_mb: float = 200.0
 
     def __post_init__(self) -> None:
         check(self, "max_pixels", self.max_pixels >= 1, "an int >= 1")
+        check(self, "max_file_mb", self.max_file_mb > 0, "a number > 0")
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         if mode == "F" and arr.max() <= 1.0:
             hi = 1.0
         arr = np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8)
-        return Image.fromarray(arr, mode="L").convert("RGB")
+        return Image.fromarray(arr).convert("RGB")
     if mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     elif mode == "P":
@@ -166,7 +166,15 @@ def decode_image(
     except UnidentifiedImageError:
         raise DecodeError(f"not a readable image: the file is {describe_bytes(data)}") from None
     except Image.DecompressionBombError as exc:
-        raise DecodeError(f"refused as a decompression bomb: {exc}") from None
+        # Pillow's own guard fires first for absurd sizes; keep our message shape.
+        import re
+
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{int(m.group(1)) / 1e6:.1f} megapixels" if m else "too many pixels"
+        raise DecodeError(
+            f"image declares {declared}, above the limit of {max_pixels / 1e6:.1f} MP "
+            "(a decompression bomb); refused before decoding"
+        ) from None
     except Exception as exc:
         raise DecodeError(f"cannot open image ({type(exc).__name__}: {exc})") from None
 

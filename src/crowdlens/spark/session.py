@@ -52,7 +52,9 @@ def java_version() -> int | None:
     import shutil
     import subprocess
 
-    java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if "JAVA_HOME" in os.environ else None
+    java = (
+        os.path.join(os.environ["JAVA_HOME"], "bin", "java") if "JAVA_HOME" in os.environ else None
+    )
     java = java if java and os.path.exists(java) else shutil.which("java")
     if not java:
         return None

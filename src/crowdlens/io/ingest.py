@@ -1,0 +1,317 @@
+"""Ingest: a folder or a manifest becomes one row per photo.
+
+Only paths travel through the driver; the photo bytes are read by the Spark
+workers (:func:`read_bytes_stage`), so a missing or unreadable file becomes an
+error row instead of a failed job.
+
+* Folder: scanned recursively for photo extensions (case-insensitive); the
+  label is the name of the photo's parent folder (``--no-folder-labels`` turns
+  that off; photos directly in the root get no label). ``image_id`` is derived
+  from the path relative to the folder, so it survives moving the folder.
+* Manifest (CSV or Parquet): a ``path`` column (relative paths resolve against
+  the manifest's folder), optional ``label`` (or ``IngestConfig.label_column``)
+  and ``image_id``; every other column is carried through untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crowdlens import schema as S
+from crowdlens.config import IngestConfig
+from crowdlens.decode import supported_extensions
+from crowdlens.errors import CrowdlensError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
+ID_HEX = 20  # 80 bits of sha1: collision-free in practice for billions of photos
+# Manifest columns that would collide with what crowdlens adds.
+RESERVED = frozenset(S.DDL) - {S.IMAGE_ID, S.PATH, S.LABEL, S.PARENT_LABEL}
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The photo table and what the driver learnt while building it."""
+
+    df: DataFrame
+    n_photos: int
+    kind: str  # "folder" or "manifest"
+    root: str  # the folder, or the manifest's folder: redacted copies mirror paths below it
+    metadata_columns: tuple[str, ...]
+
+
+def path_id(relative: str) -> str:
+    """Stable id for a photo from its path relative to the input root."""
+    return hashlib.sha1(relative.replace(os.sep, "/").encode("utf-8")).hexdigest()[:ID_HEX]
+
+
+def is_url(path: str) -> bool:
+    return "://" in path
+
+
+def scan_folder(root: Path, extensions: Iterable[str]) -> tuple[list[Path], int]:
+    """All photo files below ``root`` by extension, sorted; and how many other files."""
+    exts = tuple(e.lower() for e in extensions)
+    photos: list[Path] = []
+    other = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            if name.lower().endswith(exts):
+                photos.append(Path(dirpath) / name)
+            else:
+                other += 1
+    return photos, other
+
+
+def folder_table(root: Path, cfg: IngestConfig) -> pd.DataFrame:
+    """The photo table of a folder, built on the driver (paths only)."""
+    import pandas as pd
+
+    exts = supported_extensions()
+    photos, other = scan_folder(root, exts)
+    if not photos:
+        raise CrowdlensError(
+            f"No photos found in folder {str(root)!r} (looked recursively for "
+            f"{', '.join(exts)}). Point crowdlens at a folder of photos or at a manifest."
+        )
+    if other:
+        log.info("ignored %d files below %s that are not photos by extension", other, root)
+    rel = [p.relative_to(root).as_posix() for p in photos]
+    labels = [(p.parent.name if cfg.folder_labels and p.parent != root else None) for p in photos]
+    return pd.DataFrame(
+        {
+            S.IMAGE_ID: [path_id(r) for r in rel],
+            S.PATH: [str(p.resolve()) for p in photos],
+            S.LABEL: pd.Series(labels, dtype="object"),
+            S.ROW_NUMBER: range(len(photos)),
+        }
+    )
+
+
+def _read_manifest(spark: SparkSession, path: Path) -> DataFrame:
+    try:
+        if path.suffix.lower() == ".csv":
+            return spark.read.csv(str(path), header=True, inferSchema=False, multiLine=True)
+        return spark.read.parquet(str(path))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CrowdlensError(f"Cannot read manifest {str(path)!r}: {first}") from None
+
+
+def manifest_frame(spark: SparkSession, path: Path, cfg: IngestConfig) -> tuple[DataFrame, int]:
+    """The photo table of a manifest, read and normalised by Spark (never collected)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    df = _read_manifest(spark, path)
+    cols = df.columns
+    if S.PATH not in cols:
+        raise CrowdlensError(
+            f"Manifest {str(path)!r} has no {S.PATH!r} column (columns: {', '.join(cols)}). "
+            "Add a 'path' column with each photo's path (relative paths resolve against "
+            "the manifest's folder)."
+        )
+    clash = sorted(RESERVED & set(cols))
+    if clash:
+        raise CrowdlensError(
+            f"Manifest {str(path)!r} has columns that crowdlens writes itself: "
+            f"{', '.join(clash)}. Rename them (for example to manifest_{clash[0]})."
+        )
+    label_col = cfg.label_column
+    if label_col != S.LABEL and label_col not in cols:
+        raise CrowdlensError(
+            f"Manifest {str(path)!r} has no label column {label_col!r} "
+            f"(columns: {', '.join(cols)}); fix --label-column."
+        )
+    if label_col != S.LABEL and S.LABEL in cols:
+        df = df.withColumnRenamed(S.LABEL, "manifest_label")
+    if label_col in df.columns:
+        df = df.withColumn(S.LABEL, F.col(label_col).cast("string"))
+        if label_col != S.LABEL:
+            df = df.drop(label_col)
+    else:
+        df = df.withColumn(S.LABEL, F.lit(None).cast("string"))
+
+    df = df.withColumn(S.ROW_NUMBER, F.monotonically_increasing_id())
+    df = df.withColumn(S.PATH, F.trim(F.col(S.PATH).cast("string")))
+    base = str(path.parent.resolve())
+    raw_path = F.col(S.PATH)
+    df = df.withColumn("__raw_path", F.coalesce(raw_path, F.lit(""))).withColumn(
+        S.PATH,
+        F.when(raw_path.isNull() | (raw_path == ""), F.lit(None).cast("string"))
+        .when(raw_path.startswith("/") | raw_path.contains("://"), raw_path)
+        .otherwise(F.concat(F.lit(base + "/"), raw_path)),
+    )
+    n = df.count()
+    if n == 0:
+        raise CrowdlensError(f"Manifest {str(path)!r} has no rows: nothing to moderate.")
+
+    if S.IMAGE_ID in cols:
+        df = df.withColumn(S.IMAGE_ID, F.col(S.IMAGE_ID).cast("string"))
+        stats = df.agg(
+            F.count(F.when(F.col(S.IMAGE_ID).isNull() | (F.col(S.IMAGE_ID) == ""), 1)).alias(
+                "null"
+            ),
+            F.countDistinct(S.IMAGE_ID).alias("distinct"),
+        ).first()
+        if stats["null"]:
+            raise CrowdlensError(
+                f"Manifest {str(path)!r}: {stats['null']} rows have an empty image_id. "
+                "Fill them in, or drop the image_id column to let crowdlens derive ids."
+            )
+        if stats["distinct"] != n:
+            dup = df.groupBy(S.IMAGE_ID).count().where("count > 1").limit(3).toPandas()[S.IMAGE_ID]
+            raise CrowdlensError(
+                f"Manifest {str(path)!r}: image_id is not unique ({n - stats['distinct']} "
+                f"repeats, e.g. {', '.join(map(str, dup))}). Make the ids unique, or drop "
+                "the column to let crowdlens derive ids from the paths."
+            )
+    else:
+        # Stable ids from the path as written; a path listed twice gets a suffix
+        # so that every input row keeps its own row in the results.
+        occurrence = F.row_number().over(Window.partitionBy("__raw_path").orderBy(S.ROW_NUMBER))
+        base_id = F.substring(F.sha1(F.col("__raw_path")), 1, ID_HEX)
+        df = df.withColumn(
+            S.IMAGE_ID,
+            F.when(occurrence == 1, base_id).otherwise(
+                F.concat(base_id, F.lit("-"), occurrence.cast("string"))
+            ),
+        )
+    return df.drop("__raw_path"), n
+
+
+def check_input(input_path: str | Path) -> Path:
+    """Cheap checks before Spark starts: the input exists and can hold photos."""
+    p = Path(input_path).expanduser()
+    if not p.exists():
+        raise CrowdlensError(
+            f"Input {str(input_path)!r} does not exist. Pass a folder of photos or a manifest "
+            "(.csv or .parquet with a 'path' column)."
+        )
+    if p.is_file() and p.suffix.lower() not in MANIFEST_SUFFIXES:
+        raise CrowdlensError(
+            f"Input {str(input_path)!r} is a file but not a manifest: pass a folder of photos, "
+            "or a .csv/.parquet manifest with a 'path' column."
+        )
+    if p.is_dir() and p.suffix.lower() not in (".parquet", ".pq"):
+        exts = supported_extensions()
+        for _dirpath, _dirs, files in os.walk(p):
+            if any(f.lower().endswith(exts) for f in files):
+                break
+        else:
+            raise CrowdlensError(
+                f"No photos found in folder {str(p)!r} (looked recursively for "
+                f"{', '.join(exts)}). Point crowdlens at a folder of photos or at a manifest."
+            )
+    return p
+
+
+def ingest(
+    spark: SparkSession, input_path: str | Path, cfg: IngestConfig, per_partition: int = 64
+) -> Ingested:
+    """Build the photo table for a folder or a manifest.
+
+    Example::
+
+        photos = ingest(spark, "examples/sample/photos", IngestConfig())
+        photos.df.columns  # ['image_id', 'path', 'label', '_row']
+    """
+    from pyspark.sql import functions as F
+
+    from crowdlens.spark.session import default_partitions
+
+    p = check_input(input_path)
+    if p.is_dir():
+        # A Parquet manifest may itself be a directory (a Spark dataset).
+        if p.suffix.lower() in (".parquet", ".pq") and any(p.glob("*.parquet")):
+            df, n = manifest_frame(spark, p, cfg)
+            kind, root = "manifest", str(p.parent.resolve())
+        else:
+            table = folder_table(p, cfg)
+            n = len(table)
+            df = spark.createDataFrame(
+                table,
+                schema=f"{S.IMAGE_ID} string, {S.PATH} string, {S.LABEL} string, {S.ROW_NUMBER} long",
+            )
+            kind, root = "folder", str(p.resolve())
+    else:
+        df, n = manifest_frame(spark, p, cfg)
+        kind, root = "manifest", str(p.parent.resolve())
+    front = [S.IMAGE_ID, S.PATH, S.LABEL]
+    meta = tuple(c for c in df.columns if c not in front and c not in S.INTERNAL)
+    df = df.select(*front, *meta, S.ROW_NUMBER)
+    parts = default_partitions(spark, n, per_partition)
+    # Range partitioning on the row number keeps partitions even and in input order.
+    df = df.repartitionByRange(parts, F.col(S.ROW_NUMBER)) if n > 1 else df.coalesce(1)
+    log.info("ingested %d photos from %s %s in %d partitions", n, kind, p, parts)
+    return Ingested(df=df, n_photos=n, kind=kind, root=root, metadata_columns=meta)
+
+
+def read_file(path: str | None, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """Read one photo's bytes; on failure return ``(None, reason)``."""
+    if not path:
+        return None, "the manifest row has no path; fill in the photo's path"
+    try:
+        if is_url(path):
+            import fsspec
+
+            with fsspec.open(path, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        return None, (
+            f"file not found: {path} (check the path; relative manifest paths resolve "
+            "against the manifest's folder)"
+        )
+    except IsADirectoryError:
+        return None, f"is a folder, not a photo: {path}"
+    except PermissionError:
+        return None, f"permission denied reading {path}; make the file readable"
+    except OSError as exc:
+        return None, f"cannot read {path}: {exc.strerror or exc}"
+    except Exception as exc:
+        return None, f"cannot read {path}: {type(exc).__name__}: {exc}"
+    if len(data) > max_bytes:
+        return None, (
+            f"file larger than {max_bytes / 1e6:.0f} MB (decode.max_file_mb): refused; "
+            "raise the limit if such files are legitimate"
+        )
+    return data, None
+
+
+def _read_batch(batch: pd.DataFrame, max_bytes: int) -> pd.DataFrame:
+    import pandas as pd
+
+    results = [read_file(p, max_bytes) for p in batch[S.PATH]]
+    return pd.DataFrame({S.CONTENT: [r[0] for r in results], S.READ_ERROR: [r[1] for r in results]})
+
+
+def read_bytes_stage(df: DataFrame, max_bytes: int = 200_000_000) -> DataFrame:
+    """Add the photo bytes (:data:`~crowdlens.schema.CONTENT`), read on the workers."""
+    from functools import partial
+
+    from crowdlens.spark.columns import add_columns
+
+    return add_columns(
+        df,
+        partial(_read_batch, max_bytes=max_bytes),
+        [S.PATH],
+        [S.CONTENT, S.READ_ERROR],
+        name="read",
+    )

@@ -1,0 +1,163 @@
+"""The decode helper over awkward files generated here (no Spark)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crowdlens.decode import DecodeError, decode_image
+from crowdlens.stages.decode import decode_row
+
+
+def encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def gradient(w: int = 64, h: int = 48) -> Image.Image:
+    x = np.linspace(0, 255, w, dtype=np.uint8)[None, :].repeat(h, 0)
+    return Image.fromarray(np.stack([x, x[::-1, ::-1], np.full_like(x, 90)], -1), "RGB")
+
+
+def test_plain_jpeg_decodes_to_rgb():
+    out = decode_image(encode(gradient(), "JPEG"))
+    assert (out.width, out.height, out.format) == (64, 48, "JPEG")
+    assert out.image.mode == "RGB" and out.image.size == (64, 48)
+    assert out.has_gps is False
+
+
+def test_exif_rotation_swaps_reported_size():
+    im = gradient(64, 48)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    out = decode_image(encode(im, "JPEG", exif=exif.tobytes()))
+    assert (out.width, out.height) == (48, 64)
+    assert out.image.size == (48, 64)
+
+
+def test_gps_metadata_is_detected():
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}
+    out = decode_image(encode(gradient(), "JPEG", exif=exif.tobytes()))
+    assert out.has_gps is True
+
+
+def test_cmyk_jpeg_becomes_rgb():
+    cmyk = Image.new("CMYK", (40, 30), (0, 255, 255, 0))  # pure red in CMYK
+    out = decode_image(encode(cmyk, "JPEG"))
+    r, g, b = out.image.getpixel((20, 15))
+    assert out.image.mode == "RGB" and r > 200 and g < 60 and b < 60
+
+
+def test_16_bit_grey_png_is_scaled_not_clipped():
+    arr = np.full((20, 30), 32768, dtype=np.uint16)  # half of the 16-bit range
+    im = Image.fromarray(arr)
+    assert im.mode == "I;16"
+    out = decode_image(encode(im, "PNG"))
+    value = out.image.getpixel((5, 5))[0]
+    assert 120 <= value <= 135, value  # clipping would give 255
+
+
+def test_rgba_is_composited_on_white():
+    im = Image.new("RGBA", (10, 10), (0, 0, 0, 0))  # fully transparent
+    out = decode_image(encode(im, "PNG"))
+    assert out.image.getpixel((3, 3)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"), [("L", "PNG"), ("LA", "PNG"), ("P", "PNG"), ("1", "PNG"), ("I", "TIFF")]
+)
+def test_other_modes_become_rgb(mode, fmt):
+    im = gradient().convert(mode)
+    out = decode_image(encode(im, fmt))
+    assert out.image.mode == "RGB" and (out.width, out.height) == (64, 48)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "TIFF", "BMP"])
+def test_other_formats(fmt):
+    out = decode_image(encode(gradient(), fmt))
+    assert out.format == fmt and out.image.size == (64, 48)
+
+
+def test_animated_gif_takes_the_first_frame():
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 0, 255))]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    out = decode_image(buf.getvalue())
+    r, _, b = out.image.getpixel((8, 8))
+    assert r > 200 and b < 60
+
+
+def test_truncated_jpeg_is_an_error_that_says_so():
+    data = encode(gradient(256, 256), "JPEG", quality=95)
+    with pytest.raises(DecodeError, match="truncated JPEG.*re-upload"):
+        decode_image(data[: len(data) // 2])
+
+
+def test_empty_file():
+    with pytest.raises(DecodeError, match="empty file"):
+        decode_image(b"")
+
+
+def test_random_bytes():
+    rng = np.random.default_rng(0)
+    with pytest.raises(DecodeError, match="not a readable image.*binary data"):
+        decode_image(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+
+
+def test_html_named_jpg():
+    with pytest.raises(DecodeError, match="HTML document"):
+        decode_image(b"<!DOCTYPE html><html><body>404</body></html>")
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A tiny PNG that declares a huge 1-bit image of zeros."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)
+    comp = zlib.compressobj(9)
+    raw = b"".join(comp.compress(row) for _ in range(2000)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def test_png_decompression_bomb_is_refused_before_decoding():
+    data = png_bomb(100_000, 100_000)  # 10 gigapixels declared
+    assert len(data) < 100_000
+    with pytest.raises(
+        DecodeError, match="10000.0 megapixels, above the limit of 50.0 MP.*decompression bomb"
+    ):
+        decode_image(data)
+
+
+def test_pixel_limit_is_configurable():
+    data = encode(gradient(200, 100), "PNG")
+    with pytest.raises(DecodeError, match="above the limit"):
+        decode_image(data, max_pixels=10_000)
+    assert decode_image(data, max_pixels=20_000).width == 200
+
+
+def test_draft_decoding_keeps_the_full_reported_size():
+    data = encode(gradient(1600, 1200), "JPEG")
+    out = decode_image(data, draft_size=(224, 224))
+    assert (out.width, out.height) == (1600, 1200)
+    assert out.image.size[0] < 1600  # decoded at reduced scale
+
+
+def test_decode_row_reports_read_errors_and_hashes():
+    row = decode_row(None, "file not found: /x.jpg", 50_000_000)
+    assert row["status"] == "error" and row["error"].startswith("file not found")
+    good = decode_row(encode(gradient(), "PNG"), None, 50_000_000)
+    assert good["status"] == "ok" and good["error"] is None and len(good["sha256"]) == 64
+    bad = decode_row(b"\x00\x01", None, 50_000_000)
+    assert bad["status"] == "error" and bad["sha256"] and bad["file_size"] == 2
