@@ -1,0 +1,382 @@
+"""The HTML report: one self-contained file, everything inline.
+
+``write_report`` reads the results table, builds plots and tables from the
+columns that exist (a run without a classifier simply has no label section),
+and renders :file:`template.html` with Jinja2 autoescaping, so every label,
+path, reason and OCR string is escaped. Images (plots, thumbnails) are
+``data:`` URIs inside ``<img>`` tags: the file can be mailed or archived alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crowdlens import __version__
+from crowdlens import schema as S
+from crowdlens.config import check
+from crowdlens.report import draw, plots
+from crowdlens.report.results import read_results, results_path
+from crowdlens.stages.decide import reason_kind
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# Quality measures plotted as histograms, in order.
+MEASURES = (
+    S.SHARPNESS,
+    S.BRIGHTNESS,
+    S.DARK_FRACTION,
+    S.BRIGHT_FRACTION,
+    S.CONTRAST,
+    S.NOISE,
+    S.EDGE_DENSITY,
+    S.MEGAPIXELS,
+    S.SHORT_SIDE,
+)
+# Everything the report reads (never the embeddings or logits: they are large).
+COLUMNS = (
+    S.IMAGE_ID,
+    S.PATH,
+    S.LABEL,
+    S.STATUS,
+    S.ERROR,
+    S.WIDTH,
+    S.HEIGHT,
+    *MEASURES,
+    S.QUALITY_FLAGS,
+    S.PRED_LABEL,
+    S.PRED_SCORE,
+    S.LABEL_PROB,
+    S.LABEL_VERDICT,
+    S.TEXT_REGIONS,
+    S.PII_TYPES,
+    S.REDACTED_PATH,
+    S.DECISION,
+    S.REASONS,
+)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What the report shows (config file section ``[report]``).
+
+    ``thresholds`` maps a quality column to the values marked on its
+    histogram; :func:`thresholds_from` derives them from a ``QualityConfig``.
+
+    Example::
+
+        write_report("out/run1", "out/run1/report.html",
+                     ReportConfig(examples_per_flag=6, thresholds={"sharpness": [20.0]}))
+    """
+
+    title: str = "crowdlens moderation report"
+    examples_per_flag: int = 8
+    thumbnail_px: int = 200
+    max_confusion_labels: int = 100
+    max_group_rows: int = 50
+    group_columns: tuple[str, ...] = (S.COUNTRY, S.CONTRIBUTOR)
+    show_redacted: bool = True
+    thresholds: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check(self, "examples_per_flag", 0 <= self.examples_per_flag <= 100, "an int in [0, 100]")
+        check(self, "thumbnail_px", 32 <= self.thumbnail_px <= 1024, "an int in [32, 1024]")
+        check(self, "max_confusion_labels", self.max_confusion_labels >= 2, "an int >= 2")
+        check(self, "max_group_rows", self.max_group_rows >= 1, "an int >= 1")
+        check(
+            self,
+            "thresholds",
+            all(isinstance(v, int | float | str | list | tuple) for v in self.thresholds.values()),
+            "a table of column = number (or list of numbers)",
+        )
+
+
+def thresholds_from(quality_cfg: Any) -> dict[str, list[float]]:
+    """Histogram thresholds from a quality config: ``sharpness_min`` marks ``sharpness``.
+
+    Any numeric field named ``<measure>_min``, ``<measure>_max``,
+    ``min_<measure>`` or ``max_<measure>`` is used; ``None`` (a flag switched
+    off) is skipped.
+    """
+    out: dict[str, list[float]] = {}
+    if quality_cfg is None or not dataclasses.is_dataclass(quality_cfg):
+        return out
+    for f in dataclasses.fields(quality_cfg):
+        value = getattr(quality_cfg, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        name = f.name
+        for affix in ("min_", "max_"):
+            name = name.removeprefix(affix)
+        for affix in ("_min", "_max"):
+            name = name.removesuffix(affix)
+        if name in MEASURES and name != f.name:
+            out.setdefault(name, []).append(float(value))
+    return out
+
+
+def _floats(value: Any) -> list[float]:
+    values = value if isinstance(value, list | tuple) else [value]
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            continue
+    return [v for v in out if math.isfinite(v)]
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None or isinstance(value, float | str):
+        return []
+    return list(value)
+
+
+def _counts(series: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in series.value_counts().items()}
+
+
+def _local(path: Any, base: Path) -> Path | None:
+    """A readable local file for a path/URI in the results, or None (remote, missing)."""
+    if not isinstance(path, str) or not path:
+        return None
+    from crowdlens.text.redact import local_path
+
+    p = local_path(path)
+    if "://" in p:
+        return None
+    q = Path(p)
+    q = q if q.is_absolute() else base / q
+    return q if q.is_file() else None
+
+
+def _thumb(row: Mapping[str, Any], base: Path, cfg: ReportConfig) -> str | None:
+    source = None
+    if cfg.show_redacted:
+        source = _local(row.get(S.REDACTED_PATH), base)
+    source = source or _local(row.get(S.PATH), base)
+    if source is None:
+        return None
+    loaded = draw.load_thumbnail(source, cfg.thumbnail_px)
+    if loaded is None:
+        return None
+    im, size = loaded
+    w, h = row.get(S.WIDTH), row.get(S.HEIGHT)
+    if w and h and w == w and h == h:
+        size = (int(w), int(h))
+    return draw.data_uri(draw.draw_polygons(im, row.get(S.TEXT_REGIONS), size))
+
+
+def _example(row: Mapping[str, Any], base: Path, cfg: ReportConfig) -> dict[str, Any]:
+    texts = [
+        str(r.get("text"))
+        for r in _list(row.get(S.TEXT_REGIONS))
+        if isinstance(r, Mapping) and r.get("text")
+    ]
+    return {
+        "src": _thumb(row, base, cfg),
+        "id": str(row.get(S.IMAGE_ID)),
+        "label": row.get(S.LABEL),
+        "pred": row.get(S.PRED_LABEL),
+        "decision": row.get(S.DECISION),
+        "reasons": _list(row.get(S.REASONS)),
+        "text": " | ".join(texts)[:300],
+    }
+
+
+def build_context(df: pd.DataFrame, base: Path, cfg: ReportConfig) -> dict[str, Any]:
+    """Everything the template shows, from the results table (pure pandas/matplotlib)."""
+    import numpy as np
+    import pandas as pd
+
+    ctx: dict[str, Any] = {
+        "title": cfg.title,
+        "n": len(df),
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "plots": {},
+        "examples": [],
+    }
+    cols = set(df.columns)
+    if S.STATUS in cols:
+        ctx["status"] = _counts(df[S.STATUS].fillna("missing"))
+    if S.DECISION in cols:
+        order = ["accept", "review", "reject"]
+        counts = _counts(df[S.DECISION].fillna("none"))
+        counts = {k: counts[k] for k in order if k in counts} | {
+            k: v for k, v in counts.items() if k not in order
+        }
+        ctx["decisions"] = counts
+        ctx["plots"]["decisions"] = plots.bar_chart(counts, "Photos by decision")
+    if S.REASONS in cols:
+        reasons = df[S.REASONS].map(_list).explode().dropna()
+        if len(reasons):
+            kinds = _counts(reasons.map(reason_kind))
+            ctx["reason_kinds"] = kinds
+            ctx["plots"]["reasons"] = plots.bar_chart(kinds, "Reasons", horizontal=True)
+            ctx["top_reasons"] = list(_counts(reasons).items())[:30]
+
+    # --- label validation ---------------------------------------------------
+    if S.LABEL_VERDICT in cols:
+        ctx["verdicts"] = _counts(df[S.LABEL_VERDICT].fillna("none"))
+    if {S.LABEL, S.PRED_LABEL} <= cols:
+        lab = df[[S.LABEL, S.PRED_LABEL]].dropna()
+        if len(lab):
+            lab = lab.assign(correct=lab[S.LABEL] == lab[S.PRED_LABEL])
+            per = lab.groupby(S.LABEL)["correct"].agg(["size", "mean"]).reset_index()
+            per = per.sort_values(["mean", "size"], ascending=[True, False])
+            ctx["accuracy"] = float(lab["correct"].mean())
+            ctx["per_label"] = [
+                (str(r[S.LABEL]), int(r["size"]), float(r["mean"])) for _, r in per.iterrows()
+            ]
+            top = lab[S.LABEL].value_counts().index[: cfg.max_confusion_labels]
+            labels = sorted(set(top))
+            index = {k: i for i, k in enumerate(labels)}
+            sub = lab[lab[S.LABEL].isin(index) & lab[S.PRED_LABEL].isin(index)]
+            matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+            np.add.at(
+                matrix,
+                (sub[S.LABEL].map(index).to_numpy(), sub[S.PRED_LABEL].map(index).to_numpy()),
+                1,
+            )
+            ctx["confusion_note"] = (
+                f"the {len(labels)} most frequent claimed labels"
+                if lab[S.LABEL].nunique() > len(labels)
+                else f"all {len(labels)} labels"
+            )
+            ctx["plots"]["confusion"] = plots.confusion_matrix(
+                matrix, labels, "Confusion matrix (rows normalised)"
+            )
+
+    # --- quality --------------------------------------------------------------
+    thresholds = {k: _floats(v) for k, v in cfg.thresholds.items()}
+    hists = []
+    ok = df[df[S.STATUS] == S.STATUS_OK] if S.STATUS in cols else df
+    for m in MEASURES:
+        if m not in cols:
+            continue
+        values = pd.to_numeric(ok[m], errors="coerce").dropna().to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values):
+            hists.append(plots.histogram(values, m, thresholds.get(m, [])))
+    ctx["plots"]["quality"] = hists
+    if S.QUALITY_FLAGS in cols:
+        flags = df[S.QUALITY_FLAGS].map(_list).explode().dropna()
+        ctx["flags"] = _counts(flags)
+
+    # --- groups ---------------------------------------------------------------
+    groups = []
+    for g in cfg.group_columns:
+        if g not in cols or S.DECISION not in cols:
+            continue
+        t = pd.crosstab(df[g].fillna("(none)").astype(str), df[S.DECISION].fillna("none"))
+        t["total"] = t.sum(axis=1)
+        t = t.sort_values("total", ascending=False).head(cfg.max_group_rows)
+        if S.LABEL_VERDICT in cols:
+            mism = df[df[S.LABEL_VERDICT] == "mismatch"].groupby(df[g].fillna("(none)").astype(str))
+            t["mismatch"] = mism.size().reindex(t.index).fillna(0).astype(int)
+        heads = [c for c in ("total", "accept", "review", "reject", "mismatch") if c in t.columns]
+        rows = [(str(k), [int(t.loc[k, c]) for c in heads]) for k in t.index]
+        groups.append({"column": g, "heads": heads, "rows": rows})
+    ctx["groups"] = groups
+
+    # --- example grids ----------------------------------------------------------
+    ctx["examples"] = _example_grids(df, base, cfg)
+    if S.STATUS in cols and S.ERROR in cols:
+        errs = df[df[S.STATUS] != S.STATUS_OK]
+        ctx["errors"] = [
+            (str(r.get(S.PATH)), str(r.get(S.ERROR)))
+            for r in errs.head(cfg.max_group_rows).to_dict("records")
+        ]
+        ctx["n_errors"] = len(errs)
+    return ctx
+
+
+def _example_grids(df: pd.DataFrame, base: Path, cfg: ReportConfig) -> list[dict[str, Any]]:
+    if cfg.examples_per_flag == 0:
+        return []
+    cols = set(df.columns)
+    selections: list[tuple[str, pd.Series]] = []
+    if S.QUALITY_FLAGS in cols:
+        flag_lists = df[S.QUALITY_FLAGS].map(_list)
+        for flag in sorted({f for fl in flag_lists for f in fl}):
+            selections.append((f"quality: {flag}", flag_lists.map(lambda fl, f=flag: f in fl)))
+    if S.LABEL_VERDICT in cols:
+        for v in ("mismatch", "suspect"):
+            selections.append((f"label {v}", df[S.LABEL_VERDICT] == v))
+    if S.PII_TYPES in cols:
+        selections.append(
+            ("personal information", df[S.PII_TYPES].map(lambda t: len(_list(t)) > 0))
+        )
+    if S.TEXT_REGIONS in cols:
+        has_text = df[S.TEXT_REGIONS].map(lambda t: len(_list(t)) > 0)
+        if S.PII_TYPES in cols:
+            has_text &= ~df[S.PII_TYPES].map(lambda t: len(_list(t)) > 0)
+        selections.append(("text without personal information", has_text))
+    grids = []
+    for title, mask in selections:
+        sub = df[mask.fillna(False).astype(bool)]
+        if not len(sub):
+            continue
+        rows = sub.head(cfg.examples_per_flag).to_dict("records")
+        grids.append(
+            {"title": title, "count": len(sub), "items": [_example(r, base, cfg) for r in rows]}
+        )
+    return grids
+
+
+def render(ctx: Mapping[str, Any]) -> str:
+    """Render the report template (autoescaped) with ``ctx``."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("crowdlens.report", "."),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    return env.get_template("template.html").render(**ctx)
+
+
+def write_report(
+    results_parquet_path: str | Path,
+    out_html: str | Path,
+    cfg: ReportConfig | None = None,
+    *,
+    quality: Any = None,
+) -> Path:
+    """Write the self-contained HTML report of a results table. Returns the HTML path.
+
+    ``quality`` (a ``QualityConfig``) marks its thresholds on the histograms,
+    unless ``cfg.thresholds`` names them already. Photos are read from their
+    local paths (remote photos get no thumbnail); relative paths resolve
+    against the results folder.
+
+    Example::
+
+        write_report("out/run1/results.parquet", "out/run1/report.html",
+                     quality=QualityConfig())
+    """
+    cfg = cfg or ReportConfig()
+    if quality is not None:
+        merged = {**thresholds_from(quality), **cfg.thresholds}
+        cfg = dataclasses.replace(cfg, thresholds=merged)
+    src = results_path(results_parquet_path)
+    df = read_results(src, [*COLUMNS, *cfg.group_columns])
+    base = src.parent if src.name.endswith(".parquet") else src
+    ctx = build_context(df, base, cfg)
+    html = render(ctx)
+    out = Path(out_html)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)  # readers never see a half-written report
+    log.info("report written to %s (%d photos, %.1f MB)", out, len(df), len(html) / 1e6)
+    return out

@@ -1,0 +1,118 @@
+"""The HTML report: content from a realistic results table, escaping, and a real browser."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from crowdlens import schema as S
+from crowdlens.errors import ConfigError
+from crowdlens.report import ReportConfig, thresholds_from, write_report
+from crowdlens.report.draw import draw_polygons
+
+XSS_TEXT = "<script>alert(1)</script>"
+XSS_LABEL = "<img src=x onerror=alert(2)>"
+
+
+def _browser():
+    path = Path(__file__).resolve().parents[1] / "review" / "browser.py"
+    spec = importlib.util.spec_from_file_location("crowdlens_test_browser", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def report(results_dir) -> tuple[Path, str]:
+    from crowdlens.quality.config import QualityConfig
+
+    out = write_report(
+        results_dir / "results.parquet",
+        results_dir / "report.html",
+        quality=QualityConfig(sharpness_min=33.0),
+    )
+    return out, out.read_text(encoding="utf-8")
+
+
+def test_report_sections_come_from_the_columns(report):
+    _, html = report
+    for heading in (
+        "Summary",
+        "Label validation",
+        "Quality",
+        "By country",
+        "By contributor",
+        "Examples",
+        "Unreadable photos (1)",
+    ):
+        assert heading in html
+    assert "label mismatch" in html and "quality: blurry" in html
+    assert "truncated JPEG: the upload was cut off" in html
+    # Self-contained: every image inline, nothing fetched.
+    srcs = re.findall(r'src="([^"]*)"', html)
+    assert srcs and all(s.startswith("data:image/") for s in srcs)
+    assert "http://" not in html and "https://" not in html
+
+
+def test_report_escapes_photo_strings(report):
+    _, html = report
+    assert XSS_TEXT not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert XSS_LABEL not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
+
+
+def test_missing_columns_are_skipped(tmp_path):
+    import pandas as pd
+
+    pq = tmp_path / "results.parquet"
+    pd.DataFrame({S.IMAGE_ID: ["a", "b"], S.STATUS: ["ok", "ok"]}).to_parquet(pq)
+    html = write_report(pq, tmp_path / "r.html").read_text()
+    assert "Summary" in html and "Label validation" not in html and "By country" not in html
+
+
+def test_thresholds_from_quality_config():
+    from crowdlens.quality.config import QualityConfig
+
+    t = thresholds_from(QualityConfig(sharpness_min=12.0, contrast_min=None))
+    assert t[S.SHARPNESS] == [12.0]
+    assert sorted(t[S.BRIGHTNESS]) == sorted(
+        [QualityConfig().brightness_min, QualityConfig().brightness_max]
+    )
+    assert S.CONTRAST not in t and "blur_extent" not in t
+
+
+def test_config_message():
+    with pytest.raises(ConfigError, match="'thumbnail_px' parameter of ReportConfig"):
+        ReportConfig(thumbnail_px=5)
+
+
+def test_polygons_are_drawn_scaled():
+    from PIL import Image
+
+    im = Image.new("RGB", (100, 50), "white")
+    regions = [{"polygon": [[0, 0], [198, 0], [198, 98], [0, 98]], "pii_types": ["PERSON"]}]
+    out = draw_polygons(im, regions, source_size=(200, 100))
+    assert im.getpixel((0, 0)) == (255, 255, 255)  # the input is untouched
+    assert out.getpixel((50, 0))[0] > 200 and out.getpixel((50, 0))[1] < 80  # red outline
+    assert out.getpixel((50, 25)) == (255, 255, 255)
+
+
+def test_report_renders_in_chromium(report, tmp_path):
+    path, _ = report
+    browser = _browser()
+    with browser.chromium(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(path.as_uri())
+        assert page.locator("h1").inner_text() == "crowdlens moderation report"
+        # Every inline image decoded (a broken data URI has naturalWidth 0).
+        widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        assert widths and min(widths) > 0
+        assert page.get_by_text(XSS_TEXT, exact=False).count() >= 1  # shown as text
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        assert dialogs == []  # no script from the photos ran
