@@ -52,6 +52,7 @@ PHASH = "phash"
 DUPLICATE_OF = "duplicate_of"
 DUPLICATE_KIND = "duplicate_kind"
 QUALITY_FLAGS = "quality_flags"
+QUALITY_ERROR = "quality_error"  # why an ok photo could not be measured (null if fine)
 
 # --- classification ----------------------------------------------------------
 EMBEDDING = "embedding"
@@ -120,6 +121,7 @@ DDL: dict[str, str] = {
     DUPLICATE_OF: "string",
     DUPLICATE_KIND: "string",
     QUALITY_FLAGS: "array<string>",
+    QUALITY_ERROR: "string",
     EMBEDDING: "array<float>",
     EMBEDDING_FLIP: "array<float>",
     PRED_LABEL: "string",

@@ -1,0 +1,252 @@
+"""Exact and near-duplicate photos across the whole dataset, on Spark.
+
+How it scales (never an all-pairs cross join):
+
+1. **Exact** duplicates share a SHA-256: one ``groupBy`` keeps one
+   representative per distinct file, so a photo uploaded 1,000 times costs
+   one row in step 2, not a million pairs.
+2. **Near** duplicates: the 64-bit pHash of each representative is cut into
+   ``hash_bands`` bands (multi-index hashing). If two hashes differ in at
+   most ``d`` bits, some band differs in at most ``r = d // bands`` bits
+   (pigeonhole), so joining each band value against every value within ``r``
+   bits of it (a few hundred probe keys per photo) finds *every* pair within
+   ``d`` — no false negatives — while a random pair of photos meets in a band
+   with probability about ``bands * probes / 2**(64 / bands)`` (0.8 % for the
+   defaults). Candidates are then checked with the exact Hamming distance,
+   in Spark SQL (``bit_count`` of the XOR), so no Python runs in the join.
+3. **Groups**: duplicate edges form a graph; each connected component is one
+   group whose *first* photo is the smallest ``(order_column, image_id)``
+   (``order_column`` defaults to ingest's input position ``_row``; without it,
+   the smallest ``image_id``). Only edges travel to the driver (one row per
+   duplicate photo, not per photo), where a union-find assigns the groups.
+
+``duplicate_kind`` says how a photo relates to its group's first photo:
+``exact`` (same bytes) or ``near``, with ``_cross_contributor`` appended
+when a contributor column exists and the two contributors differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+from crowdlens import schema as S
+from crowdlens.errors import ConfigError
+from crowdlens.quality.config import QualityConfig
+from crowdlens.quality.hashing import HASH_BITS, HASH_HEX_DIGITS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame
+
+EXACT = "exact"
+NEAR = "near"
+CROSS_SUFFIX = "_cross_contributor"
+# Above this many probe keys per band, the join would explode each photo
+# into too many rows; more bands (or a smaller distance) fix it.
+MAX_PROBES = 4096
+
+
+@lru_cache(maxsize=16)
+def probe_masks(bits: int, radius: int) -> tuple[int, ...]:
+    """Every ``bits``-bit XOR mask with at most ``radius`` bits set.
+
+    >>> len(probe_masks(16, 2))  # 1 + 16 + 120
+    137
+    """
+    masks = [0]
+    for k in range(1, radius + 1):
+        for positions in combinations(range(bits), k):
+            masks.append(sum(1 << p for p in positions))
+    return tuple(masks)
+
+
+def check_banding(cfg: QualityConfig) -> tuple[int, int]:
+    """``(bits per band, probe keys per band)``, or a ConfigError when it would explode."""
+    bits = HASH_BITS // cfg.hash_bands
+    n = len(probe_masks(bits, cfg.band_radius)) if cfg.band_radius <= 6 else MAX_PROBES + 1
+    if n > MAX_PROBES:
+        raise ConfigError(
+            f"hash_distance={cfg.hash_distance} with hash_bands={cfg.hash_bands} needs more than "
+            f"{MAX_PROBES} probe keys per band; raise quality.hash_bands (8 or 16) "
+            "or lower quality.hash_distance."
+        )
+    return bits, n
+
+
+@dataclass(frozen=True)
+class Node:
+    """What the grouping needs to know about one photo."""
+
+    image_id: str
+    order: Any  # the order column's value (None sorts last)
+    sha256: str | None
+    contributor: Any = None
+
+    @property
+    def key(self) -> tuple[bool, Any, str]:
+        return (self.order is None, self.order, self.image_id)
+
+
+def group_duplicates(
+    nodes: Mapping[str, Node], edges: Iterable[tuple[str, str]]
+) -> dict[str, tuple[str, str]]:
+    """Union-find over duplicate edges: ``image_id -> (duplicate_of, duplicate_kind)``.
+
+    Only photos that duplicate an earlier one appear in the result; the first
+    photo of each group (smallest :attr:`Node.key`) does not.
+
+    >>> n = {i: Node(i, o, s) for i, o, s in [("a", 0, "x"), ("b", 1, "x"), ("c", 2, "y")]}
+    >>> sorted(group_duplicates(n, [("b", "a"), ("c", "b")]).items())
+    [('b', ('a', 'exact')), ('c', ('a', 'near'))]
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        # The root of a component is always its first photo.
+        if nodes[ra].key <= nodes[rb].key:
+            parent[rb] = ra
+        else:
+            parent[ra] = rb
+    out: dict[str, tuple[str, str]] = {}
+    for x in list(parent):
+        root = find(x)
+        if root == x:
+            continue
+        node, first = nodes[x], nodes[root]
+        kind = EXACT if node.sha256 is not None and node.sha256 == first.sha256 else NEAR
+        if (
+            node.contributor is not None
+            and first.contributor is not None
+            and node.contributor != first.contributor
+        ):
+            kind += CROSS_SUFFIX
+        out[x] = (root, kind)
+    return out
+
+
+def _band_columns(phash_col: str, bands: int) -> list[Any]:
+    """Spark expressions: the hash's bands as longs (hex substrings -> base 10)."""
+    from pyspark.sql import functions as F
+
+    digits = HASH_HEX_DIGITS // bands
+    return [
+        F.conv(F.substring(F.col(phash_col), i * digits + 1, digits), 16, 10).cast("long")
+        for i in range(bands)
+    ]
+
+
+def near_pairs(reps: DataFrame, cfg: QualityConfig) -> DataFrame:
+    """Pairs ``(a, b, distance)`` of rows of ``reps`` whose pHash differ in <= hash_distance bits.
+
+    ``reps`` has columns ``image_id`` and ``phash``; each pair appears once
+    (``a < b``). A banded equi-join on probe keys, then the exact check.
+    """
+    from pyspark.sql import functions as F
+
+    bits, _ = check_banding(cfg)
+    masks = probe_masks(bits, cfg.band_radius)
+    banded = reps.select(
+        F.col(S.IMAGE_ID).alias("id"), F.array(*_band_columns(S.PHASH, cfg.hash_bands)).alias("hb")
+    )
+    index = banded.select("id", "hb", F.posexplode("hb").alias("band", "key"))
+    probe = banded.select(
+        F.col("id").alias("pid"), F.col("hb").alias("phb"), F.posexplode("hb").alias("band", "v")
+    ).select(
+        "pid",
+        "phb",
+        "band",
+        F.explode(
+            F.transform(F.array(*[F.lit(m).cast("long") for m in masks]), lambda m: F.col("v") ^ m)
+        ).alias("key"),
+    )
+    cand = probe.join(index, on=["band", "key"]).where(F.col("pid") < F.col("id"))
+    # A pair can meet in several bands; keep it once, then measure it exactly.
+    cand = cand.dropDuplicates(["pid", "id"])
+    dist = F.aggregate(
+        F.zip_with("phb", "hb", lambda x, y: F.bit_count(x ^ y)), F.lit(0), lambda acc, x: acc + x
+    )
+    return cand.select(
+        F.col("pid").alias("a"), F.col("id").alias("b"), dist.alias("distance")
+    ).where(F.col("distance") <= cfg.hash_distance)
+
+
+def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
+    """A small DataFrame ``(image_id, duplicate_of, duplicate_kind)``: one row per duplicate photo.
+
+    ``df`` needs ``image_id``, ``status``, ``sha256`` and ``phash`` (from
+    ``quality_stage``); ``cfg.order_column`` and ``cfg.contributor_column``
+    are used when present. Runs two Spark jobs and returns a DataFrame built
+    on the driver (its size is the number of duplicates).
+
+    Example::
+
+        dups = find_duplicates(quality_stage(df, cfg), cfg)
+        dups.show()  # image_id | duplicate_of | duplicate_kind
+    """
+    from pyspark.sql import functions as F
+
+    check_banding(cfg)
+    spark = df.sparkSession
+    order = F.col(cfg.order_column) if cfg.order_column in df.columns else F.lit(None).cast("long")
+    contributor = (
+        F.col(cfg.contributor_column).cast("string")
+        if cfg.contributor_column in df.columns
+        else F.lit(None).cast("string")
+    )
+    nodes = df.where(
+        (F.col(S.STATUS) == S.STATUS_OK)
+        & F.col(S.PHASH).isNotNull()
+        & F.col(S.IMAGE_ID).isNotNull()
+    ).select(
+        F.col(S.IMAGE_ID).cast("string").alias(S.IMAGE_ID),
+        order.alias("_order"),
+        F.coalesce(F.col(S.SHA256), F.col(S.IMAGE_ID).cast("string")).alias(S.SHA256),
+        F.col(S.PHASH),
+        contributor.alias("_contributor"),
+    )
+    # One representative per distinct file: the first by (order, image_id).
+    first = F.min(F.struct(F.col("_order").isNull(), "_order", S.IMAGE_ID, S.PHASH))
+    reps = nodes.groupBy(S.SHA256).agg(first.alias("f"), F.count(F.lit(1)).alias("n"))
+    reps = reps.select(
+        S.SHA256, "n", F.col(f"f.{S.IMAGE_ID}").alias("rep"), F.col(f"f.{S.PHASH}").alias(S.PHASH)
+    ).persist()
+    try:
+        near = near_pairs(reps.select(F.col("rep").alias(S.IMAGE_ID), S.PHASH), cfg)
+        near_edges = [(r["a"], r["b"]) for r in near.collect()]
+        near_reps = spark.createDataFrame(
+            [(x,) for x in {x for e in near_edges for x in e}], "rep string"
+        )
+        # Files that take part in a group: shared by several photos, or in a near pair.
+        grouped = (
+            reps.where(F.col("n") > 1)
+            .select(S.SHA256, "rep")
+            .unionByName(reps.join(F.broadcast(near_reps), on="rep").select(S.SHA256, "rep"))
+            .distinct()
+        )
+        involved = nodes.join(F.broadcast(grouped), on=S.SHA256).collect()
+    finally:
+        reps.unpersist()
+    node_map = {
+        r[S.IMAGE_ID]: Node(r[S.IMAGE_ID], r["_order"], r[S.SHA256], r["_contributor"])
+        for r in involved
+    }
+    exact_edges = [(r[S.IMAGE_ID], r["rep"]) for r in involved if r[S.IMAGE_ID] != r["rep"]]
+    groups = group_duplicates(node_map, [*exact_edges, *near_edges])
+    rows: Sequence[tuple[str, str, str]] = [(k, v[0], v[1]) for k, v in sorted(groups.items())]
+    return spark.createDataFrame(
+        list(rows), f"{S.IMAGE_ID} string, {S.DUPLICATE_OF} string, {S.DUPLICATE_KIND} string"
+    )

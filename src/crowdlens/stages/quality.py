@@ -1,0 +1,195 @@
+"""The quality stages: per-photo measures and flags, then dataset-wide duplicates.
+
+``quality_stage`` adds the measure columns, ``phash`` and ``quality_flags``;
+``duplicates_stage`` (which needs ``phash``) adds ``duplicate_of`` and
+``duplicate_kind`` and appends ``duplicate`` to ``quality_flags``.
+
+Null conventions: rows whose ``status`` is not ``ok`` pass through with
+every quality column null (``quality_flags`` too: nothing was judged). An
+``ok`` row gets a list, empty when no flag applies. An ``ok`` photo that
+cannot be measured (it should not happen after decode) keeps null measures,
+an empty flag list and the reason in ``quality_error``.
+
+Example::
+
+    cfg = QualityConfig()
+    df = duplicates_stage(quality_stage(decode_stage(df, DecodeConfig()), cfg), cfg)
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from crowdlens import schema as S
+from crowdlens.errors import CrowdlensError
+from crowdlens.quality.config import QualityConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+MEASURE_COLUMNS = (
+    S.SHARPNESS,
+    S.BLUR_EXTENT,
+    S.EDGE_DENSITY,
+    S.BRIGHTNESS,
+    S.DARK_FRACTION,
+    S.BRIGHT_FRACTION,
+    S.CONTRAST,
+    S.NOISE,
+    S.MEGAPIXELS,
+    S.SHORT_SIDE,
+)
+QUALITY_COLUMNS = (*MEASURE_COLUMNS, S.PHASH, S.QUALITY_FLAGS, S.QUALITY_ERROR)
+DUPLICATE_COLUMNS = (S.DUPLICATE_OF, S.DUPLICATE_KIND)
+_INPUTS = (S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT)
+# The decode stage already applied the user's pixel limit to these photos.
+_NO_PIXEL_LIMIT = 1 << 62
+
+
+def assess_photo(
+    content: bytes | None,
+    status: str | None,
+    width: int | None,
+    height: int | None,
+    cfg: QualityConfig,
+) -> dict[str, Any]:
+    """All quality columns of one photo (pure; no Spark).
+
+    >>> from crowdlens.quality.synthetic import jpeg_bytes
+    >>> from PIL import Image
+    >>> row = assess_photo(jpeg_bytes(Image.new("RGB", (80, 60), "black")), "ok", 80, 60,
+    ...                    QualityConfig())
+    >>> row["quality_flags"]
+    ['low_resolution', 'too_dark']
+    """
+    from crowdlens.decode import decode_image
+    from crowdlens.quality.flags import quality_flags
+    from crowdlens.quality.hashing import phash
+    from crowdlens.quality.measures import measure
+
+    row: dict[str, Any] = dict.fromkeys(QUALITY_COLUMNS)
+    if status != S.STATUS_OK:
+        return row
+    try:
+        size = (cfg.analysis_size, cfg.analysis_size)
+        decoded = decode_image(content, max_pixels=_NO_PIXEL_LIMIT, draft_size=size)
+        m = measure(
+            decoded.image,
+            width=width or decoded.width,
+            height=height or decoded.height,
+            analysis_size=cfg.analysis_size,
+            dark_level=cfg.dark_level,
+            bright_level=cfg.bright_level,
+        ).as_dict()
+        row.update({k: m[k] for k in MEASURE_COLUMNS})
+        row[S.PHASH] = phash(decoded.image)
+        row[S.QUALITY_FLAGS] = quality_flags(m, cfg)
+    except Exception as exc:  # one odd photo must never fail the job
+        row.update(dict.fromkeys(MEASURE_COLUMNS))
+        row[S.PHASH] = None
+        row[S.QUALITY_FLAGS] = []
+        row[S.QUALITY_ERROR] = (
+            f"quality measures failed ({type(exc).__name__}: {exc}); the photo decoded, "
+            "so please report this photo as a crowdlens bug"
+        )
+    return row
+
+
+def _quality_batch(batch: pd.DataFrame, cfg: QualityConfig) -> pd.DataFrame:
+    import pandas as pd
+
+    def _int(v: Any) -> int | None:
+        return None if v is None or pd.isna(v) else int(v)
+
+    rows = [
+        assess_photo(c, s, _int(w), _int(h), cfg)
+        for c, s, w, h in zip(
+            batch[S.CONTENT], batch[S.STATUS], batch[S.WIDTH], batch[S.HEIGHT], strict=True
+        )
+    ]
+    # object columns keep None as null (a float column would turn it into NaN).
+    return pd.DataFrame(rows, columns=list(QUALITY_COLUMNS), dtype=object)
+
+
+def _require(df: DataFrame, columns: tuple[str, ...], stage: str, hint: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise CrowdlensError(f"{stage} needs the columns {missing}, which are missing: {hint}")
+
+
+def _null_columns(df: DataFrame, names: tuple[str, ...]) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    return df.select(
+        *[F.col(c) for c in df.columns if c not in names],
+        *[F.lit(None).cast(S.DDL[n]).alias(n) for n in names],
+    )
+
+
+def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
+    """Add the quality measures, ``phash`` and ``quality_flags`` (see the module doc).
+
+    Reads ``content``, ``status``, ``width`` and ``height`` (the decode
+    stage's output). With ``cfg.enabled`` false the columns are added, null.
+
+    Example::
+
+        out = quality_stage(decoded, QualityConfig(min_short_side=200))
+        out.select("image_id", "blur_extent", "quality_flags").show()
+    """
+    from crowdlens.spark.columns import add_columns
+
+    if not cfg.enabled:
+        return _null_columns(df, QUALITY_COLUMNS)
+    _require(df, _INPUTS, "quality_stage", "run the decode stage first")
+    return add_columns(
+        df, partial(_quality_batch, cfg=cfg), list(_INPUTS), list(QUALITY_COLUMNS), name="quality"
+    )
+
+
+def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
+    """Add ``duplicate_of`` / ``duplicate_kind``; append ``duplicate`` to ``quality_flags``.
+
+    ``duplicate_of`` is the ``image_id`` of the first photo of the group (by
+    ``cfg.order_column``, else ``image_id``); that first photo itself keeps
+    nulls. ``duplicate_kind`` is ``exact`` or ``near``, suffixed with
+    ``_cross_contributor`` when ``cfg.contributor_column`` exists and differs.
+
+    This runs Spark jobs when called (the duplicate edges are collected to
+    the driver); persist ``df`` first if what comes before it is expensive,
+    or it is computed again when the result is written.
+
+    Example::
+
+        out = duplicates_stage(quality_stage(decoded, cfg), cfg)
+        out.where("duplicate_of IS NOT NULL").select("image_id", "duplicate_of").show()
+    """
+    from pyspark.sql import functions as F
+
+    from crowdlens.quality.duplicates import find_duplicates
+    from crowdlens.quality.flags import DUPLICATE
+
+    if not (cfg.enabled and cfg.duplicates):
+        return _null_columns(df, DUPLICATE_COLUMNS)
+    _require(
+        df,
+        (S.IMAGE_ID, S.STATUS, S.SHA256, S.PHASH, S.QUALITY_FLAGS),
+        "duplicates_stage",
+        "run quality_stage first",
+    )
+    dups = find_duplicates(df, cfg)
+    base = df.drop(*[c for c in DUPLICATE_COLUMNS if c in df.columns])
+    # The duplicate table is small (one row per duplicate): broadcast it so
+    # the photos, bytes and all, are never shuffled.
+    joined = base.join(F.broadcast(dups), on=S.IMAGE_ID, how="left")
+    flags = F.when(
+        F.col(S.DUPLICATE_OF).isNotNull() & F.col(S.QUALITY_FLAGS).isNotNull(),
+        F.concat(F.col(S.QUALITY_FLAGS), F.array(F.lit(DUPLICATE))),
+    ).otherwise(F.col(S.QUALITY_FLAGS))
+    return joined.select(
+        *[F.col(c) for c in base.columns if c != S.QUALITY_FLAGS],
+        flags.alias(S.QUALITY_FLAGS),
+        *[F.col(c) for c in DUPLICATE_COLUMNS],
+    )
