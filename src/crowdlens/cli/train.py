@@ -1,0 +1,171 @@
+"""``crowdlens train`` and ``crowdlens evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from crowdlens.cli.common import add_spark_args, spark_config
+
+TRAIN_DESCRIPTION = """\
+Train a classifier for the labelled photos and write a model bundle (ONNX +
+labels + preprocessing + validation metrics) that 'crowdlens moderate --model'
+and 'crowdlens evaluate' read.
+
+INPUT (for --train and --val) is a folder (label = parent folder name) or a
+.csv/.parquet manifest with 'path' and label columns, exactly as for moderate.
+
+modes:
+  head      features of the frozen pretrained backbone are computed once on
+            Spark (cached as Parquet), a softmax head is trained on them (fast)
+  finetune  the whole network is trained (data-parallel DDP through Spark's
+            TorchDistributor with --num-processes), with augmentation
+  scratch   random initialisation (Inception-v1 unless --backbone is given)
+
+Photos that fail to decode are skipped and counted; classes with fewer than
+--min-per-class photos are dropped with a warning naming them.
+"""
+
+TRAIN_EPILOG = """\
+examples:
+  crowdlens train --train data/train --val data/val --out models/grocery
+  crowdlens train --train data/train --val data/val --out models/ft --mode finetune \\
+      --epochs 5 --num-processes 2 --checkpoint-dir ckpt --tensorboard-dir runs/ft
+  crowdlens train ... --checkpoint-dir ckpt --resume        # continue a stopped run
+  crowdlens evaluate --model models/grocery --data data/val
+"""
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train", required=True, metavar="INPUT", help="training photos")
+    p.add_argument("--val", metavar="INPUT", help="validation photos (metrics, temperature)")
+    p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write")
+    p.add_argument("--config", metavar="FILE", help="TOML file with [train] and [spark] sections")
+    g = p.add_argument_group("model and optimisation")
+    g.add_argument("--mode", choices=["head", "finetune", "scratch"])
+    g.add_argument(
+        "--backbone", help="model name (crowdlens models list); default efficientnet_lite0"
+    )
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int, help="global batch size (split over processes)")
+    g.add_argument("--lr", type=float, help="base learning rate (default depends on --mode)")
+    g.add_argument("--optimizer", choices=["sgd", "adamw"])
+    g.add_argument("--schedule", choices=["constant", "poly", "step", "cosine"])
+    g.add_argument("--warmup-epochs", type=float)
+    g.add_argument("--head-hidden", type=int, help="0 = linear softmax head, N = MLP with N units")
+    g.add_argument("--input-size", type=int, help="smaller input for quick finetune/scratch runs")
+    g.add_argument("--seed", type=int)
+    d = p.add_argument_group("data")
+    d.add_argument("--label-column", help="manifest column with the label (default label)")
+    d.add_argument("--parent-label-column", help="manifest column with the parent label")
+    d.add_argument("--min-per-class", type=int, help="drop classes with fewer photos (default 2)")
+    d.add_argument("--max-per-class", type=int, help="use at most N photos per class")
+    d.add_argument("--classes", help="comma-separated labels to train on (default all)")
+    r = p.add_argument_group("distribution, checkpoints, logs")
+    r.add_argument("--num-processes", type=int, help="DDP processes for finetune/scratch")
+    r.add_argument(
+        "--no-local-mode",
+        dest="local_mode",
+        action="store_false",
+        default=None,
+        help="run the processes in Spark barrier tasks on the executors (cluster)",
+    )
+    r.add_argument("--checkpoint-dir", metavar="DIR", help="write a checkpoint every epoch")
+    r.add_argument(
+        "--resume", action="store_true", default=None, help="resume from --checkpoint-dir"
+    )
+    r.add_argument("--tensorboard-dir", metavar="DIR", help="write TensorBoard event files")
+    r.add_argument("--features-cache", metavar="DIR", help="head mode: Parquet feature cache")
+    add_spark_args(p)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from crowdlens.config import SparkConfig, from_mapping, load_toml, replace
+    from crowdlens.errors import ConfigError
+    from crowdlens.training.api import train
+    from crowdlens.training.config import TrainConfig
+
+    data = load_toml(args.config)
+    unknown = sorted(set(data) - {"train", "spark"})
+    if unknown:
+        raise ConfigError(
+            f"Unknown section [{unknown[0]}] in {args.config!r}; 'train' reads [train] and [spark]."
+        )
+    where = f"config file {args.config!r}"
+    cfg = from_mapping(TrainConfig, data.get("train", {}), f"{where} [train]")
+    base_spark = from_mapping(SparkConfig, data.get("spark", {}), f"{where} [spark]")
+    cfg = replace(
+        cfg,
+        mode=args.mode,
+        backbone=args.backbone,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs,
+        head_hidden=args.head_hidden,
+        input_size=args.input_size,
+        seed=args.seed,
+        label_column=args.label_column,
+        parent_label_column=args.parent_label_column,
+        min_per_class=args.min_per_class,
+        max_per_class=args.max_per_class,
+        classes=tuple(c.strip() for c in args.classes.split(",")) if args.classes else None,
+        num_processes=args.num_processes,
+        local_mode=args.local_mode,
+        checkpoint_dir=args.checkpoint_dir,
+        resume=args.resume,
+        tensorboard_dir=args.tensorboard_dir,
+        features_cache=args.features_cache,
+    )
+    if cfg.resume and not cfg.checkpoint_dir:
+        raise ConfigError("--resume needs --checkpoint-dir (the folder of the run to continue).")
+    report = train(args.train, args.val, args.out, cfg, spark_cfg=spark_config(args, base_spark))
+    summary = {k: v for k, v in report.items() if k != "history"}
+    print(json.dumps(summary | {"bundle": str(args.out)}, indent=2, default=str))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from crowdlens.training.evaluate import evaluate_bundle
+
+    report = evaluate_bundle(
+        args.model,
+        args.data,
+        label_column=args.label_column or "label",
+        parent_label_column=args.parent_label_column,
+    )
+    json.dump(report, sys.stdout, indent=None if args.compact else 2)
+    print()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a classifier on labelled photos and write a model bundle",
+        description=TRAIN_DESCRIPTION,
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_train_args(p)
+    p.set_defaults(func=run_train)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="accuracy of a bundle on labelled photos, as JSON",
+        description=(
+            "Print JSON: n, top1, top5, per-class accuracy, the confusion matrix, and "
+            "parent-level accuracy when parent labels are known (manifest column, "
+            "classes.csv, folder layout, or the map stored in the bundle)."
+        ),
+    )
+    e.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle from 'train'")
+    e.add_argument("--data", required=True, metavar="INPUT", help="labelled folder or manifest")
+    e.add_argument("--label-column", help="manifest column with the label (default label)")
+    e.add_argument("--parent-label-column", help="manifest column with the parent label")
+    e.add_argument("--compact", action="store_true", help="one-line JSON")
+    e.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    e.set_defaults(func=run_evaluate)

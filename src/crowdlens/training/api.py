@@ -1,0 +1,306 @@
+"""``train(...)``: labelled photos in, a model bundle out (what ``crowdlens train`` runs).
+
+Steps: list the photos (folder or manifest), drop classes with too few
+photos (warning with their names), train in the chosen mode, fit a softmax
+temperature on the validation split, and export a bundle (ONNX + labels +
+preprocessing + validation metrics + the training config) that
+``crowdlens moderate --model`` and ``crowdlens evaluate`` read.
+
+Example::
+
+    report = train("data/train", "data/val", "models/grocery",
+                   TrainConfig(mode="head", epochs=30))
+    report["val"]["top1"], report["val"]["parent_top1"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from crowdlens import schema as S
+from crowdlens.errors import CrowdlensError
+from crowdlens.training.config import TrainConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import SparkSession
+
+    from crowdlens.config import SparkConfig
+
+log = logging.getLogger(__name__)
+
+
+def prepare_tables(
+    train_input: str | Path, val_input: str | Path | None, cfg: TrainConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, str]]:
+    """(train table, val table, labels, fine -> parent map) after filtering."""
+    from crowdlens.training.data import drop_rare_classes, list_labelled_photos
+
+    kw = {"label_column": cfg.label_column, "parent_label_column": cfg.parent_label_column}
+    train = list_labelled_photos(train_input, **kw)
+    if cfg.classes:
+        unknown = sorted(set(cfg.classes) - set(train[S.LABEL]))
+        if unknown:
+            raise CrowdlensError(
+                f"classes {unknown} have no training photos; valid labels include "
+                f"{', '.join(sorted(set(train[S.LABEL]))[:10])}, ..."
+            )
+        train = train[train[S.LABEL].isin(cfg.classes)].reset_index(drop=True)
+    if cfg.max_per_class:
+        train = (
+            train.sort_values(S.PATH).groupby(S.LABEL, group_keys=False).head(cfg.max_per_class)
+        ).reset_index(drop=True)
+    if train.empty:
+        raise CrowdlensError(
+            f"The training set {str(train_input)!r} is empty: no labelled photos were found. "
+            "Pass a folder with one sub-folder per label, or a manifest with path and label."
+        )
+    train, _ = drop_rare_classes(train, cfg.min_per_class)
+    labels = sorted(train[S.LABEL].unique())
+    if val_input is not None:
+        val = list_labelled_photos(val_input, **kw)
+        outside = sorted(set(val[S.LABEL]) - set(labels))
+        if outside:
+            log.warning(
+                "%d validation photos have labels the model is not trained on and are not "
+                "used for validation: %s",
+                int(val[S.LABEL].isin(outside).sum()),
+                ", ".join(outside[:20]),
+            )
+        val = val[val[S.LABEL].isin(labels)].reset_index(drop=True)
+    else:
+        val = train.iloc[0:0]
+    parents: dict[str, str] = {}
+    for table in (train, val):
+        for lab, par in zip(table[S.LABEL], table[S.PARENT_LABEL]):
+            if par is not None and par == par:
+                parents.setdefault(str(lab), str(par))
+    return train, val, labels, parents
+
+
+def _spec(cfg: TrainConfig) -> Any:
+    from crowdlens.models.registry import get_pretrained_config
+
+    spec = get_pretrained_config(cfg.backbone).preprocess
+    if cfg.input_size and cfg.mode != "head":
+        resize = max(cfg.input_size, round(cfg.input_size * spec.resize / spec.input_size))
+        spec = dataclasses.replace(spec, input_size=cfg.input_size, resize=resize)
+    return spec
+
+
+def _train_head(
+    spark: SparkSession,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    labels: list[str],
+    cfg: TrainConfig,
+    work: Path,
+) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
+    import torch
+
+    from crowdlens.models.registry import create_model
+    from crowdlens.training.callbacks import ConsoleProgress, TensorBoard
+    from crowdlens.training.head import (
+        TensorData,
+        compute_features,
+        feature_arrays,
+        make_head,
+        set_classifier,
+    )
+    from crowdlens.training.optim import make_optimizer, make_schedule
+    from crowdlens.training.trainer import Checkpoint, Trainer, Validation
+    from crowdlens.training.triggers import EveryEpoch, MaxEpoch
+
+    cache = cfg.features_cache or str(work / "features")
+    t0 = time.perf_counter()
+    train_f = compute_features(spark, train, cfg.backbone, cache=cache, flip=cfg.flip_features)
+    val_f = compute_features(spark, val, cfg.backbone, cache=cache) if len(val) else None
+    t_features = time.perf_counter() - t0
+    x, y, skipped = feature_arrays(train_f, labels, with_flip=cfg.flip_features)
+    if len(y) == 0:
+        raise CrowdlensError("No training photo could be decoded: nothing to train on.")
+    if val_f is not None:
+        vx, vy, vskipped = feature_arrays(val_f, labels, with_flip=False)
+        val_ok = [i for i, st in enumerate(val_f[S.STATUS]) if st == S.STATUS_OK]
+    else:
+        vx, vy, vskipped, val_ok = np.zeros((0, x.shape[1]), np.float32), np.zeros(0), 0, []
+    torch.manual_seed(cfg.seed)
+    head = make_head(x.shape[1], len(labels), cfg.head_hidden, cfg.dropout)
+    callbacks: list[Any] = [ConsoleProgress()]
+    if cfg.tensorboard_dir:
+        callbacks.append(TensorBoard(cfg.tensorboard_dir))
+    assert cfg.epochs and cfg.lr and cfg.batch_size
+    val_data = TensorData(vx, vy) if len(vy) else None
+    trainer = Trainer(
+        head,
+        torch.nn.CrossEntropyLoss(),
+        make_optimizer(cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum),
+        schedule=make_schedule(cfg.schedule, cfg.warmup_epochs or 0.0),
+        end_trigger=MaxEpoch(cfg.epochs),
+        batch_size=cfg.batch_size,
+        validation=Validation(EveryEpoch(), val_data) if val_data else None,
+        checkpoint=Checkpoint(EveryEpoch(), cfg.checkpoint_dir) if cfg.checkpoint_dir else None,
+        callbacks=callbacks,
+        grad_clip_norm=cfg.grad_clip_norm,
+        seed=cfg.seed,
+    )
+    t1 = time.perf_counter()
+    result = trainer.fit(TensorData(x, y), resume=cfg.checkpoint_dir if cfg.resume else None)
+    t_head = time.perf_counter() - t1
+    head = result.model.eval()
+    with torch.no_grad():
+        val_logits = head(torch.from_numpy(vx)).numpy() if len(vy) else np.zeros((0, len(labels)))
+    model = create_model(cfg.backbone, pretrained=True, num_classes=len(labels))
+    set_classifier(model, head)
+    info = {
+        "history": result.history,
+        "skipped_train": skipped,
+        "skipped_val": vskipped,
+        "seconds_features": round(t_features, 2),
+        "seconds_head": round(t_head, 2),
+    }
+    return model.eval(), val_logits, val_ok, info
+
+
+def _train_network(
+    spark_cfg: SparkConfig | None,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    labels: list[str],
+    cfg: TrainConfig,
+    work: Path,
+) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
+    import torch
+
+    from crowdlens.training.data import targets_for
+    from crowdlens.training.finetune import FinetuneJob, build_model, train_worker
+
+    spec = _spec(cfg)
+    tp, tt = targets_for(train, labels)
+    vp, vt = targets_for(val, labels)
+    job = FinetuneJob(
+        tuple(tp),
+        tuple(tt),
+        tuple(vp),
+        tuple(vt),
+        tuple(labels),
+        cfg,
+        spec.to_dict(),
+        str(work / "weights.pt"),
+    )
+    t0 = time.perf_counter()
+    if cfg.use_distributor:
+        from crowdlens.spark.session import get_spark
+        from crowdlens.training.distributed import run_distributed
+
+        spark = get_spark(spark_cfg)
+        out = run_distributed(
+            train_worker,
+            job,
+            num_processes=cfg.num_processes,
+            local_mode=cfg.local_mode,
+            spark=spark,
+        )
+    else:
+        if cfg.num_processes != 1:
+            raise CrowdlensError(
+                "num_processes > 1 needs TorchDistributor (use_distributor = true), or run "
+                "the training function under torchrun yourself."
+            )
+        out = train_worker(job)
+    seconds = time.perf_counter() - t0
+    if out is None:
+        raise CrowdlensError("The training processes returned no result from rank 0.")
+    model = build_model(dataclasses.replace(cfg, mode="scratch"), len(labels))
+    model.load_state_dict(torch.load(job.weights_out, map_location="cpu", weights_only=True))
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, preprocess=spec)
+    info = {
+        "history": out["history"],
+        "skipped_train": out["skipped_train"],
+        "skipped_val": out["skipped_val"],
+        "seconds_training": round(seconds, 2),
+        "photos_seen": out["photos_seen"],
+        "processes": out["world_size"],
+    }
+    return model.eval(), out["val_logits"], list(out["val_rows"]), info
+
+
+def train(
+    train_input: str | Path,
+    val_input: str | Path | None,
+    out: str | Path,
+    cfg: TrainConfig | None = None,
+    *,
+    spark_cfg: SparkConfig | None = None,
+) -> dict[str, Any]:
+    """Train a classifier and export it as a bundle at ``out``; return the report.
+
+    The report (also stored in the bundle's ``metrics``) holds the validation
+    top-1/top-5, parent-level top-1 when parent labels are known, the
+    temperature, skipped photo counts and timings.
+    """
+    from crowdlens.models.bundle import export_bundle
+    from crowdlens.training.evaluate import fit_temperature, summarize
+
+    cfg = (cfg or TrainConfig()).resolved()
+    t0 = time.perf_counter()
+    train_t, val_t, labels, parents = prepare_tables(train_input, val_input, cfg)
+    log.info(
+        "training %s (%s) on %d photos of %d classes; %d validation photos",
+        cfg.mode,
+        cfg.backbone,
+        len(train_t),
+        len(labels),
+        len(val_t),
+    )
+    with tempfile.TemporaryDirectory(prefix="crowdlens-train-") as tmp:
+        work = Path(tmp)
+        if cfg.mode == "head":
+            from crowdlens.spark.session import get_spark
+
+            spark = get_spark(spark_cfg)
+            model, val_logits, val_rows, info = _train_head(
+                spark, train_t, val_t, labels, cfg, work
+            )
+        else:
+            model, val_logits, val_rows, info = _train_network(
+                spark_cfg, train_t, val_t, labels, cfg, work
+            )
+    index = {lab: i for i, lab in enumerate(labels)}
+    actual = [val_t[S.LABEL].iloc[i] for i in val_rows]
+    temperature = None
+    val_report: dict[str, Any] = {}
+    if len(actual):
+        targets = np.array([index[a] for a in actual])
+        temperature = fit_temperature(val_logits, targets)
+        full = summarize(val_logits, actual, labels, parents or None, skipped=info["skipped_val"])
+        val_report = {k: full[k] for k in ("n", "top1", "top5", "parent_top1") if k in full}
+    report = {
+        "mode": cfg.mode,
+        "backbone": cfg.backbone,
+        "classes": len(labels),
+        "train_photos": len(train_t),
+        "val": val_report,
+        "temperature": temperature,
+        "seconds_total": 0.0,
+        **info,
+    }
+    report["seconds_total"] = round(time.perf_counter() - t0, 2)
+    export_bundle(
+        model,
+        model.pretrained_cfg,
+        out,
+        labels=labels,
+        metrics={k: v for k, v in report.items() if k != "history"} | {"history": info["history"]},
+        extra={"training": cfg.to_dict(), "parents": parents, "mode": cfg.mode},
+        temperature=temperature,
+    )
+    log.info("wrote bundle %s (val top-1 %s)", out, val_report.get("top1"))
+    return report

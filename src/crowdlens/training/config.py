@@ -1,0 +1,104 @@
+"""``TrainConfig``: every setting of ``crowdlens train``, validated once.
+
+It is the ``[train]`` section of a crowdlens TOML file; command-line flags
+override it. Settings left at ``None`` take the mode's default (see
+:meth:`TrainConfig.resolved`): a linear head trains well at a high rate for
+many cheap epochs, fine-tuning a pretrained network wants a low rate.
+
+Example::
+
+    cfg = TrainConfig(mode="finetune", epochs=5, num_processes=2).resolved()
+    cfg.lr   # 0.01
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from crowdlens.config import check
+from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
+
+MODES = ("head", "finetune", "scratch")
+
+# Per-mode defaults for the settings left at None.
+MODE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "head": {"epochs": 30, "lr": 0.1, "batch_size": 64, "warmup_epochs": 0.0},
+    "finetune": {"epochs": 8, "lr": 0.01, "batch_size": 32, "warmup_epochs": 1.0},
+    "scratch": {"epochs": 40, "lr": 0.05, "batch_size": 32, "warmup_epochs": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of a training run (``crowdlens train``)."""
+
+    mode: str = "head"
+    backbone: str = "efficientnet_lite0"  # scratch mode defaults to inception_v1
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_epochs: float | None = None
+    grad_clip_norm: float = 0.0
+    head_hidden: int = 0  # 0 = linear softmax head; > 0 = MLP with this many hidden units
+    dropout: float = 0.2
+    flip_features: bool = True  # head mode: add mirrored-photo features to the training set
+    backbone_lr_scale: float = 0.1  # finetune: backbone rate = lr x this (the new head gets lr)
+    freeze_fraction: float = 0.0  # finetune: freeze this leading fraction of backbone tensors
+    input_size: int | None = None  # smaller than the model's own for quick runs (finetune/scratch)
+    label_column: str = "label"
+    parent_label_column: str | None = None
+    min_per_class: int = 2
+    max_per_class: int = 0  # 0 = all photos; > 0 caps photos per class (quick runs)
+    classes: tuple[str, ...] = ()  # train on these classes only (default: all)
+    num_processes: int = 1
+    local_mode: bool = True  # TorchDistributor: processes on the driver (True) or in tasks
+    use_distributor: bool = True  # finetune/scratch: launch through TorchDistributor
+    seed: int = 0
+    checkpoint_dir: str | None = None
+    tensorboard_dir: str | None = None
+    resume: bool = False
+    features_cache: str | None = None  # head mode: Parquet cache of features
+
+    def __post_init__(self) -> None:
+        check(self, "mode", self.mode in MODES, f"one of {', '.join(MODES)}")
+        check(self, "optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
+        check(self, "schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
+        if self.epochs is not None:
+            check(self, "epochs", self.epochs >= 1, "an int >= 1")
+        if self.batch_size is not None:
+            check(self, "batch_size", self.batch_size >= 1, "an int >= 1")
+        if self.lr is not None:
+            check(self, "lr", self.lr > 0, "a float > 0")
+        if self.warmup_epochs is not None:
+            check(self, "warmup_epochs", self.warmup_epochs >= 0, "a float >= 0")
+        if self.input_size is not None:
+            check(self, "input_size", self.input_size >= 32, "an int >= 32")
+        check(self, "momentum", 0 <= self.momentum < 1, "a float in [0, 1)")
+        check(self, "weight_decay", self.weight_decay >= 0, "a float >= 0")
+        check(self, "grad_clip_norm", self.grad_clip_norm >= 0, "a float >= 0 (0 = off)")
+        check(self, "head_hidden", self.head_hidden >= 0, "an int >= 0")
+        check(self, "dropout", 0 <= self.dropout < 1, "a float in [0, 1)")
+        check(self, "backbone_lr_scale", self.backbone_lr_scale >= 0, "a float >= 0")
+        check(self, "freeze_fraction", 0 <= self.freeze_fraction <= 1, "a float in [0, 1]")
+        check(self, "min_per_class", self.min_per_class >= 1, "an int >= 1")
+        check(self, "max_per_class", self.max_per_class >= 0, "an int >= 0 (0 = all)")
+        check(self, "num_processes", self.num_processes >= 1, "an int >= 1")
+        check(self, "label_column", bool(self.label_column), "a non-empty column name")
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every None filled in from the mode's defaults."""
+        changes = {k: v for k, v in MODE_DEFAULTS[self.mode].items() if getattr(self, k) is None}
+        if self.mode == "scratch" and self.backbone == "efficientnet_lite0":
+            changes["backbone"] = "inception_v1"  # parity with the seed
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["classes"] = list(self.classes)
+        return d

@@ -1,0 +1,218 @@
+"""``head`` mode: frozen-backbone features computed once on Spark, a softmax head on top.
+
+The photos are listed on the driver, their features are computed by the Spark
+workers (one backbone per Python worker, reused across batches) and cached as
+Parquet keyed by the photo list and the backbone, so a second training run
+with other head settings starts at once. A training photo also gets the
+features of its mirror image (a free flip augmentation). The head, a linear
+softmax or a small MLP, then trains in-process in seconds.
+
+Example::
+
+    feats = compute_features(spark, table, "efficientnet_lite0", cache="runs/features")
+    head = make_head(1280, 81, hidden=0)        # linear softmax
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from crowdlens import schema as S
+from crowdlens.errors import CrowdlensError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import torch
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+_MODELS: dict[str, Any] = {}  # one backbone per Python worker, reused across batches
+
+
+def _backbone(name: str) -> Any:
+    if name not in _MODELS:
+        import torch
+
+        from crowdlens.models.registry import create_model
+
+        # Spark runs one task per core: more torch threads would oversubscribe.
+        torch.set_num_threads(1)
+        _MODELS[name] = create_model(name, pretrained=True, num_classes=0).eval()
+    return _MODELS[name]
+
+
+def embed_batch(batch: pd.DataFrame, backbone: str, flip: bool) -> pd.DataFrame:
+    """Pure per-batch helper: photo paths -> features (and mirrored features).
+
+    Reads and decodes each photo (a bad one gets ``status="error"`` and the
+    reason, never an exception), preprocesses it as inference does, and runs
+    the backbone's ``forward_features`` on the good ones in one batch.
+    """
+    import pandas as pd
+    import torch
+
+    from crowdlens.decode import DecodeError
+    from crowdlens.models.preprocess import load_image, preprocess
+
+    model = _backbone(backbone)
+    spec = model.pretrained_cfg.preprocess
+    n = len(batch)
+    status: list[str] = [S.STATUS_OK] * n
+    error: list[str | None] = [None] * n
+    arrays: list[np.ndarray] = []
+    good: list[int] = []
+    for i, path in enumerate(batch[S.PATH]):
+        try:
+            with open(path, "rb") as f:
+                image = load_image(f.read(), spec)
+            arrays.append(preprocess(image, spec))
+            good.append(i)
+        except (DecodeError, OSError) as exc:
+            status[i], error[i] = S.STATUS_ERROR, str(exc)
+    emb: list[Any] = [None] * n
+    emb_flip: list[Any] = [None] * n
+    if good:
+        x = torch.from_numpy(np.stack(arrays))
+        with torch.no_grad():
+            feats = model.forward_features(x).numpy().astype(np.float32)
+            flipped = model.forward_features(x.flip(3)).numpy().astype(np.float32) if flip else None
+        for j, i in enumerate(good):
+            emb[i] = feats[j]
+            if flipped is not None:
+                emb_flip[i] = flipped[j]
+    return pd.DataFrame(
+        {S.STATUS: status, S.ERROR: error, S.EMBEDDING: emb, S.EMBEDDING_FLIP: emb_flip}
+    )
+
+
+def _cache_key(paths: Sequence[str], backbone: str, flip: bool) -> str:
+    h = hashlib.sha256(json.dumps([backbone, flip, sorted(paths)]).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def compute_features(
+    spark: SparkSession,
+    table: pd.DataFrame,
+    backbone: str,
+    *,
+    cache: str | Path | None = None,
+    flip: bool = False,
+    photos_per_partition: int = 32,
+) -> pd.DataFrame:
+    """``table`` (path, label, ...) plus status, error, embedding, embedding_flip.
+
+    Computed on the Spark workers through :func:`crowdlens.spark.columns.add_columns`
+    and cached under ``cache`` as Parquet (reused when the same photos and
+    backbone come again).
+    """
+    from functools import partial
+
+    import pandas as pd
+
+    from crowdlens.spark.columns import add_columns
+
+    target: Path | None = None
+    if cache is not None:
+        target = (
+            Path(cache) / f"{backbone}-{_cache_key(list(table[S.PATH]), backbone, flip)}.parquet"
+        )
+        if target.exists():
+            log.info("features from cache %s", target)
+            cached = pd.read_parquet(target)
+            return table.merge(cached, on=S.PATH, how="left")
+    parts = max(2, -(-len(table) // photos_per_partition))
+    df = spark.createDataFrame(table[[S.PATH]]).repartition(parts)
+    df = add_columns(
+        df,
+        partial(embed_batch, backbone=backbone, flip=flip),
+        [S.PATH],
+        [S.STATUS, S.ERROR, S.EMBEDDING, S.EMBEDDING_FLIP],
+        name="train_embed",
+    )
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        df.write.mode("overwrite").parquet(str(tmp))
+        tmp.rename(target)  # atomic: a half-written cache is never read
+        result = pd.read_parquet(target)
+    else:
+        result = df.toPandas()
+    return table.merge(result, on=S.PATH, how="left")
+
+
+def feature_arrays(
+    feats: pd.DataFrame, labels: Sequence[str], *, with_flip: bool
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(X, y, number of photos skipped because they failed to decode)."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    ok = feats[(feats[S.STATUS] == S.STATUS_OK) & feats[S.LABEL].isin(index)]
+    skipped = int((feats[S.STATUS] != S.STATUS_OK).sum())
+    for path, err in feats.loc[feats[S.STATUS] != S.STATUS_OK, [S.PATH, S.ERROR]].values[:20]:
+        log.warning("skipped %s: %s", path, err)
+    if ok.empty:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), skipped
+    x = np.stack(ok[S.EMBEDDING].to_numpy()).astype(np.float32)
+    y = ok[S.LABEL].map(index).to_numpy(dtype=np.int64)
+    if with_flip and ok[S.EMBEDDING_FLIP].notna().all():
+        x = np.concatenate([x, np.stack(ok[S.EMBEDDING_FLIP].to_numpy()).astype(np.float32)])
+        y = np.concatenate([y, y])
+    return x, y, skipped
+
+
+class TensorData:
+    """In-memory (features, targets) for the trainer, with the fast batch path."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        import torch
+
+        self.x = torch.from_numpy(np.ascontiguousarray(x))
+        self.y = torch.from_numpy(np.ascontiguousarray(y))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        return self.x[i], int(self.y[i])
+
+    def get_batch(self, indices: Sequence[int]) -> tuple[list[Any], list[int], int]:
+        idx = list(indices)
+        return list(self.x[idx]), self.y[idx].tolist(), 0
+
+
+def make_head(
+    feature_dim: int, num_classes: int, hidden: int = 0, dropout: float = 0.2
+) -> torch.nn.Module:
+    """A linear softmax head (``hidden=0``) or a one-hidden-layer MLP."""
+    from torch import nn
+
+    if num_classes < 1:
+        raise CrowdlensError("The head needs at least one class to predict.")
+    if hidden <= 0:
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+    return nn.Sequential(
+        nn.Dropout(dropout),
+        nn.Linear(feature_dim, hidden),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, num_classes),
+    )
+
+
+def set_classifier(model: torch.nn.Module, head: torch.nn.Module) -> None:
+    """Put ``head`` where the model's classifier lives (``pretrained_cfg.classifier``)."""
+    path = model.pretrained_cfg.classifier.split(".")  # type: ignore[union-attr]
+    parent: Any = model
+    for part in path[:-1]:
+        parent = getattr(parent, part) if not part.isdigit() else parent[int(part)]
+    if path[-1].isdigit():
+        parent[int(path[-1])] = head
+    else:
+        setattr(parent, path[-1], head)
