@@ -70,7 +70,9 @@ def make_results(shared_data: Path, out: Path, n: int = 12, seed: int = 0) -> Pa
             S.QUALITY_FLAGS: ["blurry"] if kind == 3 else [],
             S.PRED_LABEL: pred,
             S.PRED_SCORE: max(s for _, s in top),
-            S.TOPK: [{"label": lab, "score": float(s)} for lab, s in top],
+            S.TOPK: [
+                {"label": lab, "score": float(s)} for lab, s in sorted(top, key=lambda t: -t[1])
+            ],
             S.LABEL_PROB: p_claim,
             S.LABEL_RANK: 1 if pred == label else 2,
             S.LABEL_VERDICT: {0: "confirmed", 1: "mismatch", 2: "suspect", 3: "confirmed"}[kind],
