@@ -19,10 +19,10 @@ Two inputs are supported, best first:
 
 1. :data:`S.LOGITS` (the full score vector over the bundle's labels): exact
    probability and rank of the claimed label.
-2. :data:`S.TOPK` only (label, softmax score at T = 1): the top-k scores are
-   re-tempered exactly relative to each other, but the probability mass
-   outside the top k is known only in total, so it is spread evenly over the
-   other labels. A claimed label outside the top k then gets an *estimated*
+2. :data:`S.TOPK` only: the classify stage already calibrates these scores
+   with the bundle's temperature, so they are used as they are. The
+   probability mass outside the top k is known only in total, so it is
+   spread evenly over the other labels. A claimed label outside the top k then gets an *estimated*
    probability and a null rank (we only know it is > k). With k >= 5 and
    ``mismatch_prob`` well below the k-th score this rarely changes a verdict.
 """
@@ -244,7 +244,8 @@ def validate_batch(
                 )
                 rows.append(verdict(label, probs, labels, cfg))
             else:
-                rows.append(verdict_from_topk(label, rec.get(S.TOPK), labels, cfg, temperature))
+                # Top-k scores arrive calibrated (classify applies the bundle's T).
+                rows.append(verdict_from_topk(label, rec.get(S.TOPK), labels, cfg, 1.0))
         except ValueError as exc:  # one malformed row must not fail the job
             log.warning("label validation failed for %s: %s", rec.get(S.IMAGE_ID), exc)
             rows.append((UNKNOWN, None, None))
@@ -284,8 +285,9 @@ def validate_stage(
 ) -> DataFrame:
     """Add :data:`S.LABEL_PROB`, :data:`S.LABEL_RANK`, :data:`S.LABEL_VERDICT`.
 
-    Reads :data:`S.LABEL`, :data:`S.STATUS` and :data:`S.LOGITS` (else
-    :data:`S.TOPK`). ``labels``/``temperature`` default to the bundle named in
+    Reads :data:`S.LABEL`, :data:`S.STATUS` and :data:`S.LOGITS` (raw, calibrated
+    here with the temperature), else :data:`S.TOPK` (already calibrated by the
+    classify stage, used as is). ``labels``/``temperature`` default to the bundle named in
     ``cfg.bundle``; ``cfg.temperature`` overrides both. When the classifier did
     not run (neither column exists) every verdict is ``unknown``.
 
