@@ -63,10 +63,24 @@ class TextGate:
         self._engine = RapidOCR(params=params)
 
     def boxes(self, image: np.ndarray) -> int:
-        """Number of text boxes the detector finds on the shrunken copy."""
-        result = self._engine(shrink(image, self.max_side))
+        """Number of text boxes the detector finds on the shrunken copy.
+
+        Boxes whose short side exceeds half the photo's short side are not
+        counted: on smooth gradients and large plain blobs the detector
+        returns one box over (nearly) the whole photo, and no text line
+        is that tall.
+        """
+        import cv2
+        import numpy as np
+
+        small = shrink(image, self.max_side)
+        result = self._engine(small)
         boxes = getattr(result, "boxes", None)
-        return 0 if boxes is None else len(boxes)
+        if boxes is None:
+            return 0
+        limit = 0.5 * min(small.shape[:2])
+        sides = [min(cv2.minAreaRect(np.asarray(b, dtype=np.float32))[1]) for b in boxes]
+        return sum(1 for side in sides if side <= limit)
 
     def has_text(self, image: np.ndarray) -> bool:
         """True when at least one text box is found (then run OCR)."""

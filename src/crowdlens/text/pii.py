@@ -267,13 +267,14 @@ def get_analyzer(languages: tuple[str, ...], phone_regions: tuple[str, ...]) -> 
     return build_analyzer(languages, phone_regions)
 
 
-_CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'’-]+")
+# Title case only: spaCy also calls ALL-CAPS store names and brands PERSON.
+_CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’-]+")
 
 
 def _plausible_person(text: str) -> bool:
     """spaCy's small model calls many OCR'd product words PERSON ("Crème").
 
-    Keep a NER name only if it has at least two capitalised words, as names
+    Keep a NER name only if it has at least two title-case words, as names
     written on receipts and notes do; single names are caught by the
     given-name and "Name:" recognisers instead.
     """

@@ -1,0 +1,84 @@
+"""PII detection on text (real presidio + offline spaCy models, no OCR)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crowdlens.text.ocr import TextLine, Word
+from crowdlens.text.pii import Entity, document, find_pii, map_spans
+
+FOUND = [
+    ("Call John Smith tomorrow", "PERSON", "John Smith"),
+    ("Nom: Dubois", "PERSON", "Dubois"),
+    ("Tel +33 6 12 34 56 78", "PHONE_NUMBER", "+33 6 12 34 56 78"),
+    ("(415) 555-0132", "PHONE_NUMBER", "555-0132"),
+    ("+55 11 91234-5678", "PHONE_NUMBER", "91234-5678"),
+    ("write to ana.lopez@correo.es", "EMAIL_ADDRESS", "ana.lopez@correo.es"),
+    ("OCR spaced jean.dupont @ example.fr", "EMAIL_ADDRESS", "example.fr"),
+    ("Passport: X1234567", "ID_NUMBER", "X1234567"),
+    ("CPF 123.456.789-09", "ID_NUMBER", "123.456.789-09"),
+    ("DNI 12345678Z", "ID_NUMBER", "12345678Z"),
+    ("221B Baker Street", "STREET_ADDRESS", "Baker Street"),
+    ("12 rue de la Paix", "STREET_ADDRESS", "rue de la Paix"),
+    ("Calle Mayor 12", "STREET_ADDRESS", "Calle Mayor 12"),
+    ("Rua Augusta, 1500", "STREET_ADDRESS", "Rua Augusta"),
+]
+
+PLAIN = [
+    "Price 3.45",
+    "Prix: 3,45 € Crème fraîche",
+    "Organic Milk 1L",
+    "12/05/2024",
+    "SUPERMERCADO EXTRA",
+    "3 for 2 5.00",
+    "Leche entera 1,29",
+    "Arroz 5 kg R$ 24,90",
+]
+
+
+@pytest.mark.parametrize(("text", "entity", "must_cover"), FOUND)
+def test_finds_personal_information(analyzer, text, entity, must_cover):
+    found = find_pii(text, analyzer, languages=("en", "fr"))
+    spans = [text[e.start : e.end] for e in found if e.entity_type == entity]
+    assert any(must_cover in s or (s in must_cover and len(s) >= 4) for s in spans), (text, found)
+
+
+@pytest.mark.parametrize("text", PLAIN)
+def test_leaves_prices_and_products(analyzer, text):
+    assert find_pii(text, analyzer, languages=("en", "fr")) == []
+
+
+def test_entity_list_is_respected(analyzer):
+    text = "John Smith ana.lopez@correo.es"
+    found = find_pii(text, analyzer, languages=("en",), entities=["EMAIL_ADDRESS"])
+    assert {e.entity_type for e in found} == {"EMAIL_ADDRESS"}
+
+
+def test_score_threshold_drops_weak_matches(analyzer):
+    text = "Tel 01 42 68 53 00"  # a national number: phonenumbers scores it 0.4
+    assert find_pii(text, analyzer, languages=("en",), score_threshold=0.35)
+    assert not find_pii(text, analyzer, languages=("en",), score_threshold=0.95)
+
+
+def _line(text: str) -> TextLine:
+    words, at = [], 0
+    for i, piece in enumerate(text.split(" ")):
+        box = [[10.0 * i, 0.0], [10.0 * i + 8, 0.0], [10.0 * i + 8, 5.0], [10.0 * i, 5.0]]
+        words.append(Word(piece, 0.9, box, at, at + len(piece)))
+        at += len(piece) + 1
+    return TextLine([[0, 0], [99, 0], [99, 5], [0, 5]], text, 0.9, tuple(words))
+
+
+def test_spans_map_to_whole_words_across_lines():
+    lines = [_line("Milk 1.20 Ana"), _line("Lopez Tel:0612")]
+    text, starts = document(lines)
+    assert text == "Milk 1.20 Ana\nLopez Tel:0612"
+    # "Ana\nLopez" spans two lines; a span touching part of "Tel:0612" takes the word.
+    person = Entity("PERSON", text.index("Ana"), text.index("Lopez") + 5, 0.9)
+    phone = Entity("PHONE_NUMBER", text.index("0612"), len(text), 0.5)
+    hits = map_spans(lines, starts, [person, phone])
+    assert [(h.entity_type, h.line, h.words) for h in hits] == [
+        ("PERSON", 0, (2,)),
+        ("PERSON", 1, (0,)),
+        ("PHONE_NUMBER", 1, (1,)),
+    ]
