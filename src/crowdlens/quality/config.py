@@ -40,11 +40,11 @@ class QualityConfig:
     blur_extent_max: float = 0.70
     sharpness_min: float | None = None
     # too_dark: brightness < brightness_min OR dark_fraction > dark_fraction_max.
-    brightness_min: float = 0.20
-    dark_fraction_max: float = 0.60
+    brightness_min: float = 0.17
+    dark_fraction_max: float = 0.50
     # too_bright: brightness > brightness_max OR bright_fraction > bright_fraction_max.
-    brightness_max: float = 0.65
-    bright_fraction_max: float = 0.20
+    brightness_max: float = 0.60
+    bright_fraction_max: float = 0.15
     # 8-bit luma levels that count as crushed black / blown white.
     dark_level: int = 16
     bright_level: int = 245

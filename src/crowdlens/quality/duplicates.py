@@ -170,14 +170,18 @@ def near_pairs(reps: DataFrame, cfg: QualityConfig) -> DataFrame:
         "phb",
         "band",
         F.explode(
-            F.transform(F.array(*[F.lit(m).cast("long") for m in masks]), lambda m: F.col("v") ^ m)
+            F.transform(
+                F.array(*[F.lit(m).cast("long") for m in masks]), lambda m: F.col("v").bitwiseXOR(m)
+            )
         ).alias("key"),
     )
     cand = probe.join(index, on=["band", "key"]).where(F.col("pid") < F.col("id"))
     # A pair can meet in several bands; keep it once, then measure it exactly.
     cand = cand.dropDuplicates(["pid", "id"])
     dist = F.aggregate(
-        F.zip_with("phb", "hb", lambda x, y: F.bit_count(x ^ y)), F.lit(0), lambda acc, x: acc + x
+        F.zip_with("phb", "hb", lambda x, y: F.bit_count(x.bitwiseXOR(y))),
+        F.lit(0),
+        lambda acc, x: acc + x,
     )
     return cand.select(
         F.col("pid").alias("a"), F.col("id").alias("b"), dist.alias("distance")
