@@ -159,12 +159,12 @@ def test_failed_job_leaves_no_results(spark, awkward_folder, tmp_path, monkeypat
 
     real_finalize = pipeline.finalize
 
-    def exploding(df):
+    def exploding(df, run_id):
         from pyspark.sql import functions as F
 
         # Fails on the workers, in the middle of the write.
         boom = F.raise_error(F.lit("simulated executor failure"))
-        return real_finalize(df).withColumn(S.ERROR, F.when(F.col(S.STATUS) == "ok", boom))
+        return real_finalize(df, run_id).withColumn(S.ERROR, F.when(F.col(S.STATUS) == "ok", boom))
 
     monkeypatch.setattr(pipeline, "finalize", exploding)
     out = tmp_path / "out"
@@ -184,3 +184,26 @@ def test_sample_is_read_with_duckdb(spark, tmp_path):
         ).fetchall()
     )
     assert rows == {"ok": 60, "error": 2}
+
+
+def test_incremental_run_processes_only_new_photos(spark, awkward_folder, tmp_path):
+    out = tmp_path / "out"
+    first = moderate(spark, awkward_folder, out)
+    before = read(out).sort_values(S.IMAGE_ID).reset_index(drop=True)
+    assert first.n_processed == 6
+
+    again = moderate(spark, awkward_folder, out, incremental=True)
+    assert again.n_processed == 0 and again.n_rows == 6
+    after = read(out).sort_values(S.IMAGE_ID).reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)  # running twice changes nothing
+
+    (awkward_folder / "Banana" / "new.jpg").write_bytes(jpeg((1, 2, 3)))
+    (awkward_folder / "Banana" / "ok.jpg").write_bytes(jpeg((9, 9, 9), size=(50, 20)))  # changed
+    third = moderate(spark, awkward_folder, out, incremental=True)
+    assert third.n_processed == 2 and third.n_rows == 7
+    df = read(out)
+    assert df[S.IMAGE_ID].is_unique
+    changed = df[df[S.PATH].str.endswith("ok.jpg")].iloc[0]
+    assert (changed[S.WIDTH], changed[S.HEIGHT]) == (50, 20)
+    kept = df[df[S.PATH].str.endswith("top.jpg")].iloc[0]
+    assert kept[S.RUN_ID] == before[before[S.PATH].str.endswith("top.jpg")].iloc[0][S.RUN_ID]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.config import ModerateConfig
-from crowdlens.io.ingest import ingest, read_bytes_stage
+from crowdlens.io.ingest import hash_stage, ingest, read_bytes_stage
 from crowdlens.io.results import RESULTS, prepare_output, write_parquet_atomically
 from crowdlens.spark.progress import SparkProgress
 from crowdlens.stages.decode import decode_stage
@@ -38,6 +38,7 @@ class ModerateSummary:
     status_counts: dict[str, int]
     top_errors: list[tuple[str, int]]  # (an example message of the kind, count)
     seconds: float
+    n_processed: int = 0  # rows computed by this run (the rest were kept from earlier runs)
     extra: dict[str, object] = field(default_factory=dict)
 
     def format(self) -> str:
@@ -45,6 +46,11 @@ class ModerateSummary:
             f"crowdlens moderate: {self.n_rows} photos -> {self.results_path} "
             f"({self.seconds:.1f} s)"
         ]
+        if self.n_processed != self.n_rows:
+            lines.append(
+                f"  incremental: {self.n_processed} photos processed, "
+                f"{self.n_rows - self.n_processed} kept from earlier runs"
+            )
         for status in (S.STATUS_OK, S.STATUS_ERROR):
             lines.append(f"  {status:<6} {self.status_counts.get(status, 0):>7}")
         if self.top_errors:
@@ -67,20 +73,89 @@ def error_kind(message: str | None) -> str:
     return head if len(head) <= 80 else head[:77] + "..."
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The lazy results of one run and what is known before it runs."""
+
+    df: DataFrame  # the rows this run computes
+    n_input: int  # photos in the input
+    root: str  # the input's root folder (redacted copies mirror paths below it)
+    previous: DataFrame | None  # rows of earlier runs that are kept
+    n_expected: int  # rows the results must have
+    n_todo: int | None = None  # photos this run processes (None: all of them)
+
+
 def build_results(
-    spark: SparkSession, input_path: str | Path, cfg: ModerateConfig
-) -> tuple[DataFrame, int, str]:
-    """The lazy results DataFrame for ``input_path`` (nothing runs yet)."""
+    spark: SparkSession,
+    input_path: str | Path,
+    cfg: ModerateConfig,
+    *,
+    out_dir: Path | None = None,
+    previous: Path | None = None,
+) -> Plan:
+    """The lazy results DataFrame for ``input_path`` (nothing is computed yet).
+
+    With ``previous`` (an existing results table), only photos whose
+    ``(image_id, sha256)`` is not in it are processed; the rest are kept.
+    """
     photos = ingest(spark, input_path, cfg.ingest, cfg.spark.photos_per_partition)
-    df = read_bytes_stage(photos.df, max_bytes=int(cfg.decode.max_file_mb * 1e6))
+    max_bytes = int(cfg.decode.max_file_mb * 1e6)
+    todo = photos.df
+    kept = None
+    n_expected, n_todo = photos.n_photos, None
+    if previous is not None:
+        todo, kept, n_expected, n_todo = _only_new(spark, photos.df, previous, max_bytes)
+    df = read_bytes_stage(todo, max_bytes=max_bytes)
     df = decode_stage(df, cfg.decode)
-    return df, photos.n_photos, photos.root
+    return Plan(df, photos.n_photos, photos.root, kept, n_expected, n_todo)
 
 
-def finalize(df: DataFrame) -> DataFrame:
-    """Drop the working columns and order rows by input position."""
-    out = df.sortWithinPartitions(S.ROW_NUMBER)
+def _only_new(
+    spark: SparkSession, photos: DataFrame, previous: Path, max_bytes: int
+) -> tuple[DataFrame, DataFrame, int, int]:
+    """Split the input into photos to process and earlier rows to keep.
+
+    A first pass streams every file through sha256 (nothing else); photos whose
+    id and hash are already in the results are not read again.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    prev = spark.read.parquet(str(previous))
+    prev_keys = prev.select(S.IMAGE_ID, F.col(S.SHA256).alias("_prev_sha"))
+    hashed = hash_stage(photos.select(S.IMAGE_ID, S.PATH), max_bytes)
+    todo_ids = (
+        hashed.join(
+            prev_keys,
+            (hashed[S.IMAGE_ID] == prev_keys[S.IMAGE_ID])
+            & hashed[S.SHA256].eqNullSafe(prev_keys["_prev_sha"]),
+            "left_anti",
+        )
+        .select(S.IMAGE_ID)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    n_todo = todo_ids.count()
+    kept = prev.join(todo_ids, S.IMAGE_ID, "left_anti")
+    n_kept = kept.count()
+    log.info("incremental: %d new or changed photos, %d earlier rows kept", n_todo, n_kept)
+    todo = photos.join(F.broadcast(todo_ids), S.IMAGE_ID, "left_semi")
+    return todo, kept, n_kept + n_todo, n_todo
+
+
+def finalize(df: DataFrame, run_id: str) -> DataFrame:
+    """Drop the working columns, stamp the run, keep rows in input order."""
+    from pyspark.sql import functions as F
+
+    # run_id is the last column: bookkeeping, after everything the stages add.
+    out = df.sortWithinPartitions(S.ROW_NUMBER).withColumn(S.RUN_ID, F.lit(run_id))
     return out.drop(*[c for c in S.INTERNAL if c in out.columns])
+
+
+def new_run_id() -> str:
+    import uuid
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 def moderate(
@@ -90,8 +165,13 @@ def moderate(
     cfg: ModerateConfig | None = None,
     *,
     overwrite: bool = False,
+    incremental: bool = False,
 ) -> ModerateSummary:
     """Run the pipeline on a folder or manifest and write ``out_dir/results.parquet``.
+
+    ``incremental=True`` adds to existing results: only photos that are new
+    (by id and content hash) are processed, and the union is written
+    atomically; a second run on the same input changes nothing.
 
     Example::
 
@@ -100,19 +180,28 @@ def moderate(
     """
     cfg = cfg or ModerateConfig()
     start = time.monotonic()
-    target = prepare_output(out_dir, overwrite, RESULTS)
-    df, n_input, _root = build_results(spark, input_path, cfg)
+    target = prepare_output(out_dir, overwrite or incremental, RESULTS)
+    previous = target if incremental and target.exists() else None
+    run_id = new_run_id()
+    plan = build_results(spark, input_path, cfg, out_dir=Path(out_dir), previous=previous)
+    if plan.n_todo == 0:  # nothing new: leave the results exactly as they are
+        return summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
+    df = finalize(plan.df, run_id)
+    if plan.previous is not None:
+        df = plan.previous.unionByName(df, allowMissingColumns=True)
     with SparkProgress(spark.sparkContext, "moderate"):
-        write_parquet_atomically(finalize(df), target)
+        write_parquet_atomically(df, target)
+    return summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
 
-    return summarize(spark, target, n_input, time.monotonic() - start)
 
-
-def summarize(spark: SparkSession, target: Path, n_input: int, seconds: float) -> ModerateSummary:
+def summarize(
+    spark: SparkSession, target: Path, n_input: int, seconds: float, run_id: str
+) -> ModerateSummary:
     """Read the written results back (status and error only) and check the row count."""
     from pyspark.sql import functions as F
 
-    written = spark.read.parquet(str(target)).select(S.STATUS, S.ERROR)
+    written = spark.read.parquet(str(target)).select(S.STATUS, S.ERROR, S.RUN_ID)
+    n_processed = written.where(F.col(S.RUN_ID) == run_id).count()
     counts = {r[S.STATUS]: r["count"] for r in written.groupBy(S.STATUS).count().collect()}
     n_rows = sum(counts.values())
     if n_rows != n_input:  # the results contract: one row per input photo, always
@@ -131,4 +220,5 @@ def summarize(spark: SparkSession, target: Path, n_input: int, seconds: float) -
         status_counts=counts,
         top_errors=[(example[k], n) for k, n in reasons.most_common(5)],
         seconds=seconds,
+        n_processed=n_processed,
     )

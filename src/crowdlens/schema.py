@@ -24,6 +24,9 @@ CONTENT = "content"  # the photo's bytes, read by the workers
 READ_ERROR = "_read_error"  # why the bytes could not be read
 ROW_NUMBER = "_row"  # position in the input, for stable ids
 
+# --- run bookkeeping -----------------------------------------------------------
+RUN_ID = "run_id"  # the moderate run that produced the row (incremental runs keep old rows)
+
 # --- decode -------------------------------------------------------------------
 STATUS = "status"  # "ok" or "error"
 ERROR = "error"  # human-readable reason when status == "error"
@@ -94,6 +97,7 @@ FINAL_LABEL = "final_label"  # the reviewer's label, else the claimed one
 # Spark SQL types, as DDL, for every column a stage adds.
 DDL: dict[str, str] = {
     IMAGE_ID: "string",
+    RUN_ID: "string",
     PATH: "string",
     LABEL: "string",
     PARENT_LABEL: "string",
@@ -152,8 +156,11 @@ DDL: dict[str, str] = {
 # Columns that exist only while the job runs.
 INTERNAL = (CONTENT, READ_ERROR, ROW_NUMBER)
 
+# The read stage's output: the bytes, why they could not be read, their hash and size.
+READ_COLUMNS = (CONTENT, READ_ERROR, SHA256, FILE_SIZE)
+
 # The decode stage's output, in order.
-DECODE_COLUMNS = (STATUS, ERROR, WIDTH, HEIGHT, SHA256, FORMAT, FILE_SIZE, HAS_GPS)
+DECODE_COLUMNS = (STATUS, ERROR, WIDTH, HEIGHT, FORMAT, HAS_GPS)
 
 # Columns ingest produces itself; any other manifest column is metadata.
 INPUT_COLUMNS = (IMAGE_ID, PATH, LABEL)

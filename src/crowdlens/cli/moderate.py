@@ -47,7 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", metavar="INPUT", help="a folder of photos, or a .csv/.parquet manifest")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--overwrite", action="store_true", help="replace existing results in DIR")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true", help="replace existing results in DIR")
+    mode.add_argument(
+        "--incremental",
+        action="store_true",
+        help="add to existing results in DIR: process only new or changed photos "
+        "(by id and content hash); a re-run on the same input changes nothing",
+    )
     p.add_argument("--config", metavar="FILE", help="TOML config file (see docs/configuration.md)")
     g = p.add_argument_group("input")
     g.add_argument(
@@ -84,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     # Fail on a bad input or --out before paying for Spark's start-up.
     check_input(args.input)
-    prepare_output(args.out, args.overwrite, RESULTS)
+    prepare_output(args.out, args.overwrite or args.incremental, RESULTS)
     spark = get_spark(cfg.spark)
-    summary = moderate(spark, args.input, args.out, cfg, overwrite=args.overwrite)
+    summary = moderate(
+        spark, args.input, args.out, cfg, overwrite=args.overwrite, incremental=args.incremental
+    )
     print(summary.format())
     return 0

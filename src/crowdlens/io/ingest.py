@@ -298,12 +298,26 @@ def read_file(path: str | None, max_bytes: int) -> tuple[bytes | None, str | Non
 def _read_batch(batch: pd.DataFrame, max_bytes: int) -> pd.DataFrame:
     import pandas as pd
 
+    from crowdlens.decode import sha256_hex
+
     results = [read_file(p, max_bytes) for p in batch[S.PATH]]
-    return pd.DataFrame({S.CONTENT: [r[0] for r in results], S.READ_ERROR: [r[1] for r in results]})
+    data = [r[0] for r in results]
+    return pd.DataFrame(
+        {
+            S.CONTENT: data,
+            S.READ_ERROR: [r[1] for r in results],
+            S.SHA256: [sha256_hex(d) if d is not None else None for d in data],
+            S.FILE_SIZE: pd.array([len(d) if d is not None else None for d in data], "Int64"),
+        }
+    )
 
 
 def read_bytes_stage(df: DataFrame, max_bytes: int = 200_000_000) -> DataFrame:
-    """Add the photo bytes (:data:`~crowdlens.schema.CONTENT`), read on the workers."""
+    """Add the photo bytes and their hash (:data:`~crowdlens.schema.READ_COLUMNS`).
+
+    The bytes are read by the workers; a file that cannot be read gets a null
+    ``content`` and a reason in ``_read_error``.
+    """
     from functools import partial
 
     from crowdlens.spark.columns import add_columns
@@ -312,6 +326,49 @@ def read_bytes_stage(df: DataFrame, max_bytes: int = 200_000_000) -> DataFrame:
         df,
         partial(_read_batch, max_bytes=max_bytes),
         [S.PATH],
-        [S.CONTENT, S.READ_ERROR],
+        list(S.READ_COLUMNS),
         name="read",
+    )
+
+
+def file_sha256(path: str | None, max_bytes: int) -> str | None:
+    """The sha256 of a file, streamed (no copy kept); None when it cannot be read."""
+    import hashlib
+
+    if not path:
+        return None
+    h = hashlib.sha256()
+    size = 0
+    try:
+        if is_url(path):
+            import fsspec
+
+            fh = fsspec.open(path, "rb").open()
+        else:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        with fh:
+            while chunk := fh.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    return None
+                h.update(chunk)
+    except Exception:
+        return None  # the read stage reports why, when the photo is processed
+    return h.hexdigest()
+
+
+def _hash_batch(batch: pd.DataFrame, max_bytes: int) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({S.SHA256: [file_sha256(p, max_bytes) for p in batch[S.PATH]]})
+
+
+def hash_stage(df: DataFrame, max_bytes: int = 200_000_000) -> DataFrame:
+    """Add only :data:`~crowdlens.schema.SHA256`, streaming each file (incremental runs)."""
+    from functools import partial
+
+    from crowdlens.spark.columns import add_columns
+
+    return add_columns(
+        df, partial(_hash_batch, max_bytes=max_bytes), [S.PATH], [S.SHA256], name="hash"
     )

@@ -31,7 +31,8 @@ def prepare_output(out_dir: str | Path, overwrite: bool, name: str = RESULTS) ->
     target = out / name
     if target.exists() and not overwrite:
         raise CrowdlensError(
-            f"{target} already exists. Pass --overwrite to replace it, or choose another --out."
+            f"{target} already exists. Pass --incremental to add new photos to it, "
+            "--overwrite to replace it, or choose another --out."
         )
     try:
         out.mkdir(parents=True, exist_ok=True)

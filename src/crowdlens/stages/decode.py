@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.config import DecodeConfig
-from crowdlens.decode import DecodeError, decode_image, sha256_hex
+from crowdlens.decode import DecodeError, decode_image
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -17,9 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
 def decode_row(data: bytes | None, read_error: str | None, max_pixels: int) -> dict:
     """The decode columns for one photo (pure; no Spark)."""
     row: dict = dict.fromkeys(S.DECODE_COLUMNS)
-    if data is not None:
-        row[S.SHA256] = sha256_hex(data)
-        row[S.FILE_SIZE] = len(data)
     if read_error is not None:
         row.update({S.STATUS: S.STATUS_ERROR, S.ERROR: read_error})
         return row
@@ -53,7 +50,6 @@ def _decode_batch(batch: pd.DataFrame, max_pixels: int) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=list(S.DECODE_COLUMNS))
     out[S.WIDTH] = out[S.WIDTH].astype("Int32")
     out[S.HEIGHT] = out[S.HEIGHT].astype("Int32")
-    out[S.FILE_SIZE] = out[S.FILE_SIZE].astype("Int64")
     out[S.HAS_GPS] = out[S.HAS_GPS].astype("boolean")
     return out
 
