@@ -58,12 +58,8 @@ class _Tee(io.TextIOBase):
 _TB = re.compile(r"Traceback \(most recent call last\):\n")
 
 
-def extract_traceback(output: str) -> str | None:
-    """The last Python traceback in ``output`` (up to its exception line), if any."""
-    starts = [m.start() for m in _TB.finditer(output)]
-    if not starts:
-        return None
-    lines = output[starts[-1] :].splitlines()
+def _one_traceback(text: str) -> str:
+    lines = text.splitlines()
     # Strip torchrun's per-rank prefixes ("[rank0]: ") so the traceback reads as Python.
     lines = [re.sub(r"^\[(?:rank|default)\d*\]:\s?", "", ln) for ln in lines]
     out = [lines[0]]
@@ -73,6 +69,16 @@ def extract_traceback(output: str) -> str | None:
         if ln and not ln.startswith((" ", "\t", "Traceback", "During handling", "The above")):
             break
     return "\n".join(out)
+
+
+def extract_traceback(output: str) -> str | None:
+    """The training function's traceback in ``output``: the last one that is not
+    torchrun's own report that a child failed (``ChildFailedError``)."""
+    found = [_one_traceback(output[m.start() :]) for m in _TB.finditer(output)]
+    if not found:
+        return None
+    own = [tb for tb in found if "ChildFailedError" not in tb.splitlines()[-1]]
+    return (own or found)[-1]
 
 
 def run_distributed(

@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+
 
 def summarize(
     logits: np.ndarray,
@@ -96,7 +98,9 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, max_iter: int = 200
 
     opt.step(closure)
     t = float(log_t.detach().exp())
-    return t if np.isfinite(t) and t > 0 else 1.0
+    # A model that is no better than chance drives T to infinity (uniform
+    # probabilities); keep it in a range where probabilities stay meaningful.
+    return float(np.clip(t, MIN_TEMPERATURE, MAX_TEMPERATURE)) if np.isfinite(t) else 1.0
 
 
 def bundle_logits(
