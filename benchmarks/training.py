@@ -1,0 +1,190 @@
+"""Training benchmarks on the grocery photos (run in stages; print figures and ratios).
+
+    python benchmarks/training.py --what seed      # transfer (head) vs scratch, same classes/epochs
+    python benchmarks/training.py --what head      # full data, head mode: fine + coarse top-1
+    python benchmarks/training.py --what finetune  # full data finetune: top-1, photos/s per core
+    python benchmarks/training.py --what overhead  # TorchDistributor vs plain loop; 2 vs 1 processes
+    ... --quick                                     # small scale, to prove the script works
+
+Every figure of one stage is measured in the same run, side by side. Wall
+times depend on what else the machine runs: say so when you quote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+for _k, _v in {
+    "MALLOC_MMAP_THRESHOLD_": "33554432",
+    "MALLOC_TRIM_THRESHOLD_": "1000000000000",
+    "MALLOC_TOP_PAD_": "1000000000",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "grocery-store"
+# The seed comparison: classes present in both splits, a mix of fruit, vegetables, packages.
+SEED_CLASSES = (
+    "Avocado", "Banana", "Carrots", "Cabbage", "Lime", "Zucchini",
+    "Arla-Standard-Milk", "Oatly-Oat-Milk", "Yellow-Onion", "Red-Beet",
+)  # fmt: skip
+
+
+def _train(cfg, spark_cfg, out):
+    from crowdlens.training.api import train
+
+    t0 = time.perf_counter()
+    report = train(DATA / "train", DATA / "val", out, cfg, spark_cfg=spark_cfg)
+    report["wall_s"] = round(time.perf_counter() - t0, 1)
+    return report
+
+
+def _row(name, r):
+    v = r.get("val", {})
+    return (
+        f"{name:<28} top1 {v.get('top1', float('nan')):.3f}  coarse "
+        f"{v.get('parent_top1', float('nan')):.3f}  top5 {v.get('top5', float('nan')):.3f}  "
+        f"wall {r['wall_s']:.0f}s  (n_val={v.get('n')})"
+    )
+
+
+def seed(args, spark_cfg, work):
+    from crowdlens.training.config import TrainConfig
+
+    classes = SEED_CLASSES[: 4 if args.quick else len(SEED_CLASSES)]
+    epochs = 2 if args.quick else args.epochs
+    common = {"classes": classes, "epochs": epochs, "max_per_class": 8 if args.quick else 0}
+    head = _train(TrainConfig(mode="head", **common), spark_cfg, work / "seed-head")
+    scratch = _train(
+        TrainConfig(
+            mode="scratch",
+            input_size=args.scratch_size,
+            num_processes=1,
+            use_distributor=False,
+            batch_size=32,
+            **common,
+        ),
+        spark_cfg,
+        work / "seed-scratch",
+    )
+    print(
+        f"seed table: {len(classes)} classes, {epochs} epochs, scratch input {args.scratch_size}px"
+    )
+    print(_row("transfer (head, lite0)", head))
+    print(_row("scratch (inception_v1)", scratch))
+    print(f"wall-time ratio scratch/transfer: {scratch['wall_s'] / head['wall_s']:.2f}")
+    return {"head": head, "scratch": scratch}
+
+
+def head(args, spark_cfg, work):
+    from crowdlens.training.config import TrainConfig
+
+    out = {}
+    for backbone in (
+        ("efficientnet_lite0",) if args.quick else ("efficientnet_lite0", "efficientnet_lite2")
+    ):
+        cfg = TrainConfig(
+            mode="head", backbone=backbone, epochs=3 if args.quick else 60,
+            max_per_class=4 if args.quick else 0, lr=0.05, weight_decay=5e-4,
+        )  # fmt: skip
+        out[backbone] = _train(cfg, spark_cfg, work / f"head-{backbone}")
+        print(_row(f"head {backbone}", out[backbone]))
+    return out
+
+
+def finetune(args, spark_cfg, work):
+    from crowdlens.training.config import TrainConfig
+
+    cfg = TrainConfig(
+        mode="finetune", epochs=1 if args.quick else args.epochs,
+        max_per_class=3 if args.quick else 0, input_size=128 if args.quick else None,
+        num_processes=args.processes, batch_size=32,
+    )  # fmt: skip
+    r = _train(cfg, spark_cfg, work / "finetune")
+    cores = os.cpu_count() or 1
+    per_core = r["photos_seen"] / r["seconds_training"] / cores
+    print(_row("finetune lite0", r))
+    print(
+        f"finetune throughput: {r['photos_seen'] / r['seconds_training']:.2f} photos/s on {cores} "
+        f"cores = {per_core:.2f} photos/s per core (seed: 1.56 photos/s per vCPU, "
+        "Inception-v1 on BigDL); includes validation and process launch"
+    )
+    return {"finetune": r, "photos_per_s_per_core": per_core}
+
+
+def overhead(args, spark_cfg, work):
+    """The same training job: a plain in-process call vs TorchDistributor with 1 and 2 processes."""
+    from crowdlens.spark.session import get_spark
+    from crowdlens.training.api import _spec, prepare_tables
+    from crowdlens.training.config import TrainConfig
+    from crowdlens.training.data import targets_for
+    from crowdlens.training.distributed import run_distributed
+    from crowdlens.training.finetune import FinetuneJob, train_worker
+
+    cfg = TrainConfig(
+        mode="finetune", epochs=1, batch_size=16, input_size=args.size,
+        classes=SEED_CLASSES[:5], max_per_class=4 if args.quick else 16,
+    ).resolved()  # fmt: skip
+    train_t, val_t, labels, _ = prepare_tables(DATA / "train", DATA / "val", cfg)
+    tp, tt = targets_for(train_t, labels)
+    vp, vt = targets_for(val_t, labels)
+    spec = _spec(cfg).to_dict()
+
+    def job(name):
+        return FinetuneJob(
+            tuple(tp), tuple(tt), tuple(vp), tuple(vt), tuple(labels), cfg, spec,
+            str(work / f"{name}.pt"),
+        )  # fmt: skip
+
+    spark = get_spark(spark_cfg)
+    times = {}
+    t0 = time.perf_counter()
+    train_worker(job("plain"))
+    times["plain"] = time.perf_counter() - t0
+    for n in (1, 2):
+        t0 = time.perf_counter()
+        run_distributed(train_worker, job(f"td{n}"), num_processes=n, spark=spark)
+        times[f"td{n}"] = time.perf_counter() - t0
+    print(f"same job ({len(tp)} photos, 1 epoch, {args.size}px): " + ", ".join(
+        f"{k} {v:.1f}s" for k, v in times.items()
+    ))  # fmt: skip
+    print(f"TorchDistributor(1) / plain loop: {times['td1'] / times['plain']:.2f} (goal <= 1.10)")
+    print(f"TorchDistributor 2 processes vs 1: speed-up {times['td1'] / times['td2']:.2f}x")
+    return times
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--what", choices=["seed", "head", "finetune", "overhead"], required=True)
+    p.add_argument("--quick", action="store_true", help="tiny scale: proves the script runs")
+    p.add_argument("--epochs", type=int, default=10, help="seed / finetune epochs")
+    p.add_argument("--scratch-size", type=int, default=128, help="scratch input size (px)")
+    p.add_argument("--processes", type=int, default=2, help="finetune DDP processes")
+    p.add_argument("--size", type=int, default=128, help="overhead: input size (px)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = p.parse_args(argv)
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from crowdlens.config import SparkConfig
+
+    spark_cfg = SparkConfig(master="local[2]")
+    with tempfile.TemporaryDirectory(prefix="crowdlens-bench-") as tmp:
+        result = {"seed": seed, "head": head, "finetune": finetune, "overhead": overhead}[
+            args.what
+        ](args, spark_cfg, Path(tmp))
+    if args.json:
+        clean = json.loads(json.dumps(result, default=str))
+        Path(args.json).write_text(json.dumps(clean, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
