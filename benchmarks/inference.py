@@ -1,0 +1,234 @@
+"""Inference throughput: raw ONNX Runtime vs the Spark embed+classify stage.
+
+One run, same photos (the val split of the shared grocery data), same machine:
+
+  (a) raw ONNX Runtime on already-preprocessed tensors, one process, all
+      cores: the limit;
+  (b) the Spark classify stage with embeddings (one pass) from JPEG bytes
+      held in memory: decode + preprocess + ORT in the Python workers;
+
+printed as photos/s and the ratio b/a, per backbone, fp32 and int8 (static
+ONNX Runtime quantization calibrated on train photos). Also: single-process
+decode+preprocess rate, int8 vs fp32 top-1 agreement and embedding cosine,
+1-NN accuracy on the grocery fine labels from the embeddings (leave-one-out
+on the val photos) as the accuracy that matters downstream, and peak RSS per
+Spark Python worker.
+
+    .venv/bin/python benchmarks/inference.py --quick
+    .venv/bin/python benchmarks/inference.py --models mobilenet_v2,efficientnet_lite0 --limit 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "grocery-store"
+WORK = REPO / "benchmarks" / "_work" / "inference"
+
+
+def photos(folder: Path, limit: int) -> list[Path]:
+    from crowdlens.decode import supported_extensions
+
+    exts = supported_extensions()
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in exts)
+    if limit:
+        # Evenly spaced, so every class folder is represented in a quick run.
+        step = max(1, len(files) // limit)
+        files = files[::step][:limit]
+    return files
+
+
+def bundles(name: str, int8: bool, calib: Path) -> dict[str, Path]:
+    """fp32 (and int8) bundles of a registry model, built once in the work folder."""
+    from crowdlens.models.bundle import META_FILE, export_bundle
+    from crowdlens.models.quantize import calibration_photos, quantize_bundle
+    from crowdlens.models.registry import create_model
+
+    out = {"fp32": WORK / name}
+    if not (out["fp32"] / META_FILE).is_file():
+        model = create_model(name)
+        export_bundle(model, model.pretrained_cfg, out["fp32"], labels=model.pretrained_cfg.labels)
+    if int8:
+        out["int8"] = WORK / f"{name}-int8"
+        if not (out["int8"] / META_FILE).is_file():
+            quantize_bundle(out["fp32"], out["int8"], calibration=calibration_photos(calib, 64))
+    return out
+
+
+def raw_ort(bundle_path: Path, x: np.ndarray, batch: int, threads: int) -> tuple[float, dict]:
+    """(a): photos/s of ORT alone on preprocessed tensors, plus its outputs."""
+    from crowdlens.models.bundle import load_bundle
+    from crowdlens.models.runtime import run
+
+    b = load_bundle(bundle_path)
+    run(b, x[:batch], threads=threads)  # warm-up: session creation and first-run allocations
+    feats, logits = [], []
+    t = time.perf_counter()
+    for i in range(0, len(x), batch):
+        out = run(b, x[i : i + batch], threads=threads)
+        feats.append(out["features"])
+        logits.append(out["logits"])
+    dt = time.perf_counter() - t
+    return len(x) / dt, {"features": np.concatenate(feats), "logits": np.concatenate(logits)}
+
+
+def spark_stage(spark, content_df, bundle_path: Path, batch: int) -> float:
+    """(b): photos/s of classify_stage(embed=True) over cached JPEG bytes."""
+    from crowdlens.models.predict import InferenceConfig
+    from crowdlens.stages.classify import classify_stage
+
+    cfg = InferenceConfig(batch_size=batch)
+    out = classify_stage(content_df, str(bundle_path), cfg, embed=True)
+    # Warm-up on a slice: starts the Python workers and their ORT sessions,
+    # which a long job pays once; the timed run then measures steady state.
+    classify_stage(content_df.limit(4 * batch), str(bundle_path), cfg).write.format("noop").mode(
+        "overwrite"
+    ).save()
+    n = content_df.count()
+    t = time.perf_counter()
+    out.write.format("noop").mode("overwrite").save()
+    return n / (time.perf_counter() - t)
+
+
+def worker_peak_rss_mb() -> float | None:
+    """Peak RSS (VmHWM) of the Spark Python workers below this process (local masters).
+
+    Workers are reused and stay alive after a job, so their high-water mark
+    covers the whole run: decode buffers, the ORT session and its arenas.
+    """
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    todo, peak = [os.getpid()], None
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if b"pyspark.worker" in cmd:
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    kb = float(line.split()[1])
+                    peak = max(peak or 0.0, kb / 1024.0)
+    return peak
+
+
+def knn_accuracy(feats: np.ndarray, labels: list[str]) -> float:
+    """Leave-one-out 1-nearest-neighbour accuracy (cosine) on the fine labels."""
+    f = feats / np.linalg.norm(feats, axis=1, keepdims=True).clip(1e-12)
+    sim = f @ f.T
+    np.fill_diagonal(sim, -np.inf)
+    nn = sim.argmax(axis=1)
+    return float(np.mean([labels[i] == labels[j] for i, j in enumerate(nn)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--data", type=Path, default=DATA / "val", help="photo folder (default: val split)"
+    )
+    ap.add_argument(
+        "--calibration", type=Path, default=DATA / "train", help="int8 calibration photos"
+    )
+    ap.add_argument("--models", default="mobilenet_v2,efficientnet_lite0")
+    ap.add_argument("--limit", type=int, default=0, help="photos to use (0 = all)")
+    ap.add_argument("--quick", action="store_true", help="64 photos, mobilenet_v2 only")
+    ap.add_argument("--no-int8", dest="int8", action="store_false")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--master", default=f"local[{os.cpu_count()}]")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.limit, args.models = args.limit or 64, "mobilenet_v2"
+    if not args.data.is_dir():
+        print(f"photo folder {args.data} not found; pass --data", file=sys.stderr)
+        return 2
+
+    from crowdlens import schema as S
+    from crowdlens.config import SparkConfig
+    from crowdlens.models.preprocess import preprocess_bytes
+    from crowdlens.models.registry import get_pretrained_config
+    from crowdlens.spark.session import get_spark
+
+    files = photos(args.data, args.limit)
+    data = [p.read_bytes() for p in files]
+    fine = [p.parent.name for p in files]
+    cores = os.cpu_count() or 1
+    print(f"{len(files)} photos from {args.data}; {cores} cores; master {args.master}; "
+          f"batch {args.batch_size}")  # fmt: skip
+
+    spark = get_spark(SparkConfig(master=args.master, app_name="bench-inference"))
+    n_part = max(2 * spark.sparkContext.defaultParallelism, len(files) // 64)
+    rows = [(str(i), d, S.STATUS_OK, None) for i, d in enumerate(data)]
+    ddl = f"{S.IMAGE_ID} string, {S.CONTENT} binary, {S.STATUS} string, {S.ERROR} string"
+    content_df = spark.createDataFrame(rows, ddl).repartition(n_part).cache()
+    content_df.count()
+
+    results = []
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        cfg = get_pretrained_config(name)
+        t = time.perf_counter()
+        x = np.stack([preprocess_bytes(d, cfg) for d in data])
+        prep_rate = len(data) / (time.perf_counter() - t)
+        paths = bundles(name, args.int8, args.calibration)
+        ref = None
+        for precision, path in paths.items():
+            a, out = raw_ort(path, x, args.batch_size, threads=cores)
+            b = spark_stage(spark, content_df, path, args.batch_size)
+            row = {
+                "model": name,
+                "precision": precision,
+                "size_mb": (path / "model.onnx").stat().st_size / 1e6,
+                "prep": prep_rate,
+                "a": a,
+                "b": b,
+                "knn": knn_accuracy(out["features"], fine),
+            }
+            if ref is None:
+                ref = out
+            else:
+                row["agree"] = float(np.mean(out["logits"].argmax(1) == ref["logits"].argmax(1)))
+                fa, fb = out["features"], ref["features"]
+                cos = (fa * fb).sum(1) / (np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1))
+                row["cos"] = float(cos.mean())
+            results.append(row)
+            print(f"  {name} {precision}: a={a:.1f}/s b={b:.1f}/s b/a={b / a:.2f}", flush=True)
+
+    rss = worker_peak_rss_mb()
+    driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print()
+    print("| model | prec | MB | decode+prep 1 proc /s | (a) raw ORT /s | (b) Spark stage /s "
+          "| b/a | 1-NN fine acc | int8 vs fp32 top-1 agree | feature cosine |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['model']} | {r['precision']} | {r['size_mb']:.1f} | {r['prep']:.0f} | "
+            f"{r['a']:.1f} | {r['b']:.1f} | **{r['b'] / r['a']:.2f}** | {r['knn']:.3f} | "
+            f"{r.get('agree', float('nan')):.3f} | {r.get('cos', float('nan')):.4f} |"
+        )
+    rss_text = f"{rss:.0f} MB" if rss else "n/a (only measured for local masters)"
+    print(f"\npeak RSS per Spark Python worker: {rss_text}; driver process: {driver:.0f} MB")
+    print("goal: b/a >= 0.80 (the Spark stage decodes JPEGs, the raw figure does not)")
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
