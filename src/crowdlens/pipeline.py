@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.config import ModerateConfig
+from crowdlens.errors import CrowdlensError
+from crowdlens.io.fs import is_url
 from crowdlens.io.ingest import hash_stage, ingest, read_bytes_stage
-from crowdlens.io.results import RESULTS, prepare_output, write_parquet_atomically
+from crowdlens.io.results import (
+    RESULTS,
+    prepare_output,
+    read_results,
+    write_parquet_atomically,
+)
 from crowdlens.spark.progress import SparkProgress
 from crowdlens.stages.decode import decode_stage
 
@@ -32,7 +39,7 @@ log = logging.getLogger(__name__)
 class ModerateSummary:
     """What a ``moderate`` run did, for the CLI summary and for tests."""
 
-    results_path: Path
+    results_path: Path | str
     n_input: int
     n_rows: int
     status_counts: dict[str, int]
@@ -90,8 +97,8 @@ def build_results(
     input_path: str | Path,
     cfg: ModerateConfig,
     *,
-    out_dir: Path | None = None,
-    previous: Path | None = None,
+    out_dir: str | Path | None = None,
+    previous: Path | str | None = None,
 ) -> Plan:
     """The lazy results DataFrame for ``input_path`` (nothing is computed yet).
 
@@ -180,10 +187,15 @@ def moderate(
     """
     cfg = cfg or ModerateConfig()
     start = time.monotonic()
+    if incremental and is_url(str(out_dir)):
+        raise CrowdlensError(
+            "--incremental needs --out on a file system (local or shared); for an object "
+            "store, write to a shared folder and copy, or run without --incremental."
+        )
     target = prepare_output(out_dir, overwrite or incremental, RESULTS)
-    previous = target if incremental and target.exists() else None
+    previous = target if incremental and Path(target).exists() else None
     run_id = new_run_id()
-    plan = build_results(spark, input_path, cfg, out_dir=Path(out_dir), previous=previous)
+    plan = build_results(spark, input_path, cfg, out_dir=out_dir, previous=previous)
     if plan.n_todo == 0:  # nothing new: leave the results exactly as they are
         return summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
     df = finalize(plan.df, run_id)
@@ -195,12 +207,12 @@ def moderate(
 
 
 def summarize(
-    spark: SparkSession, target: Path, n_input: int, seconds: float, run_id: str
+    spark: SparkSession, target: Path | str, n_input: int, seconds: float, run_id: str
 ) -> ModerateSummary:
     """Read the written results back (status and error only) and check the row count."""
     from pyspark.sql import functions as F
 
-    written = spark.read.parquet(str(target)).select(S.STATUS, S.ERROR, S.RUN_ID)
+    written = read_results(spark, target, [S.STATUS, S.ERROR, S.RUN_ID])
     n_processed = written.where(F.col(S.RUN_ID) == run_id).count()
     counts = {r[S.STATUS]: r["count"] for r in written.groupBy(S.STATUS).count().collect()}
     n_rows = sum(counts.values())

@@ -27,6 +27,7 @@ from crowdlens import schema as S
 from crowdlens.config import IngestConfig
 from crowdlens.decode import supported_extensions
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.fs import filesystem, is_url, url_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -56,10 +57,6 @@ def path_id(relative: str) -> str:
     return hashlib.sha1(relative.replace(os.sep, "/").encode("utf-8")).hexdigest()[:ID_HEX]
 
 
-def is_url(path: str) -> bool:
-    return "://" in path
-
-
 def scan_folder(root: Path, extensions: Iterable[str]) -> tuple[list[Path], int]:
     """All photo files below ``root`` by extension, sorted; and how many other files."""
     exts = tuple(e.lower() for e in extensions)
@@ -77,32 +74,60 @@ def scan_folder(root: Path, extensions: Iterable[str]) -> tuple[list[Path], int]
     return photos, other
 
 
-def folder_table(root: Path, cfg: IngestConfig) -> pd.DataFrame:
-    """The photo table of a folder, built on the driver (paths only)."""
+def scan_url(root: str, extensions: Iterable[str]) -> tuple[list[str], int]:
+    """All photo objects below a URL prefix (s3://bucket/prefix), sorted."""
+    fs, base = filesystem(root)
+    exts = tuple(e.lower() for e in extensions)
+    photos, other = [], 0
+    for key in sorted(fs.find(base)):
+        name = key.rsplit("/", 1)[-1]
+        if name.startswith("."):
+            continue
+        if name.lower().endswith(exts):
+            photos.append(url_of(fs, key))
+        else:
+            other += 1
+    return photos, other
+
+
+def folder_table(root: Path | str, cfg: IngestConfig) -> pd.DataFrame:
+    """The photo table of a folder or URL prefix, built on the driver (paths only)."""
     import pandas as pd
 
     exts = supported_extensions()
-    photos, other = scan_folder(root, exts)
-    if not photos:
+    if isinstance(root, str) and is_url(root):
+        found, other = scan_url(root, exts)
+        prefix = root.rstrip("/") + "/"
+        pairs = [(u, u[len(prefix) :] if u.startswith(prefix) else u) for u in found]
+    else:
+        local, other = scan_folder(Path(root), exts)
+        pairs = [(str(p.resolve()), p.relative_to(root).as_posix()) for p in local]
+    if not pairs:
         raise CrowdlensError(
             f"No photos found in folder {str(root)!r} (looked recursively for "
             f"{', '.join(exts)}). Point crowdlens at a folder of photos or at a manifest."
         )
     if other:
         log.info("ignored %d files below %s that are not photos by extension", other, root)
-    rel = [p.relative_to(root).as_posix() for p in photos]
-    labels = [(p.parent.name if cfg.folder_labels and p.parent != root else None) for p in photos]
+
+    def label(rel: str) -> str | None:
+        parts = rel.split("/")
+        return parts[-2] if cfg.folder_labels and len(parts) > 1 else None
+
     return pd.DataFrame(
         {
-            S.IMAGE_ID: [path_id(r) for r in rel],
-            S.PATH: [str(p.resolve()) for p in photos],
-            S.LABEL: pd.Series(labels, dtype="object"),
-            S.ROW_NUMBER: range(len(photos)),
+            S.IMAGE_ID: [path_id(rel) for _, rel in pairs],
+            S.PATH: [full for full, _ in pairs],
+            S.LABEL: pd.Series([label(rel) for _, rel in pairs], dtype="object"),
+            S.ROW_NUMBER: range(len(pairs)),
         }
     )
 
 
-def _read_manifest(spark: SparkSession, path: Path) -> DataFrame:
+def _read_manifest(spark: SparkSession, path: Path | str) -> DataFrame:
+    if is_url(str(path)):
+        return _read_manifest_url(spark, str(path))
+    path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
             return spark.read.csv(str(path), header=True, inferSchema=False, multiLine=True)
@@ -112,7 +137,32 @@ def _read_manifest(spark: SparkSession, path: Path) -> DataFrame:
         raise CrowdlensError(f"Cannot read manifest {str(path)!r}: {first}") from None
 
 
-def manifest_frame(spark: SparkSession, path: Path, cfg: IngestConfig) -> tuple[DataFrame, int]:
+def _read_manifest_url(spark: SparkSession, url: str) -> DataFrame:
+    """A manifest in an object store, read with fsspec on the driver.
+
+    Spark itself would need the hadoop-aws jars for s3a://; a manifest is only
+    metadata, so the driver reads it and Spark distributes the rows.
+    """
+    import pandas as pd
+
+    fs, key = filesystem(url)
+    try:
+        with fs.open(key, "rb") as fh:
+            if url.lower().endswith(".csv"):
+                table = pd.read_csv(fh, dtype=str, keep_default_na=False, na_values=[""])
+            else:
+                table = pd.read_parquet(fh)
+    except Exception as exc:
+        raise CrowdlensError(f"Cannot read manifest {url!r}: {exc}") from None
+    if table.empty:
+        raise CrowdlensError(f"Manifest {url!r} has no rows: nothing to moderate.")
+    table = table.astype(object).where(table.notna(), None)
+    return spark.createDataFrame(table) if len(table.columns) else spark.createDataFrame([])
+
+
+def manifest_frame(
+    spark: SparkSession, path: Path | str, cfg: IngestConfig
+) -> tuple[DataFrame, int]:
     """The photo table of a manifest, read and normalised by Spark (never collected)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -148,7 +198,7 @@ def manifest_frame(spark: SparkSession, path: Path, cfg: IngestConfig) -> tuple[
 
     df = df.withColumn(S.ROW_NUMBER, F.monotonically_increasing_id())
     df = df.withColumn(S.PATH, F.trim(F.col(S.PATH).cast("string")))
-    base = str(path.parent.resolve())
+    base = str(path).rsplit("/", 1)[0] if is_url(str(path)) else str(Path(path).parent.resolve())
     raw_path = F.col(S.PATH)
     df = df.withColumn("__raw_path", F.coalesce(raw_path, F.lit(""))).withColumn(
         S.PATH,
@@ -194,8 +244,10 @@ def manifest_frame(spark: SparkSession, path: Path, cfg: IngestConfig) -> tuple[
     return df.drop("__raw_path"), n
 
 
-def check_input(input_path: str | Path) -> Path:
+def check_input(input_path: str | Path) -> Path | str:
     """Cheap checks before Spark starts: the input exists and can hold photos."""
+    if is_url(str(input_path)):
+        return _check_url(str(input_path))
     p = Path(input_path).expanduser()
     if not p.exists():
         raise CrowdlensError(
@@ -220,6 +272,36 @@ def check_input(input_path: str | Path) -> Path:
     return p
 
 
+def _check_url(url: str) -> str:
+    fs, key = filesystem(url)
+    try:
+        exists = fs.exists(key)
+    except Exception as exc:
+        raise CrowdlensError(
+            f"Cannot reach {url!r}: {exc}. Check the AWS credentials and endpoint "
+            "(AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL)."
+        ) from None
+    if not exists:
+        raise CrowdlensError(
+            f"Input {url!r} does not exist. Pass a prefix holding photos or a manifest "
+            "(.csv or .parquet with a 'path' column)."
+        )
+    if not fs.isdir(key) and not url.lower().endswith(MANIFEST_SUFFIXES):
+        raise CrowdlensError(f"Input {url!r} is an object but not a .csv/.parquet manifest.")
+    return url
+
+
+FOLDER_SCHEMA = f"{S.IMAGE_ID} string, {S.PATH} string, {S.LABEL} string, {S.ROW_NUMBER} long"
+
+
+def _is_folder(p: Path | str) -> bool:
+    """A folder of photos (a Parquet dataset directory is a manifest)."""
+    if isinstance(p, str):
+        fs, key = filesystem(p)
+        return bool(fs.isdir(key)) and not p.rstrip("/").lower().endswith((".parquet", ".pq"))
+    return p.is_dir() and not (p.suffix.lower() in (".parquet", ".pq") and any(p.glob("*.parquet")))
+
+
 def ingest(
     spark: SparkSession, input_path: str | Path, cfg: IngestConfig, per_partition: int = 64
 ) -> Ingested:
@@ -235,22 +317,15 @@ def ingest(
     from crowdlens.spark.session import default_partitions
 
     p = check_input(input_path)
-    if p.is_dir():
-        # A Parquet manifest may itself be a directory (a Spark dataset).
-        if p.suffix.lower() in (".parquet", ".pq") and any(p.glob("*.parquet")):
-            df, n = manifest_frame(spark, p, cfg)
-            kind, root = "manifest", str(p.parent.resolve())
-        else:
-            table = folder_table(p, cfg)
-            n = len(table)
-            df = spark.createDataFrame(
-                table,
-                schema=f"{S.IMAGE_ID} string, {S.PATH} string, {S.LABEL} string, {S.ROW_NUMBER} long",
-            )
-            kind, root = "folder", str(p.resolve())
+    if _is_folder(p):
+        table = folder_table(p, cfg)
+        n = len(table)
+        df = spark.createDataFrame(table, schema=FOLDER_SCHEMA)
+        kind, root = "folder", str(p).rstrip("/") if isinstance(p, str) else str(p.resolve())
     else:
         df, n = manifest_frame(spark, p, cfg)
-        kind, root = "manifest", str(p.parent.resolve())
+        kind = "manifest"
+        root = p.rsplit("/", 1)[0] if isinstance(p, str) else str(p.parent.resolve())
     front = [S.IMAGE_ID, S.PATH, S.LABEL]
     meta = tuple(c for c in df.columns if c not in front and c not in S.INTERNAL)
     df = df.select(*front, *meta, S.ROW_NUMBER)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.fs import filesystem, is_url, join
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -25,8 +26,10 @@ log = logging.getLogger(__name__)
 RESULTS = "results.parquet"
 
 
-def prepare_output(out_dir: str | Path, overwrite: bool, name: str = RESULTS) -> Path:
+def prepare_output(out_dir: str | Path, overwrite: bool, name: str = RESULTS) -> Path | str:
     """Check the output folder before any work starts; return the target path."""
+    if is_url(str(out_dir)):
+        return _prepare_url(str(out_dir), overwrite, name)
     out = Path(out_dir).expanduser()
     target = out / name
     if target.exists() and not overwrite:
@@ -49,6 +52,27 @@ def prepare_output(out_dir: str | Path, overwrite: bool, name: str = RESULTS) ->
     return target
 
 
+def _prepare_url(out: str, overwrite: bool, name: str) -> str:
+    fs, key = filesystem(out)
+    target = join(out, name)
+    try:
+        if fs.exists(join(key, name)) and not overwrite:
+            raise CrowdlensError(
+                f"{target} already exists. Pass --overwrite to replace it, or choose another --out."
+            )
+        probe = join(key, f".crowdlens-write-test-{uuid.uuid4().hex}")
+        fs.pipe(probe, b"")
+        fs.rm(probe)
+    except CrowdlensError:
+        raise
+    except Exception as exc:
+        raise CrowdlensError(
+            f"Cannot write to {out!r} ({exc}). Check the bucket, the credentials "
+            "(AWS_ACCESS_KEY_ID/AWS_PROFILE) and the endpoint (AWS_ENDPOINT_URL)."
+        ) from None
+    return target
+
+
 def replace_atomically(tmp: Path, target: Path) -> None:
     """Move ``tmp`` to ``target``; an existing target is swapped out, then removed."""
     old = None
@@ -60,8 +84,12 @@ def replace_atomically(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
 
 
-def write_parquet_atomically(df: DataFrame, target: Path) -> None:
+def write_parquet_atomically(df: DataFrame, target: Path | str) -> None:
     """Write ``df`` as a Parquet dataset at ``target``, all or nothing."""
+    if isinstance(target, str) and is_url(target):
+        write_parquet_url(df, target)
+        return
+    target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         df.write.mode("error").parquet(str(tmp))
@@ -70,3 +98,69 @@ def write_parquet_atomically(df: DataFrame, target: Path) -> None:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %s", target)
+
+
+def _write_partitions(batches, tmp: str):  # runs on the workers
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark import TaskContext
+
+    fs, key = filesystem(tmp)
+    # One deterministic name per partition: a retried task overwrites its own
+    # object instead of adding a second copy of the rows.
+    name = f"part-{TaskContext.get().partitionId():05d}.parquet"
+    writer = None
+    rows = 0
+    try:
+        for batch in batches:
+            if writer is None:
+                fh = fs.open(join(key, name), "wb")
+                writer = pq.ParquetWriter(fh, batch.schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+            fh.close()
+    if rows:
+        yield pa.RecordBatch.from_pydict({"file": [name], "rows": [rows]})
+
+
+def write_parquet_url(df: DataFrame, target: str) -> None:
+    """Write a Parquet dataset to an object store from the workers, through fsspec.
+
+    The parts are written under a hidden prefix, then copied into ``target``
+    with ``_SUCCESS`` last. Object stores have no atomic rename: readers should
+    trust a results prefix only when ``_SUCCESS`` is there (Spark's own rule).
+    """
+    from functools import partial
+
+    fs, key = filesystem(target)
+    parent, name = key.rsplit("/", 1)
+    tmp_key = join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = target.rsplit("/", 1)[0] + "/" + tmp_key.rsplit("/", 1)[1]
+    try:
+        parts = df.mapInArrow(partial(_write_partitions, tmp=tmp), "file string, rows long")
+        files = sorted(r["file"] for r in parts.collect())
+        if fs.exists(key):
+            fs.rm(key, recursive=True)
+        for f in files:
+            fs.copy(join(tmp_key, f), join(key, f))
+        fs.pipe(join(key, "_SUCCESS"), b"")
+    finally:
+        if fs.exists(tmp_key):
+            fs.rm(tmp_key, recursive=True)
+    log.info("wrote %s (%d parts)", target, len(files))
+
+
+def read_results(spark, target: Path | str, columns: list[str] | None = None) -> DataFrame:
+    """Results as a Spark DataFrame, from a local folder or an object store."""
+    if isinstance(target, str) and is_url(target):
+        import pyarrow.parquet as pq
+
+        fs, key = filesystem(target)
+        files = [f for f in fs.find(key) if f.endswith(".parquet")]
+        table = pq.ParquetDataset(files, filesystem=fs).read(columns=columns)
+        return spark.createDataFrame(table.to_pandas())
+    df = spark.read.parquet(str(target))
+    return df.select(*columns) if columns else df
