@@ -106,3 +106,14 @@ def test_stage_fails_early_and_clearly(spark, tmp_path):
     df = spark.createDataFrame([(b"x", "ok")], f"{S.CONTENT} binary, {S.STATUS} string")
     with pytest.raises(CrowdlensError, match="neither a bundle directory nor a model name"):
         classify_stage(df, str(tmp_path / "nope"))
+
+
+def test_model_stage_runs_what_the_config_says(decoded, mobilenet_bundle):
+    from crowdlens.stages.classify import model_stage
+
+    assert model_stage(decoded, InferenceConfig()) is decoded  # no bundle: no model
+    out = model_stage(decoded, InferenceConfig(bundle=str(mobilenet_bundle), topk=2))
+    added = out.columns[len(decoded.columns) :]
+    assert added == [S.PRED_LABEL, S.PRED_SCORE, S.TOPK, S.LOGITS]
+    ok = out.where(out[S.STATUS] == S.STATUS_OK).select(S.PRED_LABEL, S.TOPK).collect()
+    assert len(ok) == 3 and all(r[S.PRED_LABEL] and len(r[S.TOPK]) == 2 for r in ok)

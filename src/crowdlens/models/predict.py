@@ -26,20 +26,30 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    """How the embed/classify stages run a bundle.
+    """How the embed/classify stages run a bundle (the ``[model]`` config section).
 
-    ``threads=0`` sizes ONNX Runtime's intra-op pool to the cores a Spark task
-    owns (``spark.task.cpus``); ``embed=True`` makes ``crowdlens moderate``
-    also write the embedding column (one pass computes both).
+    ``bundle`` is the bundle folder or registry name ``crowdlens moderate``
+    uses (unset: no model runs). ``threads=0`` sizes ONNX Runtime's intra-op
+    pool to the cores a Spark task owns (``spark.task.cpus``). ``embed=True``
+    also writes the embedding column and ``logits=True`` the raw score
+    vector that label validation calibrates; all come from one pass.
     """
 
+    bundle: str | None = None
     batch_size: int = 32
     threads: int = 0
     topk: int = 5
     embed: bool = False
+    logits: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
+        check(
+            self,
+            "bundle",
+            self.bundle is None or bool(str(self.bundle).strip()),
+            "a bundle folder or a model name such as efficientnet_lite0 (or unset)",
+        )
         check(self, "batch_size", self.batch_size >= 1, "an int >= 1")
         check(self, "threads", self.threads >= 0, "an int >= 0 (0 = the cores a task owns)")
         check(self, "topk", self.topk >= 1, "an int >= 1")

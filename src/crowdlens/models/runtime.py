@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+# A worker that serves several bundles over its life keeps at most this many
+# sessions (each holds its weights and an activation arena).
+MAX_SESSIONS = 4
+
 _LOCK = threading.Lock()
 _SESSIONS: dict[tuple[str, int, int], ort.InferenceSession] = {}
 _BUNDLES: dict[tuple[str, int], Bundle] = {}
@@ -83,6 +87,8 @@ def get_session(onnx_path: str | Path, threads: int | None = None) -> ort.Infere
                 "loading ONNX model %s with %d intra-op threads (pid %d)", path, n, os.getpid()
             )
             sess = new_session(path, threads=n)
+            while len(_SESSIONS) >= MAX_SESSIONS:
+                _SESSIONS.pop(next(iter(_SESSIONS)))  # the oldest
             _SESSIONS[key] = sess
         return sess
 

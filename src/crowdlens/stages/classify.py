@@ -106,3 +106,23 @@ def classify_stage(
     return inference_stage(
         df, bundle_path, cfg, embed=embed, classify=True, logits=logits, name="classify"
     )
+
+
+def model_stage(df: DataFrame, cfg: InferenceConfig) -> DataFrame:
+    """What ``crowdlens moderate`` runs for the ``[model]`` section: nothing without a
+    bundle; else one pass adding the prediction columns (and ``logits`` and
+    ``embedding`` as configured), or only ``embedding`` for an embed bundle.
+
+    Example::
+
+        df = model_stage(df, InferenceConfig(bundle="models/grocery"))
+    """
+    if not cfg.bundle:
+        return df
+    from crowdlens.models.bundle import resolve_bundle
+
+    if resolve_bundle(cfg.bundle).task == "embed":
+        return inference_stage(df, cfg.bundle, cfg, embed=True, classify=False, name="embed")
+    return inference_stage(
+        df, cfg.bundle, cfg, embed=cfg.embed, classify=True, logits=cfg.logits, name="classify"
+    )
