@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from crowdlens import schema as S
-from crowdlens.config import ModerateConfig
+from crowdlens.config import DecodeConfig, IngestConfig
 from crowdlens.models.bundle import load_bundle
 from crowdlens.models.predict import InferenceConfig
 from crowdlens.models.preprocess import preprocess_bytes
@@ -41,10 +41,9 @@ def decoded(spark, photo_folder):
     from crowdlens.io.ingest import ingest, read_bytes_stage
     from crowdlens.stages.decode import decode_stage
 
-    cfg = ModerateConfig()
-    photos = ingest(spark, photo_folder, cfg.ingest)
+    photos = ingest(spark, photo_folder, IngestConfig())
     assert photos.n_photos == 5
-    return decode_stage(read_bytes_stage(photos.df), cfg.decode).cache()
+    return decode_stage(read_bytes_stage(photos.df), DecodeConfig()).cache()
 
 
 def test_classify_fills_predictions_for_ok_rows_only(decoded, mobilenet_bundle):
