@@ -178,6 +178,11 @@ def main() -> None:
         help="flags for crowdlens moderate ({bundle} is replaced)",
     )
     ap.add_argument(
+        "--in-process",
+        action="store_true",
+        help="validate in this process (no Spark, no 'crowdlens moderate'): model figures only",
+    )
+    ap.add_argument(
         "--noisy-results", type=Path, help="existing results of the noisy val: metrics only"
     )
     ap.add_argument("--clean-results", type=Path, help="existing results of the clean val")
