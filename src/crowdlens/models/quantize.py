@@ -34,6 +34,16 @@ from crowdlens.models.bundle import Bundle, _now, load_bundle, versions, write_b
 log = logging.getLogger(__name__)
 
 
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has the int8 dot-product instructions (AVX-VNNI / AVX512-VNNI)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = f.read()
+    except OSError:
+        return True  # unknown platform: keep full-range weights
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
 def calibration_photos(folder: str | Path, n: int = 64, seed: int = 0) -> list[bytes]:
     """Up to ``n`` photo files from ``folder`` (recursive), sampled with a fixed seed."""
     from crowdlens.decode import supported_extensions
@@ -76,9 +86,18 @@ def _layout(x: np.ndarray, layout: str) -> np.ndarray:
 
 
 def quantize_bundle(
-    src: str | Path, out_dir: str | Path, calibration: Sequence[bytes] | None = None
+    src: str | Path,
+    out_dir: str | Path,
+    calibration: Sequence[bytes] | None = None,
+    *,
+    reduce_range: bool | None = None,
 ) -> Bundle:
     """Write an int8 copy of bundle ``src`` to ``out_dir`` (static if ``calibration``).
+
+    ``reduce_range`` (7-bit weights) defaults to True on x86 CPUs without
+    VNNI: there the u8 x s8 multiply-add saturates 16-bit intermediates, and
+    on this machine (AVX2 only) it raised MobileNetV2's int8-vs-fp32 top-1
+    agreement from 0.44 to 0.77 (48 val photos).
 
     Example::
 
@@ -96,6 +115,7 @@ def quantize_bundle(
 
     bundle = load_bundle(src)
     mode = "static" if calibration else "dynamic"
+    rr = (not cpu_has_vnni()) if reduce_range is None else reduce_range
 
     def write_model(path: Path) -> Bundle:
         with tempfile.TemporaryDirectory() as tmp:
@@ -110,18 +130,20 @@ def quantize_bundle(
                     _Reader(bundle, calibration),
                     quant_format=QuantFormat.QDQ,
                     per_channel=True,
+                    reduce_range=rr,
                     weight_type=QuantType.QInt8,
                     activation_type=QuantType.QUInt8,
                     calibrate_method=CalibrationMethod.MinMax,
                 )
             else:
-                quantize_dynamic(pre, str(path), weight_type=QuantType.QInt8)
+                quantize_dynamic(pre, str(path), weight_type=QuantType.QInt8, reduce_range=rr)
         extra: dict[str, Any] = {
             **bundle.extra,
             "quantized": {
                 "mode": mode,
                 "from": str(bundle.path),
                 "calibration_photos": len(calibration or ()),
+                "reduce_range": rr,
             },
         }
         return dataclasses.replace(
