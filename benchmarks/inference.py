@@ -46,13 +46,18 @@ def photos(folder: Path, limit: int) -> list[Path]:
     return files
 
 
-def bundles(name: str, int8: bool, calib: Path) -> dict[str, Path]:
+def bundles(name: str, int8: bool, calib: Path, rebuild: bool = False) -> dict[str, Path]:
     """fp32 (and int8) bundles of a registry model, built once in the work folder."""
+    import shutil
+
     from crowdlens.models.bundle import META_FILE, export_bundle
     from crowdlens.models.quantize import calibration_photos, quantize_bundle
     from crowdlens.models.registry import create_model
 
     out = {"fp32": WORK / name}
+    if rebuild:
+        for p in (WORK / name, WORK / f"{name}-int8"):
+            shutil.rmtree(p, ignore_errors=True)
     if not (out["fp32"] / META_FILE).is_file():
         model = create_model(name)
         export_bundle(model, model.pretrained_cfg, out["fp32"], labels=model.pretrained_cfg.labels)
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="photos to use (0 = all)")
     ap.add_argument("--quick", action="store_true", help="64 photos, mobilenet_v2 only")
     ap.add_argument("--no-int8", dest="int8", action="store_false")
+    ap.add_argument("--rebuild", action="store_true", help="re-export and re-quantize bundles")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--master", default=f"local[{os.cpu_count()}]")
     args = ap.parse_args(argv)
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         x = np.stack([preprocess_bytes(d, cfg) for d in data])
         prep_rate = len(data) / (time.perf_counter() - t)
-        paths = bundles(name, args.int8, args.calibration)
+        paths = bundles(name, args.int8, args.calibration, args.rebuild)
         ref = None
         for precision, path in paths.items():
             a, out = raw_ort(path, x, args.batch_size, threads=cores)

@@ -216,3 +216,21 @@ def test_sessions_are_cached_per_process(mobilenet_bundle):
     b = load_bundle(mobilenet_bundle)
     assert get_session(b.onnx_path, 1) is get_session(b.onnx_path, 1)
     assert get_session(b.onnx_path, 1) is not get_session(b.onnx_path, 2)
+
+
+def test_cli_import_onnx(tmp_path, capsys):
+    from crowdlens.cli import main
+
+    src = _colour_model(tmp_path / "colour.onnx")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("red\ngreen\nblue\n")
+    args = ["import-onnx", str(src), "--out", str(tmp_path / "b"), "--labels", str(labels)]
+    args += ["--input-size", "32", "--mean", "0,0,0", "--std", "255,255,255"]
+    args += ["--logits-output", "scores", "--features-output", "features"]
+    assert main(args) == 0
+    assert "source import" in capsys.readouterr().out
+    b = load_bundle(tmp_path / "b")
+    assert b.labels == ("red", "green", "blue") and b.preprocess.resize == 37
+    assert predict_contents([_jpeg((5, 250, 5))], b)[0].label == "green"
+    assert main([*args[:4], "--labels", str(labels), "--mean", "1,2"]) == 2
+    assert "three numbers" in capsys.readouterr().err
