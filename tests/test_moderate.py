@@ -11,11 +11,17 @@ import pytest
 from PIL import Image
 
 from crowdlens import schema as S
-from crowdlens.config import IngestConfig, ModerateConfig
+from crowdlens.config import IngestConfig, replace
 from crowdlens.errors import CrowdlensError
 from crowdlens.pipeline import moderate
+from crowdlens.pipeline_config import ModerateConfig
+from crowdlens.text.config import TextConfig
 
 pytestmark = pytest.mark.spark
+
+# The foundation's tests: every stage but OCR (the text stage has its own tests,
+# and reading text costs about a second per photo) and no report.
+BASIC = ModerateConfig(text=TextConfig(enabled=False), write_report=False)
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "examples" / "sample" / "photos"
 
@@ -53,7 +59,7 @@ def read(out: Path) -> pd.DataFrame:
 
 def test_folder_rows_in_equal_rows_out(spark, awkward_folder, tmp_path):
     out = tmp_path / "out"
-    summary = moderate(spark, awkward_folder, out)
+    summary = moderate(spark, awkward_folder, out, BASIC)
     df = read(out)
     assert len(df) == summary.n_rows == 6  # notes.txt is not a photo
     assert df[S.IMAGE_ID].is_unique
@@ -74,10 +80,10 @@ def test_folder_rows_in_equal_rows_out(spark, awkward_folder, tmp_path):
 
 
 def test_ids_are_stable_across_runs_and_folder_moves(spark, awkward_folder, tmp_path):
-    moderate(spark, awkward_folder, tmp_path / "a")
+    moderate(spark, awkward_folder, tmp_path / "a", BASIC)
     moved = tmp_path / "moved"
     shutil.copytree(awkward_folder, moved)
-    moderate(spark, moved, tmp_path / "b")
+    moderate(spark, moved, tmp_path / "b", BASIC)
     a = read(tmp_path / "a").set_index(S.IMAGE_ID)
     b = read(tmp_path / "b").set_index(S.IMAGE_ID)
     assert sorted(a.index) == sorted(b.index)
@@ -86,7 +92,7 @@ def test_ids_are_stable_across_runs_and_folder_moves(spark, awkward_folder, tmp_
 
 
 def test_no_folder_labels(spark, awkward_folder, tmp_path):
-    cfg = ModerateConfig(ingest=IngestConfig(folder_labels=False))
+    cfg = replace(BASIC, ingest=IngestConfig(folder_labels=False))
     moderate(spark, awkward_folder, tmp_path / "out", cfg)
     assert read(tmp_path / "out")[S.LABEL].isna().all()
 
@@ -106,7 +112,7 @@ def test_manifest_passes_metadata_and_resolves_relative_paths(spark, tmp_path):
         }
     )
     manifest.to_csv(tmp_path / "m.csv", index=False)
-    summary = moderate(spark, tmp_path / "m.csv", tmp_path / "out")
+    summary = moderate(spark, tmp_path / "m.csv", tmp_path / "out", BASIC)
     df = read(tmp_path / "out")
     assert len(df) == 5 == summary.n_input
     assert df[S.IMAGE_ID].is_unique  # the repeated path keeps its own row and id
@@ -122,7 +128,7 @@ def test_parquet_manifest_with_ids(spark, tmp_path):
     pd.DataFrame(
         {"image_id": ["x1", "x2"], "path": ["a.jpg", "nope.jpg"], "item": ["A", "B"]}
     ).to_parquet(tmp_path / "m.parquet")
-    moderate(spark, tmp_path / "m.parquet", tmp_path / "out")
+    moderate(spark, tmp_path / "m.parquet", tmp_path / "out", BASIC)
     df = read(tmp_path / "out").set_index(S.IMAGE_ID)
     assert df.loc["x1", S.STATUS] == "ok" and df.loc["x2", S.STATUS] == "error"
     assert df.loc["x2", "item"] == "B"
@@ -131,24 +137,24 @@ def test_parquet_manifest_with_ids(spark, tmp_path):
 def test_manifest_errors_are_clear(spark, tmp_path):
     pd.DataFrame({"file": ["a.jpg"]}).to_csv(tmp_path / "nopath.csv", index=False)
     with pytest.raises(CrowdlensError, match="no 'path' column"):
-        moderate(spark, tmp_path / "nopath.csv", tmp_path / "o1")
+        moderate(spark, tmp_path / "nopath.csv", tmp_path / "o1", BASIC)
     pd.DataFrame({"image_id": ["a", "a"], "path": ["x.jpg", "y.jpg"]}).to_csv(
         tmp_path / "dup.csv", index=False
     )
     with pytest.raises(CrowdlensError, match="image_id is not unique"):
-        moderate(spark, tmp_path / "dup.csv", tmp_path / "o2")
+        moderate(spark, tmp_path / "dup.csv", tmp_path / "o2", BASIC)
     pd.DataFrame({"path": ["x.jpg"], "status": ["ok"]}).to_csv(tmp_path / "clash.csv", index=False)
     with pytest.raises(CrowdlensError, match="crowdlens writes itself: status"):
-        moderate(spark, tmp_path / "clash.csv", tmp_path / "o3")
+        moderate(spark, tmp_path / "clash.csv", tmp_path / "o3", BASIC)
 
 
 def test_existing_output_is_refused_unless_overwrite(spark, awkward_folder, tmp_path):
     out = tmp_path / "out"
-    moderate(spark, awkward_folder, out)
+    moderate(spark, awkward_folder, out, BASIC)
     with pytest.raises(CrowdlensError, match="--overwrite"):
-        moderate(spark, awkward_folder, out)
+        moderate(spark, awkward_folder, out, BASIC)
     (awkward_folder / "Banana" / "new.jpg").write_bytes(jpeg())
-    moderate(spark, awkward_folder, out, overwrite=True)
+    moderate(spark, awkward_folder, out, BASIC, overwrite=True)
     assert len(read(out)) == 7
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no leftovers
 
@@ -159,24 +165,24 @@ def test_failed_job_leaves_no_results(spark, awkward_folder, tmp_path, monkeypat
 
     real_finalize = pipeline.finalize
 
-    def exploding(df, run_id):
+    def exploding(df):
         from pyspark.sql import functions as F
 
         # Fails on the workers, in the middle of the write.
         boom = F.raise_error(F.lit("simulated executor failure"))
-        return real_finalize(df, run_id).withColumn(S.ERROR, F.when(F.col(S.STATUS) == "ok", boom))
+        return real_finalize(df).withColumn(S.ERROR, F.when(F.col(S.STATUS) == "ok", boom))
 
     monkeypatch.setattr(pipeline, "finalize", exploding)
     out = tmp_path / "out"
     with pytest.raises(Exception, match="simulated executor failure"):
-        moderate(spark, awkward_folder, out)
+        moderate(spark, awkward_folder, out, BASIC)
     assert not (out / "results.parquet").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".results")]
 
 
 def test_sample_is_read_with_duckdb(spark, tmp_path):
     duckdb = pytest.importorskip("duckdb")
-    moderate(spark, SAMPLE_PHOTOS, tmp_path / "out")
+    moderate(spark, SAMPLE_PHOTOS, tmp_path / "out", BASIC)
     con = duckdb.connect()
     rows = dict(
         con.execute(
@@ -188,18 +194,18 @@ def test_sample_is_read_with_duckdb(spark, tmp_path):
 
 def test_incremental_run_processes_only_new_photos(spark, awkward_folder, tmp_path):
     out = tmp_path / "out"
-    first = moderate(spark, awkward_folder, out)
+    first = moderate(spark, awkward_folder, out, BASIC)
     before = read(out).sort_values(S.IMAGE_ID).reset_index(drop=True)
     assert first.n_processed == 6
 
-    again = moderate(spark, awkward_folder, out, incremental=True)
+    again = moderate(spark, awkward_folder, out, BASIC, incremental=True)
     assert again.n_processed == 0 and again.n_rows == 6
     after = read(out).sort_values(S.IMAGE_ID).reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)  # running twice changes nothing
 
     (awkward_folder / "Banana" / "new.jpg").write_bytes(jpeg((1, 2, 3)))
     (awkward_folder / "Banana" / "ok.jpg").write_bytes(jpeg((9, 9, 9), size=(50, 20)))  # changed
-    third = moderate(spark, awkward_folder, out, incremental=True)
+    third = moderate(spark, awkward_folder, out, BASIC, incremental=True)
     assert third.n_processed == 2 and third.n_rows == 7
     df = read(out)
     assert df[S.IMAGE_ID].is_unique

@@ -140,15 +140,6 @@ class DecodeConfig:
         check(self, "max_file_mb", self.max_file_mb > 0, "a number > 0")
 
 
-@dataclass(frozen=True)
-class ModerateConfig:
-    """Everything ``crowdlens moderate`` needs, one section per concern."""
-
-    spark: SparkConfig = field(default_factory=SparkConfig)
-    ingest: IngestConfig = field(default_factory=IngestConfig)
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
-
-
 def load_toml(path: str | Path | None) -> dict[str, Any]:
     """Read a TOML config file, or ``{}`` when no path is given."""
     if path is None:
@@ -163,7 +154,7 @@ def load_toml(path: str | Path | None) -> dict[str, Any]:
 
 
 def load_config(cls: type[T], path: str | Path | None) -> T:
-    """Load section dataclass ``cls`` (e.g. :class:`ModerateConfig`) from a TOML file."""
+    """Load dataclass ``cls`` (e.g. ``ModerateConfig``) from a TOML file."""
     data = load_toml(path)
     return from_mapping(cls, data, f"config file {str(path)!r}" if path else "config")
 

@@ -1,9 +1,15 @@
 """``moderate``: the whole pipeline, stage after stage, one results row per photo.
 
-    ingest -> read bytes -> decode -> (later stages) -> results.parquet
+    ingest -> read bytes -> decode -> quality -> model -> text -> validate
+           -> (light rows, persisted) -> duplicates -> decide -> results.parquet
+                                                            -> report.html
 
 Each stage is a ``DataFrame -> DataFrame`` function; this module only chooses
-which run, in which order, and writes the outputs atomically.
+which run, in which order, and writes the outputs atomically. The per-photo
+stages run on the photo bytes in one pass; the photo bytes are then dropped,
+and the stages that look across photos (duplicates) or only at columns
+(decide) run on the light rows. An incremental run computes the per-photo
+stages for new photos only, and the cross-photo stages over everything.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
-from crowdlens.config import ModerateConfig
 from crowdlens.errors import CrowdlensError
 from crowdlens.io.fs import is_url
 from crowdlens.io.ingest import hash_stage, ingest, read_bytes_stage
@@ -26,6 +31,7 @@ from crowdlens.io.results import (
     read_results,
     write_parquet_atomically,
 )
+from crowdlens.pipeline_config import ModerateConfig
 from crowdlens.spark.progress import SparkProgress
 from crowdlens.stages.decode import decode_stage
 
@@ -33,6 +39,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
+
+REPORT = "report.html"
+# Columns the cross-photo stages derive again on every run (incremental runs
+# recompute them over old and new rows together).
+DERIVED = (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DECISION, S.REASONS)
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class ModerateSummary:
     top_errors: list[tuple[str, int]]  # (an example message of the kind, count)
     seconds: float
     n_processed: int = 0  # rows computed by this run (the rest were kept from earlier runs)
+    decision_counts: dict[str, int] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
 
     def format(self) -> str:
@@ -63,6 +75,13 @@ class ModerateSummary:
         if self.top_errors:
             lines.append("  most common error reasons (count, an example):")
             lines.extend(f"  {n:>7}  {_clip(reason, 110)}" for reason, n in self.top_errors)
+        if self.decision_counts:
+            lines.append(
+                "  decisions: "
+                + ", ".join(
+                    f"{d} {self.decision_counts.get(d, 0)}" for d in ("accept", "review", "reject")
+                )
+            )
         for key, value in self.extra.items():
             lines.append(f"  {key}: {value}")
         return "\n".join(lines)
@@ -84,7 +103,7 @@ def error_kind(message: str | None) -> str:
 class Plan:
     """The lazy results of one run and what is known before it runs."""
 
-    df: DataFrame  # the rows this run computes
+    df: DataFrame  # the rows this run computes (per-photo stages applied)
     n_input: int  # photos in the input
     root: str  # the input's root folder (redacted copies mirror paths below it)
     previous: DataFrame | None  # rows of earlier runs that are kept
@@ -100,7 +119,7 @@ def build_results(
     out_dir: str | Path | None = None,
     previous: Path | str | None = None,
 ) -> Plan:
-    """The lazy results DataFrame for ``input_path`` (nothing is computed yet).
+    """The lazy per-photo results for ``input_path`` (nothing is computed yet).
 
     With ``previous`` (an existing results table), only photos whose
     ``(image_id, sha256)`` is not in it are processed; the rest are kept.
@@ -114,11 +133,50 @@ def build_results(
         todo, kept, n_expected, n_todo = _only_new(spark, photos.df, previous, max_bytes)
     df = read_bytes_stage(todo, max_bytes=max_bytes)
     df = decode_stage(df, cfg.decode)
+    df = per_photo_stages(df, cfg, out_dir=out_dir, root=photos.root)
     return Plan(df, photos.n_photos, photos.root, kept, n_expected, n_todo)
 
 
+def per_photo_stages(
+    df: DataFrame, cfg: ModerateConfig, *, out_dir: str | Path | None, root: str | None
+) -> DataFrame:
+    """Quality, model, text and validation: each photo on its own, from its bytes."""
+    if cfg.quality.enabled:
+        from crowdlens.stages.quality import quality_stage
+
+        df = quality_stage(df, cfg.quality)
+    if cfg.model.bundle:
+        from crowdlens.stages.classify import model_stage
+
+        df = model_stage(df, cfg.model)
+    if cfg.text.enabled and out_dir is not None:
+        from crowdlens.stages.text import text_stage
+
+        df = text_stage(df, cfg.text, str(out_dir), root)
+    if cfg.model.bundle:
+        from crowdlens.config import replace
+        from crowdlens.stages.validate import validate_stage
+
+        validate = cfg.validate
+        if validate.bundle is None:
+            validate = replace(validate, bundle=cfg.model.bundle)
+        df = validate_stage(df, validate)
+    return df
+
+
+def cross_photo_stages(df: DataFrame, cfg: ModerateConfig) -> DataFrame:
+    """Duplicates (across all rows) and the decision (from the columns)."""
+    from crowdlens.stages.decide import decide_stage
+
+    if cfg.quality.enabled and cfg.quality.duplicates:
+        from crowdlens.stages.quality import duplicates_stage
+
+        df = duplicates_stage(df, cfg.quality)
+    return decide_stage(df, cfg.policy)
+
+
 def _only_new(
-    spark: SparkSession, photos: DataFrame, previous: Path, max_bytes: int
+    spark: SparkSession, photos: DataFrame, previous: Path | str, max_bytes: int
 ) -> tuple[DataFrame, DataFrame, int, int]:
     """Split the input into photos to process and earlier rows to keep.
 
@@ -149,13 +207,15 @@ def _only_new(
     return todo, kept, n_kept + n_todo, n_todo
 
 
-def finalize(df: DataFrame, run_id: str) -> DataFrame:
-    """Drop the working columns, stamp the run, keep rows in input order."""
+def _strip_derived(df: DataFrame) -> DataFrame:
+    """Earlier rows without what the cross-photo stages will derive again."""
     from pyspark.sql import functions as F
 
-    # run_id is the last column: bookkeeping, after everything the stages add.
-    out = df.sortWithinPartitions(S.ROW_NUMBER).withColumn(S.RUN_ID, F.lit(run_id))
-    return out.drop(*[c for c in S.INTERNAL if c in out.columns])
+    df = df.drop(*[c for c in DERIVED if c in df.columns])
+    if S.QUALITY_FLAGS in df.columns:
+        df = df.withColumn(S.QUALITY_FLAGS, F.array_remove(F.col(S.QUALITY_FLAGS), "duplicate"))
+    # Earlier photos come first in duplicate groups: they were there first.
+    return df.withColumn(S.ROW_NUMBER, F.lit(-1).cast("long"))
 
 
 def new_run_id() -> str:
@@ -185,6 +245,9 @@ def moderate(
         summary = moderate(spark, "examples/sample/photos", "out/sample")
         print(summary.format())
     """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     cfg = cfg or ModerateConfig()
     start = time.monotonic()
     if incremental and is_url(str(out_dir)):
@@ -198,21 +261,49 @@ def moderate(
     plan = build_results(spark, input_path, cfg, out_dir=out_dir, previous=previous)
     if plan.n_todo == 0:  # nothing new: leave the results exactly as they are
         return summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
-    df = finalize(plan.df, run_id)
-    if plan.previous is not None:
-        df = plan.previous.unionByName(df, allowMissingColumns=True)
-    with SparkProgress(spark.sparkContext, "moderate"):
-        write_parquet_atomically(df, target)
-    return summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
+
+    # The photo bytes are not needed past the per-photo stages; the light rows
+    # are kept (memory, then disk) for the cross-photo stages and the write.
+    light = plan.df.drop(S.CONTENT, S.READ_ERROR).withColumn(S.RUN_ID, F.lit(run_id))
+    light = light.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with SparkProgress(spark.sparkContext, "photos"):
+            light.count()
+        rows = light
+        if plan.previous is not None:
+            rows = _strip_derived(plan.previous).unionByName(light, allowMissingColumns=True)
+        rows = cross_photo_stages(rows, cfg)
+        with SparkProgress(spark.sparkContext, "writing"):
+            write_parquet_atomically(finalize(rows), target)
+    finally:
+        light.unpersist()
+    summary = summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
+    if cfg.write_report and not is_url(str(out_dir)):
+        from crowdlens.report.html import write_report
+
+        html = write_report(target, Path(out_dir) / REPORT, cfg.report, quality=cfg.quality)
+        summary.extra["report"] = str(html)
+    return summary
+
+
+def finalize(df: DataFrame) -> DataFrame:
+    """Drop the working columns; keep rows in input order; run_id last."""
+    out = df.sortWithinPartitions(S.ROW_NUMBER)
+    out = out.drop(*[c for c in S.INTERNAL if c in out.columns])
+    return out.select(*[c for c in out.columns if c != S.RUN_ID], S.RUN_ID)
 
 
 def summarize(
     spark: SparkSession, target: Path | str, n_input: int, seconds: float, run_id: str
 ) -> ModerateSummary:
-    """Read the written results back (status and error only) and check the row count."""
+    """Read the written results back (a few columns) and check the row count."""
     from pyspark.sql import functions as F
 
-    written = read_results(spark, target, [S.STATUS, S.ERROR, S.RUN_ID])
+    table = read_results(spark, target)
+    cols = [S.STATUS, S.ERROR, S.RUN_ID, S.DECISION]
+    written = table.select(
+        *[F.col(c) if c in table.columns else F.lit(None).cast("string").alias(c) for c in cols]
+    )
     n_processed = written.where(F.col(S.RUN_ID) == run_id).count()
     counts = {r[S.STATUS]: r["count"] for r in written.groupBy(S.STATUS).count().collect()}
     n_rows = sum(counts.values())
@@ -225,6 +316,10 @@ def summarize(
         kind = error_kind(r[S.ERROR])
         reasons[kind] += r["count"]
         example.setdefault(kind, r[S.ERROR] or "")
+    decisions = {
+        r[S.DECISION]: r["count"]
+        for r in written.where(F.col(S.DECISION).isNotNull()).groupBy(S.DECISION).count().collect()
+    }
     return ModerateSummary(
         results_path=target,
         n_input=n_input,
@@ -233,4 +328,5 @@ def summarize(
         top_errors=[(example[k], n) for k, n in reasons.most_common(5)],
         seconds=seconds,
         n_processed=n_processed,
+        decision_counts=decisions,
     )

@@ -6,7 +6,8 @@ import argparse
 import logging
 
 from crowdlens.cli.common import add_spark_args, spark_config
-from crowdlens.config import ModerateConfig, load_config, replace
+from crowdlens.config import load_config, replace
+from crowdlens.pipeline_config import ModerateConfig
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--label-column", help="manifest column holding the claimed label")
     g.add_argument("--max-pixels", type=int, help="refuse photos above this many pixels")
+    st = p.add_argument_group("stages")
+    st.add_argument(
+        "--model",
+        metavar="BUNDLE",
+        help="classify photos with this model bundle (a folder made by 'crowdlens train', or "
+        "a registry name such as efficientnet_lite0 for its ImageNet head); also turns on "
+        "label validation",
+    )
+    st.add_argument("--no-quality", action="store_true", help="skip quality and duplicates")
+    st.add_argument("--no-duplicates", action="store_true", help="skip duplicate detection")
+    st.add_argument("--no-text", action="store_true", help="skip text detection, OCR and PII")
+    st.add_argument("--no-report", action="store_true", help="do not write report.html")
+    st.add_argument(
+        "--redact-mode", choices=["blur", "pixelate"], help="how personal information is hidden"
+    )
     add_spark_args(p)
     p.set_defaults(func=run)
 
