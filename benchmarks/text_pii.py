@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = TextConfig(threads=args.threads)
     photos = make_photos(args.photos, args.side, args.seed)
-    ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads)
+    ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
     gate = get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads)
     analyzer = get_analyzer(cfg.languages, cfg.phone_regions)
     # Warm up every model once so that neither timing pays the loading.

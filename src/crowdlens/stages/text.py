@@ -75,7 +75,7 @@ def text_row(
             found = read_photo(
                 rgb,
                 cfg,
-                ocr=get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads),
+                ocr=get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold),
                 analyzer=get_analyzer(cfg.languages, cfg.phone_regions),
                 gate=gate,
             )

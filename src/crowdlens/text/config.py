@@ -52,6 +52,9 @@ class TextConfig:
     # OCR (rapidocr): longest side handed to it, and minimum line score kept.
     ocr_max_side: int = 2000
     text_score: float = 0.5
+    # Detector box threshold for reading. rapidocr's 0.5 drops whole lines of
+    # spaced digits (phone numbers) on real backgrounds; 0.3 keeps them.
+    det_box_threshold: float = 0.3
     # ONNX Runtime threads per OCR engine; one Spark task owns one core.
     threads: int = 1
     # PII
@@ -76,6 +79,12 @@ class TextConfig:
             "a float in the open interval (0, 1)",
         )
         check(self, "ocr_max_side", self.ocr_max_side >= 64, "an int >= 64")
+        check(
+            self,
+            "det_box_threshold",
+            0.0 < self.det_box_threshold < 1.0,
+            "a float in the open interval (0, 1)",
+        )
         check(self, "text_score", 0.0 <= self.text_score <= 1.0, "a float in [0, 1]")
         check(self, "threads", self.threads >= 0, "an int >= 0 (0 = all cores)")
         check(self, "languages", len(self.languages) >= 1, "a non-empty list such as ['en']")

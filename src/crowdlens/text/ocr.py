@@ -102,7 +102,7 @@ class RapidOCREngine:
         max_side: int = 2000,
         text_score: float = 0.5,
         threads: int = 1,
-        det_box_threshold: float = 0.5,
+        det_box_threshold: float = 0.3,
     ) -> None:
         from rapidocr import RapidOCR
 
@@ -161,6 +161,13 @@ class RapidOCREngine:
 
 
 @functools.lru_cache(maxsize=4)
-def get_ocr(max_side: int = 2000, text_score: float = 0.5, threads: int = 1) -> RapidOCREngine:
+def get_ocr(
+    max_side: int = 2000, text_score: float = 0.5, threads: int = 1, det_box_threshold: float = 0.3
+) -> RapidOCREngine:
     """The cached OCR engine of this Python worker for these settings."""
-    return RapidOCREngine(max_side=max_side, text_score=text_score, threads=threads)
+    return RapidOCREngine(
+        max_side=max_side,
+        text_score=text_score,
+        threads=threads,
+        det_box_threshold=det_box_threshold,
+    )
