@@ -91,9 +91,9 @@ def test_sample_run_exits_zero_with_summary(tmp_path):
     """The README's main job: bad photos are reported, the run still succeeds."""
     proc = crowdlens("moderate", str(SAMPLE / "manifest.csv"), "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
-    assert "62 photos" in proc.stdout
+    assert "70 photos" in proc.stdout
     assert "truncated JPEG" in proc.stdout and "not a readable image" in proc.stdout
     df = pd.read_parquet(tmp_path / "o" / "results.parquet")
-    assert len(df) == 62 and set(df["country"]) == {"KE", "MX", "PH", "BR", "FR"}
+    assert len(df) == 70 and set(df["country"]) == {"KE", "MX", "PH", "BR", "FR"}
     # quiet logs: no JVM log lines on a normal run
     assert " WARN " not in proc.stderr and "Setting default log level" not in proc.stderr

@@ -189,7 +189,7 @@ def test_sample_is_read_with_duckdb(spark, tmp_path):
             f"select status, count(*) from '{tmp_path}/out/results.parquet/*.parquet' group by 1"
         ).fetchall()
     )
-    assert rows == {"ok": 60, "error": 2}
+    assert rows == {"ok": 68, "error": 2}
 
 
 def test_incremental_run_processes_only_new_photos(spark, awkward_folder, tmp_path):
