@@ -1,0 +1,116 @@
+"""The whole default pipeline on the bundled sample: what a user sees from `make demo`.
+
+One real run (Spark local[2], real OCR, real PII detection) shared by the
+assertions below; the problem photos in examples/sample are described in its
+README.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from crowdlens import schema as S
+from crowdlens.pipeline import moderate
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
+
+EXPECTED_FLAGS = {
+    "Kiwi_001_blurred.jpg": {"blurry"},
+    "Lemon_001_dark.jpg": {"too_dark"},
+    "Orange_001_overexposed.jpg": {"too_bright"},
+    "Carrots_001_thumbnail.jpg": {"low_resolution"},
+    "Cucumber_003_resubmitted.jpg": {"duplicate"},
+    "Avocado_001_copy.jpg": {"duplicate"},
+}
+
+
+@pytest.fixture(scope="module")
+def run(spark, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample-run")
+    summary = moderate(spark, SAMPLE / "photos", out)
+    df = pd.read_parquet(out / "results.parquet")
+    df["name"] = df[S.PATH].map(lambda p: Path(p).name)
+    return summary, df.set_index("name"), out
+
+
+def test_every_file_has_one_row(run):
+    summary, df, _ = run
+    files = [p for p in (SAMPLE / "photos").rglob("*") if p.is_file()]
+    assert summary.n_rows == len(files) == len(df) == 70
+    assert df[S.IMAGE_ID].is_unique
+
+
+def test_problem_photos_are_flagged_and_clean_ones_are_not(run):
+    _, df, _ = run
+    for name, flags in EXPECTED_FLAGS.items():
+        assert set(df.loc[name, S.QUALITY_FLAGS]) == flags, name
+    assert df.loc["Avocado_001_copy.jpg", S.DUPLICATE_KIND] == "exact"
+    assert df.loc["Cucumber_003_resubmitted.jpg", S.DUPLICATE_KIND] == "near"
+    original = df.loc["Cucumber_003.jpg", S.IMAGE_ID]
+    assert df.loc["Cucumber_003_resubmitted.jpg", S.DUPLICATE_OF] == original
+    clean = df[
+        ~df.index.isin(EXPECTED_FLAGS)
+        & df.index.str.fullmatch(r"[A-Za-z-]+_\d{3}\.jpg")
+        & (df[S.STATUS] == "ok")
+    ]
+    assert len(clean) == 60
+    unflagged = clean[S.QUALITY_FLAGS].map(len) == 0
+    assert unflagged.mean() >= 0.95, clean[~unflagged][S.QUALITY_FLAGS]
+
+
+def test_flagged_photos_go_to_review_and_errors_are_rejected(run):
+    _, df, _ = run
+    for name in EXPECTED_FLAGS:
+        assert df.loc[name, S.DECISION] == "review", name
+        assert any(r.startswith("quality") for r in df.loc[name, S.REASONS])
+    assert df.loc["upload_cut_off.jpg", S.DECISION] == "reject"
+    assert df.loc["saved_web_page.jpg", S.DECISION] == "reject"
+
+
+def ocr_text(path: Path) -> str:
+    from crowdlens.text.ocr import RapidOCREngine
+
+    engine = RapidOCREngine()
+    import numpy as np
+
+    lines = engine.read(np.asarray(Image.open(path).convert("RGB")))
+    return " ".join(line.text for line in lines)
+
+
+def norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9@.]", "", s.lower())
+
+
+def test_personal_information_is_blurred_and_metadata_stripped(run):
+    _, df, out = run
+    row = df.loc["Banana_with_note.jpg"]
+    assert {"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS"} <= set(row[S.PII_TYPES])
+    original_text = norm(ocr_text(Path(row[S.PATH])))
+    assert "mariagarcia" in original_text  # the OCR reads the note on the original
+    redacted = Path(row[S.REDACTED_PATH])
+    assert redacted.is_file() and redacted.resolve().is_relative_to(out.resolve())
+    released = norm(ocr_text(redacted))
+    for secret in ("Maria Garcia", "7700 900123", "maria.garcia@correo.es"):
+        assert norm(secret) not in released, secret
+    assert "3.45" in released  # the price tag stays readable
+    with Image.open(redacted) as im:
+        assert not im.getexif() and "exif" not in im.info and "xmp" not in im.info
+    assert row[S.HAS_GPS]  # the original has GPS; it was not modified
+    with Image.open(row[S.PATH]) as im:
+        assert im.getexif().get_ifd(0x8825)
+
+
+def test_report_is_written(run):
+    summary, _, out = run
+    html = (out / "report.html").read_text()
+    assert "<html" in html and 'id="quality"' in html and 'id="examples"' in html
+    assert "blurry" in html and "too_dark" in html and "duplicate" in html
+    assert html.count("data:image") >= 6  # self-contained: plots and thumbnails inline
+    assert summary.extra["report"].endswith("report.html")
