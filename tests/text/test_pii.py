@@ -16,6 +16,7 @@ FOUND = [
     ("write to ana.lopez@correo.es", "EMAIL_ADDRESS", "ana.lopez@correo.es"),
     ("OCR spaced jean.dupont @ example.fr", "EMAIL_ADDRESS", "example.fr"),
     ("Passport: X1234567", "ID_NUMBER", "X1234567"),
+    ("passpont x1234567", "ID_NUMBER", "x1234567"),  # handwriting, as OCR read it
     ("CPF 123.456.789-09", "ID_NUMBER", "123.456.789-09"),
     ("DNI 12345678Z", "ID_NUMBER", "12345678Z"),
     ("221B Baker Street", "STREET_ADDRESS", "Baker Street"),

@@ -61,7 +61,8 @@ EMAIL_PATTERN = (
 # (name, regex, score). Scores below the default threshold (0.35) fire only
 # when presidio's context enhancer finds a word such as "passport" nearby.
 ID_PATTERNS = (
-    ("passport-like", r"\b[A-Z]{1,2}[ -]?\d{6,9}\b", 0.45),
+    # Any case: OCR of handwriting often reads "X1234567" as "x1234567".
+    ("passport-like", r"\b(?i:[A-Z]{1,2})[ -]?\d{6,9}\b", 0.45),
     ("us-ssn", r"\b\d{3}-\d{2}-\d{4}\b", 0.6),
     ("br-cpf", r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b", 0.7),
     ("es-dni", r"\b\d{8}-?[A-HJ-NP-TV-Z]\b", 0.6),
