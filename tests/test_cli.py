@@ -97,3 +97,23 @@ def test_sample_run_exits_zero_with_summary(tmp_path):
     assert len(df) == 70 and set(df["country"]) == {"KE", "MX", "PH", "BR", "FR"}
     # quiet logs: no JVM log lines on a normal run
     assert " WARN " not in proc.stderr and "Setting default log level" not in proc.stderr
+
+
+def test_stage_flags_reach_the_config(tmp_path):
+    from crowdlens.cli import build_parser
+    from crowdlens.cli.moderate import config_from_args
+
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[text]\nredact_mode = "pixelate"\n[quality]\nmin_short_side = 200\n')
+    args = build_parser().parse_args(
+        ["moderate", "in", "--out", "o", "--model", "models/x", "--no-text", "--no-duplicates",
+         "--config", str(cfg_file), "--master", "local[1]", "--conf", "spark.a=b"]
+    )  # fmt: skip
+    cfg = config_from_args(args)
+    assert cfg.model.bundle == "models/x"
+    assert cfg.text.enabled is False and cfg.text.redact_mode == "pixelate"
+    assert cfg.quality.enabled is True and cfg.quality.duplicates is False
+    assert cfg.quality.min_short_side == 200
+    assert cfg.spark.master == "local[1]" and cfg.spark.conf["spark.a"] == "b"
+    default = config_from_args(build_parser().parse_args(["moderate", "in", "--out", "o"]))
+    assert default.text.enabled and default.quality.duplicates and default.model.bundle is None

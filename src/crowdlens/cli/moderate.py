@@ -88,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ModerateConfig:
     cfg = load_config(ModerateConfig, args.config)
+    off = {True: False, False: None}  # a --no-X flag given turns X off; absent keeps the config
     return replace(
         cfg,
         spark=spark_config(args, cfg.spark),
@@ -95,6 +96,12 @@ def config_from_args(args: argparse.Namespace) -> ModerateConfig:
             cfg.ingest, folder_labels=args.folder_labels, label_column=args.label_column
         ),
         decode=replace(cfg.decode, max_pixels=args.max_pixels),
+        quality=replace(
+            cfg.quality, enabled=off[args.no_quality], duplicates=off[args.no_duplicates]
+        ),
+        model=replace(cfg.model, bundle=args.model),
+        text=replace(cfg.text, enabled=off[args.no_text], redact_mode=args.redact_mode),
+        write_report=off[args.no_report],
     )
 
 
