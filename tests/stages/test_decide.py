@@ -99,3 +99,19 @@ def test_stage_on_spark_uses_only_columns_present(spark):
     assert out["b"][S.DECISION] == "review" and out["b"][S.REASONS] == ["quality: blurry"]
     assert out["c"][S.DECISION] == "reject"
     assert out["c"][S.REASONS] == ["decode error: empty file (0 bytes)"]
+
+
+def test_a_failed_check_sends_the_photo_to_review():
+    from crowdlens.stages.decide import Policy, decide
+
+    decision, reasons = decide(
+        {"status": "ok", "quality_flags": [], "text_error": "ocr: RuntimeError: boom",
+         "redacted_path": None, "pii_types": None},
+        Policy(),
+    )  # fmt: skip
+    assert decision == "review"
+    assert reasons == ["check failed: text check failed: ocr: RuntimeError: boom"]
+    decision, _ = decide(
+        {"status": "ok", "quality_error": "odd size"}, Policy(check_failed="reject")
+    )
+    assert decision == "reject"

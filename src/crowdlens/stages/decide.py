@@ -51,6 +51,7 @@ KIND_SUSPECT = "label suspect"
 KIND_UNKNOWN = "label unknown"
 KIND_NO_LABEL = "no label"
 KIND_PII = "personal information"
+KIND_CHECK = "check failed"
 
 # Every column decide reads when the table has it; missing ones are skipped.
 INPUTS = (
@@ -64,6 +65,8 @@ INPUTS = (
     S.LABEL_VERDICT,
     S.PII_TYPES,
     S.REDACTED_PATH,
+    S.QUALITY_ERROR,
+    S.TEXT_ERROR,
 )
 OUTPUTS = (S.DECISION, S.REASONS)
 
@@ -91,9 +94,17 @@ class Policy:
     unknown_label: str = REVIEW
     no_label: str = ACCEPT
     pii_unredacted: str = REVIEW
+    check_failed: str = REVIEW
 
     def __post_init__(self) -> None:
-        for name in ("mismatch", "suspect", "unknown_label", "no_label", "pii_unredacted"):
+        for name in (
+            "mismatch",
+            "suspect",
+            "unknown_label",
+            "no_label",
+            "pii_unredacted",
+            "check_failed",
+        ):
             check(self, name, getattr(self, name) in DECISIONS, "one of accept, review, reject")
         for name in ("reject_flags", "accept_flags"):
             value = getattr(self, name)
@@ -198,6 +209,12 @@ def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
             )
     elif verdict is None and S.LABEL_VERDICT in row and not _present(label):
         steps.append((policy.no_label, f"{KIND_NO_LABEL}: the photo claims no item"))
+
+    # A check that could not run on this photo leaves it unchecked: a person
+    # looks (a photo whose text was not checked is never released as clean).
+    for column, what in ((S.QUALITY_ERROR, "quality check"), (S.TEXT_ERROR, "text check")):
+        if _present(row.get(column)):
+            steps.append((policy.check_failed, f"{KIND_CHECK}: {what} failed: {row[column]}"))
 
     pii = sorted({str(t) for t in _seq(row.get(S.PII_TYPES))})
     if pii:
