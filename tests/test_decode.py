@@ -161,3 +161,14 @@ def test_decode_row_reports_read_errors_and_hashes():
     assert good["status"] == "ok" and good["error"] is None and good["width"] == 64
     bad = decode_row(b"\x00\x01", None, 50_000_000)
     assert bad["status"] == "error" and "not a readable image" in bad["error"]
+
+
+def test_heic_photos_decode_through_pillow_heif():
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    data = encode(Image.new("RGB", (64, 48), (200, 10, 10)), "HEIF")
+    assert data[4:12] == b"ftypheic"
+    out = decode_image(data)
+    assert (out.format, out.width, out.height) == ("HEIF", 64, 48)
+    r, g, b = out.image.getpixel((5, 5))
+    assert r > 180 and g < 40 and b < 40
