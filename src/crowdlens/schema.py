@@ -153,6 +153,20 @@ DDL: dict[str, str] = {
     FINAL_LABEL: "string",
 }
 
+# The quality measures, in the order the stage adds them and the report plots them.
+QUALITY_MEASURES = (
+    SHARPNESS,
+    BLUR_EXTENT,
+    EDGE_DENSITY,
+    BRIGHTNESS,
+    DARK_FRACTION,
+    BRIGHT_FRACTION,
+    CONTRAST,
+    NOISE,
+    MEGAPIXELS,
+    SHORT_SIDE,
+)
+
 # Columns that exist only while the job runs.
 INTERNAL = (CONTENT, READ_ERROR, ROW_NUMBER)
 

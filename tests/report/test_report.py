@@ -80,7 +80,8 @@ def test_thresholds_from_quality_config():
     assert sorted(t[S.BRIGHTNESS]) == sorted(
         [QualityConfig().brightness_min, QualityConfig().brightness_max]
     )
-    assert S.CONTRAST not in t and "blur_extent" not in t
+    assert S.CONTRAST not in t
+    assert t[S.BLUR_EXTENT] == [QualityConfig().blur_extent_max]  # the blur flag's measure
 
 
 def test_config_message():

@@ -31,17 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 # Quality measures plotted as histograms, in order.
-MEASURES = (
-    S.SHARPNESS,
-    S.BRIGHTNESS,
-    S.DARK_FRACTION,
-    S.BRIGHT_FRACTION,
-    S.CONTRAST,
-    S.NOISE,
-    S.EDGE_DENSITY,
-    S.MEGAPIXELS,
-    S.SHORT_SIDE,
-)
+MEASURES = S.QUALITY_MEASURES
 # Everything the report reads (never the embeddings or logits: they are large).
 COLUMNS = (
     S.IMAGE_ID,

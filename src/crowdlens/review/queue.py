@@ -14,16 +14,7 @@ from crowdlens import schema as S
 from crowdlens.report.results import columns_of, read_results
 from crowdlens.stages.decide import reason_kind
 
-MEASURES = (
-    S.SHARPNESS,
-    S.BRIGHTNESS,
-    S.DARK_FRACTION,
-    S.BRIGHT_FRACTION,
-    S.CONTRAST,
-    S.NOISE,
-    S.MEGAPIXELS,
-    S.SHORT_SIDE,
-)
+MEASURES = S.QUALITY_MEASURES
 COLUMNS = (
     S.IMAGE_ID,
     S.PATH,
