@@ -64,7 +64,8 @@ def s3(tmp_path_factory):
 
 def crowdlens(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "crowdlens", "moderate", *args, "--master", "local[2]"],
+        # OCR is not what these tests are about (tests/text covers it): skip its cost.
+        [sys.executable, "-m", "crowdlens", "moderate", *args, "--master", "local[2]", "--no-text"],
         capture_output=True,
         text=True,
         env={**os.environ, **env, "SPARK_LOCAL_IP": "127.0.0.1"},
