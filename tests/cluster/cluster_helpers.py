@@ -8,6 +8,7 @@ session (the ``spark`` fixture) may already be up in this process.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -83,17 +84,33 @@ def wait_for(predicate, what: str, timeout: float, proc: subprocess.Popen | None
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def executors_of(cluster: object, app_id: str) -> list[int]:
-    """PIDs of the executor JVMs the cluster's workers run for application ``app_id``."""
+def executors_of(cluster: object, app_id: str | None = None) -> list[int]:
+    """PIDs of the executor JVMs this cluster's workers run (for ``app_id`` only, if given).
+
+    Read from /proc, not ``ps``: ``ps`` cuts command lines at 80 characters
+    when it has no terminal (as under pytest), and an executor's class name
+    comes after a long classpath. Executors are told apart from other
+    clusters' by the worker URL (its port is in the master's status).
+    """
+    ports = {
+        str(w["port"]) for w in cluster.state().get("workers", []) if w.get("state") == "ALIVE"
+    }
     found = []
-    for pid in cluster.executor_pids():
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue  # ended meanwhile
-        if app_id.encode() in cmdline:
-            found.append(pid)
-    return found
+        if "org.apache.spark.executor.CoarseGrainedExecutorBackend" not in args:
+            continue
+        opt = dict(itertools.pairwise(args))
+        if opt.get("--worker-url", "").rsplit(":", 1)[-1] not in ports:
+            continue
+        if app_id is None or opt.get("--app-id") == app_id:
+            found.append(int(proc.name))
+    return sorted(found)
 
 
 def _plain(value: object) -> object:

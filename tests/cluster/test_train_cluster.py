@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cluster_helpers import BARRIER_CONF, run_cli, start_cli, wait_for
+from cluster_helpers import BARRIER_CONF, executors_of, run_cli, start_cli, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -92,7 +92,7 @@ def test_training_killed_mid_run_resumes_to_the_same_model(
         wait_for(lambda: list(ckpt.glob("ckpt-*.pt")), "the first checkpoint", 600, proc)
         # Everything this run started, also the DDP processes in the executors.
         started = {proc.pid, *_descendants(proc.pid)}
-        started |= {d for e in cluster.executor_pids() for d in _descendants(e)}
+        started |= {d for e in executors_of(cluster) for d in _descendants(e)}
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         if proc.poll() is None:
