@@ -134,7 +134,10 @@ class StandaloneCluster:
 
     def executor_pids(self) -> list[int]:
         """PIDs of the executor JVMs our workers launched (for fault tests)."""
-        out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
+        # -ww: the class name comes after a long classpath; without it ps cuts the line.
+        out = subprocess.run(
+            ["ps", "-ww", "-eo", "pid,ppid,args"], capture_output=True, text=True
+        ).stdout
         workers = {p.pid for p in self._procs[1:]}
         pids = []
         for line in out.splitlines()[1:]:

@@ -276,9 +276,10 @@ def bundle_labels_temperature(path: str | Path) -> tuple[list[str], float]:
     The bundle format belongs to :mod:`crowdlens.models.bundle`; a bundle
     without a fitted temperature is used uncalibrated (T = 1).
     """
-    from crowdlens.models.bundle import load_bundle
+    from crowdlens.models.bundle import resolve_bundle
 
-    bundle = load_bundle(path)
+    # A bundle folder, or a registry name (its exported, cached ImageNet bundle).
+    bundle = resolve_bundle(path)
     labels = list(getattr(bundle, "labels", None) or [])
     if not labels:
         raise CrowdlensError(
