@@ -28,11 +28,11 @@ from crowdlens.spark.standalone import free_port
 pytestmark = [pytest.mark.cluster, pytest.mark.spark, pytest.mark.slow]
 
 SAMPLE = REPO / "examples" / "sample" / "photos"
-N_TRAIN = 400  # grocery train photos: enough tasks that a kill lands mid-job
+N_TRAIN = 200  # grocery train photos: ~34 tasks, enough that a kill lands mid-job
 CONFIG = """\
 write_report = false
 [spark]
-photos_per_partition = 8   # ~60 small tasks: retries and re-runs are cheap
+photos_per_partition = 8   # ~34 small tasks: retries and re-runs are cheap
 [text]
 enabled = false            # OCR costs ~1 s per photo; it has its own tests
 [model]
