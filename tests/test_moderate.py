@@ -213,8 +213,3 @@ def test_incremental_run_processes_only_new_photos(spark, awkward_folder, tmp_pa
     assert (changed[S.WIDTH], changed[S.HEIGHT]) == (50, 20)
     kept = df[df[S.PATH].str.endswith("top.jpg")].iloc[0]
     assert kept[S.RUN_ID] == before[before[S.PATH].str.endswith("top.jpg")].iloc[0][S.RUN_ID]
-
-
-def test_text_stage_needs_a_file_system_output(spark, awkward_folder):
-    with pytest.raises(CrowdlensError, match="--no-text for results only"):
-        moderate(spark, awkward_folder, "s3://bucket/out", ModerateConfig())

@@ -62,10 +62,11 @@ def s3(tmp_path_factory):
     server.stop()
 
 
-def crowdlens(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def crowdlens(env: dict[str, str], *args: str, text: bool = False) -> subprocess.CompletedProcess:
+    # OCR costs ~1 s per photo (tests/text covers it): only one test turns it on.
+    flags = [] if text else ["--no-text"]
     return subprocess.run(
-        # OCR is not what these tests are about (tests/text covers it): skip its cost.
-        [sys.executable, "-m", "crowdlens", "moderate", *args, "--master", "local[2]", "--no-text"],
+        [sys.executable, "-m", "crowdlens", "moderate", *args, "--master", "local[2]", *flags],
         capture_output=True,
         text=True,
         env={**os.environ, **env, "SPARK_LOCAL_IP": "127.0.0.1"},
@@ -89,9 +90,16 @@ def test_folder_prefix_in_s3_to_local_results(s3, tmp_path):
 
 def test_manifest_in_s3_and_results_written_to_s3(s3):
     s3, env = s3
-    proc = crowdlens(env, "s3://survey/manifest.csv", "--out", "s3://survey/runs/r1")
+    proc = crowdlens(env, "s3://survey/manifest.csv", "--out", "s3://survey/runs/r1", text=True)
     assert proc.returncode == 0, proc.stderr
     assert "2 photos" in proc.stdout
+    # the release copy went to the bucket too, mirrored and without metadata
+    released = "runs/r1/redacted/photos/Arla-Standard-Milk/Arla-Standard-Milk_001.jpg"
+    body = s3.get_object(Bucket="survey", Key=released)["Body"].read()
+    from PIL import Image
+
+    with Image.open(io.BytesIO(body)) as im:
+        assert im.size == (348, 348) and not im.getexif()
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="survey", Prefix="runs/r1/")["Contents"]}
     assert "runs/r1/results.parquet/_SUCCESS" in keys
     assert not any(".tmp-" in k for k in keys)

@@ -255,12 +255,6 @@ def moderate(
             "--incremental needs --out on a file system (local or shared); for an object "
             "store, write to a shared folder and copy, or run without --incremental."
         )
-    if is_url(str(out_dir)) and cfg.text.enabled:
-        raise CrowdlensError(
-            f"--out {out_dir} is an object store, and the text stage writes its redacted "
-            "release copies to a file system: use --out on a local or shared folder, or "
-            "--no-text for results only."
-        )
     target = prepare_output(out_dir, overwrite or incremental, RESULTS)
     previous = target if incremental and Path(target).exists() else None
     run_id = new_run_id()

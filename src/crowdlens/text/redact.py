@@ -146,6 +146,18 @@ def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
     from PIL import Image
 
     fmt = KEEP_FORMATS.get(os.path.splitext(path)[1].lower(), "JPEG")
+    if "://" in path:  # an object store: one PUT is atomic, a retry overwrites it
+        import io
+
+        from crowdlens.io.fs import filesystem
+
+        buf = io.BytesIO()
+        fresh = Image.frombytes("RGB", image.size, image.convert("RGB").tobytes())
+        options = {"quality": jpeg_quality} if fmt in ("JPEG", "WEBP") else {}
+        fresh.save(buf, format=fmt, **options)
+        fs, key = filesystem(path)
+        fs.pipe(key, buf.getvalue())
+        return path
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     fresh = Image.frombytes("RGB", image.size, image.convert("RGB").tobytes())
