@@ -106,7 +106,7 @@ def _train_head(
     import torch
 
     from crowdlens.models.registry import create_model
-    from crowdlens.training.callbacks import ConsoleProgress, TensorBoard
+    from crowdlens.training.from_config import make_trainer
     from crowdlens.training.head import (
         TensorData,
         compute_features,
@@ -114,9 +114,6 @@ def _train_head(
         make_head,
         set_classifier,
     )
-    from crowdlens.training.optim import make_optimizer, make_schedule
-    from crowdlens.training.trainer import Checkpoint, Trainer, Validation
-    from crowdlens.training.triggers import EveryEpoch, MaxEpoch
 
     cache = cfg.features_cache or str(work / "features")
     t0 = time.perf_counter()
@@ -133,24 +130,8 @@ def _train_head(
         vx, vy, vskipped, val_ok = np.zeros((0, x.shape[1]), np.float32), np.zeros(0), 0, []
     torch.manual_seed(cfg.seed)
     head = make_head(x.shape[1], len(labels), cfg.head_hidden, cfg.dropout)
-    callbacks: list[Any] = [ConsoleProgress()]
-    if cfg.tensorboard_dir:
-        callbacks.append(TensorBoard(cfg.tensorboard_dir))
-    assert cfg.epochs and cfg.lr and cfg.batch_size
     val_data = TensorData(vx, vy) if len(vy) else None
-    trainer = Trainer(
-        head,
-        torch.nn.CrossEntropyLoss(),
-        make_optimizer(cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum),
-        schedule=make_schedule(cfg.schedule, cfg.warmup_epochs or 0.0),
-        end_trigger=MaxEpoch(cfg.epochs),
-        batch_size=cfg.batch_size,
-        validation=Validation(EveryEpoch(), val_data) if val_data else None,
-        checkpoint=Checkpoint(EveryEpoch(), cfg.checkpoint_dir) if cfg.checkpoint_dir else None,
-        callbacks=callbacks,
-        grad_clip_norm=cfg.grad_clip_norm,
-        seed=cfg.seed,
-    )
+    trainer = make_trainer(head, cfg, val_data)
     t1 = time.perf_counter()
     result = trainer.fit(TensorData(x, y), resume=cfg.checkpoint_dir if cfg.resume else None)
     t_head = time.perf_counter() - t1
