@@ -28,10 +28,15 @@ function fillSelect(select, values) {
   select.value = values.includes(keep) ? keep : "";
 }
 
+let loadSeq = 0;  // filters can change faster than the server answers: only the newest answer counts
+
 async function load(keepId) {
+  const seq = ++loadSeq;
   const r = await fetch("/api/queue?" + filters().toString(), { credentials: "same-origin" });
+  if (seq !== loadSeq) return;
   if (!r.ok) { $("message").textContent = "Could not load the queue (" + r.status + ")"; return; }
   const data = await r.json();
+  if (seq !== loadSeq) return;
   state.items = data.items;
   state.labels = data.labels;
   fillSelect($("f-reason"), data.facets.reasons);
