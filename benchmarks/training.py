@@ -3,6 +3,7 @@
     python benchmarks/training.py --what seed      # transfer (head) vs scratch, same classes/epochs
     python benchmarks/training.py --what head      # full data, head mode: fine + coarse top-1
     python benchmarks/training.py --what finetune  # full data finetune: top-1, photos/s per core
+    ... --what finetune --init-head models/grocery-lite0   # linear probe, then fine-tune
     python benchmarks/training.py --what overhead  # TorchDistributor vs plain loop; 2 vs 1 processes
     ... --quick                                     # small scale, to prove the script works
 
@@ -104,12 +105,12 @@ def finetune(args, spark_cfg, work):
     cfg = TrainConfig(
         mode="finetune", epochs=1 if args.quick else args.epochs,
         max_per_class=3 if args.quick else 0, input_size=128 if args.quick else None,
-        num_processes=args.processes, batch_size=32,
+        num_processes=args.processes, batch_size=32, init_head=args.init_head,
     )  # fmt: skip
     r = _train(cfg, spark_cfg, work / "finetune")
     cores = os.cpu_count() or 1
     per_core = r["photos_seen"] / r["seconds_training"] / cores
-    print(_row("finetune lite0", r))
+    print(_row("finetune lite0" + (" (from head)" if args.init_head else ""), r))
     print(
         f"finetune throughput: {r['photos_seen'] / r['seconds_training']:.2f} photos/s on {cores} "
         f"cores = {per_core:.2f} photos/s per core (seed: 1.56 photos/s per vCPU, "
@@ -168,6 +169,11 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=10, help="seed / finetune epochs")
     p.add_argument("--scratch-size", type=int, default=128, help="scratch input size (px)")
     p.add_argument("--processes", type=int, default=2, help="finetune DDP processes")
+    p.add_argument(
+        "--init-head",
+        metavar="BUNDLE",
+        help="finetune: start from this head-mode bundle (e.g. models/grocery-lite0)",
+    )
     p.add_argument("--size", type=int, default=128, help="overhead: input size (px)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = p.parse_args(argv)

@@ -32,6 +32,7 @@ examples:
   crowdlens train --train data/train --val data/val --out models/grocery
   crowdlens train --train data/train --val data/val --out models/ft --mode finetune \\
       --epochs 5 --num-processes 2 --checkpoint-dir ckpt --tensorboard-dir runs/ft
+  crowdlens train ... --mode finetune --init-head models/grocery   # linear probe, then fine-tune
   crowdlens train ... --checkpoint-dir ckpt --resume        # continue a stopped run
   crowdlens evaluate --model models/grocery --data data/val
 """
@@ -56,6 +57,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--head-hidden", type=int, help="0 = linear softmax head, N = MLP with N units")
     g.add_argument("--input-size", type=int, help="smaller input for quick finetune/scratch runs")
     g.add_argument("--seed", type=int)
+    g.add_argument(
+        "--init-head",
+        metavar="BUNDLE",
+        help="finetune: start the classifier from this head-mode bundle (labels matched by name)",
+    )
     d = p.add_argument_group("data")
     d.add_argument("--label-column", help="manifest column with the label (default label)")
     d.add_argument("--parent-label-column", help="manifest column with the parent label")
@@ -108,6 +114,7 @@ def run_train(args: argparse.Namespace) -> int:
         head_hidden=args.head_hidden,
         input_size=args.input_size,
         seed=args.seed,
+        init_head=args.init_head,
         label_column=args.label_column,
         parent_label_column=args.parent_label_column,
         min_per_class=args.min_per_class,

@@ -49,6 +49,24 @@ def extract_head(onnx_path: str | Path, n_labels: int, feature_dim: int) -> dict
     return {"weight": weight.astype(np.float32), "bias": bias.astype(np.float32)}
 
 
+def load_head(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, str]:
+    """``(labels, weight, bias, architecture)`` of the linear head in a packed head
+    (``head.npz`` + ``bundle-meta.json``) or in a full bundle (``bundle.json`` + ONNX)."""
+    src = Path(path)
+    if (src / HEAD_FILE).is_file() and (src / META_FILE).is_file():
+        meta = json.loads((src / META_FILE).read_text())
+        head = dict(np.load(src / HEAD_FILE))
+    elif (src / "bundle.json").is_file():
+        meta = json.loads((src / "bundle.json").read_text())
+        head = extract_head(src / meta["model_file"], len(meta["labels"]), int(meta["feature_dim"]))
+    else:
+        raise CrowdlensError(
+            f"{src}: neither a packed head ({HEAD_FILE} + {META_FILE}) nor a bundle "
+            "(bundle.json); pass the folder a head-mode 'crowdlens train' wrote"
+        )
+    return list(meta["labels"]), head["weight"], head["bias"], str(meta["architecture"])
+
+
 def pack_head(bundle_dir: str | Path, out_dir: str | Path) -> Path:
     """Write ``head.npz`` and ``bundle-meta.json`` for the bundle in ``bundle_dir``."""
     src, out = Path(bundle_dir), Path(out_dir)

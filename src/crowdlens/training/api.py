@@ -161,11 +161,19 @@ def _train_network(
     import torch
 
     from crowdlens.training.data import targets_for
-    from crowdlens.training.finetune import FinetuneJob, build_model, train_worker
+    from crowdlens.training.finetune import FinetuneJob, aligned_head, build_model, train_worker
 
     spec = _spec(cfg)
     tp, tt = targets_for(train, labels)
     vp, vt = targets_for(val, labels)
+    head = aligned_head(cfg.init_head, labels, cfg.backbone) if cfg.init_head else None
+    if head is not None:
+        log.info(
+            "classifier starts from %s (%d of %d labels known)",
+            cfg.init_head,
+            int(head[2].sum()),
+            len(labels),
+        )
     job = FinetuneJob(
         tuple(tp),
         tuple(tt),
@@ -175,6 +183,7 @@ def _train_network(
         cfg,
         spec.to_dict(),
         str(work / "weights.pt"),
+        head,
     )
     t0 = time.perf_counter()
     if cfg.use_distributor:

@@ -50,6 +50,7 @@ class TrainConfig:
     flip_features: bool = True  # head mode: add mirrored-photo features to the training set
     backbone_lr_scale: float = 0.1  # finetune: backbone rate = lr x this (the new head gets lr)
     freeze_fraction: float = 0.0  # finetune: freeze this leading fraction of backbone tensors
+    init_head: str | None = None  # finetune: start the classifier from this head-mode bundle
     input_size: int | None = None  # smaller than the model's own for quick runs (finetune/scratch)
     label_column: str = "label"
     parent_label_column: str | None = None
@@ -90,6 +91,13 @@ class TrainConfig:
         check(self, "max_per_class", self.max_per_class >= 0, "an int >= 0 (0 = all)")
         check(self, "num_processes", self.num_processes >= 1, "an int >= 1")
         check(self, "label_column", bool(self.label_column), "a non-empty column name")
+        if self.init_head is not None:
+            check(
+                self,
+                "init_head",
+                self.mode == "finetune",
+                "only for mode = 'finetune' (a head-mode bundle to start the classifier from)",
+            )
 
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in from the mode's defaults."""

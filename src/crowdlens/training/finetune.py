@@ -42,6 +42,57 @@ class FinetuneJob:
     cfg: TrainConfig
     spec: dict[str, Any]
     weights_out: str
+    # init_head: (weight [labels, features], bias, matched-row mask) in ``labels`` order
+    init_head: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+def aligned_head(
+    path: str, labels: tuple[str, ...] | list[str], backbone: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The head of the bundle at ``path``, its rows put in ``labels`` order (by name).
+
+    Labels the bundle does not know keep a zero row and ``False`` in the mask
+    (the worker leaves those rows at their random initialisation). This is the
+    "linear probe, then fine-tune" recipe: starting from a trained head keeps
+    the first updates from wrecking the pretrained features with the gradients
+    of a random classifier.
+    """
+    from crowdlens.errors import CrowdlensError
+    from crowdlens.models.head_bundle import load_head
+
+    known, weight, bias, arch = load_head(path)
+    if arch != backbone:
+        raise CrowdlensError(
+            f"init_head {path!r} was trained on {arch!r} features but this run fine-tunes "
+            f"{backbone!r}; pass --backbone {arch} or a head trained on {backbone}"
+        )
+    row = {lab: i for i, lab in enumerate(known)}
+    mask = np.array([lab in row for lab in labels], dtype=bool)
+    if not mask.any():
+        raise CrowdlensError(
+            f"init_head {path!r} shares no label with the training data "
+            f"(it knows e.g. {known[:3]}, the data has e.g. {list(labels)[:3]})"
+        )
+    w = np.zeros((len(labels), weight.shape[1]), dtype=np.float32)
+    b = np.zeros(len(labels), dtype=np.float32)
+    for i, lab in enumerate(labels):
+        if lab in row:
+            w[i], b[i] = weight[row[lab]], bias[row[lab]]
+    return w, b, mask
+
+
+def init_classifier(model: Any, head: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Copy the matched rows of an aligned head into the model's linear classifier."""
+    import torch
+
+    weight, bias, mask = head
+    fc = model.get_classifier()
+    if tuple(fc.weight.shape) != weight.shape:
+        raise ValueError(f"classifier is {tuple(fc.weight.shape)}, the head {weight.shape}")
+    rows = torch.from_numpy(np.flatnonzero(mask))
+    with torch.no_grad():
+        fc.weight[rows] = torch.from_numpy(weight[mask])
+        fc.bias[rows] = torch.from_numpy(bias[mask])
 
 
 def _threads_per_process() -> int:
@@ -92,6 +143,8 @@ def train_worker(job: FinetuneJob) -> dict[str, Any] | None:
     val = PhotoDataset(job.val_paths, job.val_targets, spec, train=False)
     torch.manual_seed(cfg.seed)  # same initial head on every rank (DDP also broadcasts it)
     model = build_model(cfg, len(job.labels))
+    if job.init_head is not None:
+        init_classifier(model, job.init_head)
     trainer = make_trainer(
         model,
         cfg,
