@@ -50,7 +50,8 @@ def bundles(name: str, int8: bool, calib: Path, rebuild: bool = False) -> dict[s
     """fp32 (and int8) bundles of a registry model, built once in the work folder."""
     import shutil
 
-    from crowdlens.models.bundle import META_FILE, export_bundle
+    from crowdlens.models.bundle import META_FILE
+    from crowdlens.models.export import export_bundle
     from crowdlens.models.quantize import calibration_photos, quantize_bundle
     from crowdlens.models.registry import create_model
 

@@ -12,7 +12,7 @@ IMAGENET_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "imagenet"
 @pytest.fixture(scope="session")
 def mobilenet_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pretrained MobileNetV2 ImageNet head as a bundle (about 3 s to export)."""
-    from crowdlens.models.bundle import export_bundle
+    from crowdlens.models.export import export_bundle
     from crowdlens.models.registry import create_model
 
     model = create_model("mobilenet_v2")
@@ -24,7 +24,7 @@ def mobilenet_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lite0_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pretrained EfficientNet-Lite0 ImageNet head as a bundle (about 6 s to export)."""
-    from crowdlens.models.bundle import export_bundle
+    from crowdlens.models.export import export_bundle
     from crowdlens.models.registry import create_model
 
     model = create_model("efficientnet_lite0")

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crowdlens.models.bundle import BundleError, export_bundle, import_onnx, load_bundle
+from crowdlens.models.bundle import BundleError, load_bundle
+from crowdlens.models.export import export_bundle
+from crowdlens.models.onnx_import import import_onnx
 from crowdlens.models.predict import InferenceConfig, predict_contents
 from crowdlens.models.preprocess import PreprocessSpec
 from crowdlens.models.registry import create_model

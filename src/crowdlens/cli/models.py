@@ -218,7 +218,7 @@ def run_classify(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from crowdlens.models.bundle import export_bundle
+    from crowdlens.models.export import export_bundle
     from crowdlens.models.registry import create_model
 
     model = create_model(args.name, pretrained=True, num_classes=0 if args.embed else None)
@@ -245,7 +245,7 @@ def read_labels(spec: str | None) -> list[str] | None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from crowdlens.models.bundle import import_onnx
+    from crowdlens.models.onnx_import import import_onnx
     from crowdlens.models.preprocess import PreprocessSpec
 
     size = args.input_size

@@ -82,7 +82,7 @@ def rebuild(head_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Rebuild the full bundle (``model.onnx`` + ``bundle.json``) from a packed head."""
     import torch
 
-    from crowdlens.models.bundle import export_bundle
+    from crowdlens.models.export import export_bundle
     from crowdlens.models.preprocess import PreprocessSpec
     from crowdlens.models.registry import create_model
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from crowdlens.errors import CrowdlensError
-from crowdlens.models.bundle import Bundle, _now, load_bundle, versions, write_bundle_dir
+from crowdlens.models.bundle import Bundle, load_bundle, utc_now, versions, write_bundle_dir
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def quantize_bundle(
             extra=extra,
             source="quantize",
             versions=versions(),
-            created=_now(),
+            created=utc_now(),
             parity_max_abs_diff=None,
             architecture=f"{bundle.architecture}-int8",
         )

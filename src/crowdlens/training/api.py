@@ -236,7 +236,7 @@ def train(
     top-1/top-5, parent-level top-1 when parent labels are known, the
     temperature, skipped photo counts and timings.
     """
-    from crowdlens.models.bundle import export_bundle
+    from crowdlens.models.export import export_bundle
     from crowdlens.training.evaluate import fit_temperature, summarize
 
     cfg = (cfg or TrainConfig()).resolved()
