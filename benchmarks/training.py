@@ -106,11 +106,13 @@ def finetune(args, spark_cfg, work):
         mode="finetune", epochs=1 if args.quick else args.epochs,
         max_per_class=3 if args.quick else 0, input_size=128 if args.quick else None,
         num_processes=args.processes, batch_size=32, init_head=args.init_head,
+        freeze_bn=args.freeze_bn,
     )  # fmt: skip
     r = _train(cfg, spark_cfg, work / "finetune")
     cores = os.cpu_count() or 1
     per_core = r["photos_seen"] / r["seconds_training"] / cores
-    print(_row("finetune lite0" + (" (from head)" if args.init_head else ""), r))
+    how = [w for w, on in (("from head", args.init_head), ("frozen BN", args.freeze_bn)) if on]
+    print(_row("finetune lite0" + (f" ({', '.join(how)})" if how else ""), r))
     print(
         f"finetune throughput: {r['photos_seen'] / r['seconds_training']:.2f} photos/s on {cores} "
         f"cores = {per_core:.2f} photos/s per core (seed: 1.56 photos/s per vCPU, "
@@ -130,7 +132,7 @@ def overhead(args, spark_cfg, work):
 
     cfg = TrainConfig(
         mode="finetune", epochs=1, batch_size=16, input_size=args.size,
-        classes=SEED_CLASSES[:5], max_per_class=4 if args.quick else 16,
+        classes=SEED_CLASSES[:5], max_per_class=4 if args.quick else args.per_class,
     ).resolved()  # fmt: skip
     train_t, val_t, labels, _ = prepare_tables(DATA / "train", DATA / "val", cfg)
     tp, tt = targets_for(train_t, labels)
@@ -174,7 +176,13 @@ def main(argv=None) -> int:
         metavar="BUNDLE",
         help="finetune: start from this head-mode bundle (e.g. models/grocery-lite0)",
     )
+    p.add_argument(
+        "--freeze-bn", action="store_true", help="finetune: BatchNorm keeps pretrained statistics"
+    )
     p.add_argument("--size", type=int, default=128, help="overhead: input size (px)")
+    p.add_argument(
+        "--per-class", type=int, default=16, help="overhead: photos per class (5 classes)"
+    )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = p.parse_args(argv)
 

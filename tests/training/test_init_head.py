@@ -53,6 +53,26 @@ def test_unknown_labels_keep_their_random_rows(grocery_model):
     assert np.array_equal(after[1], before[1])
 
 
+def test_frozen_batchnorm_keeps_its_statistics_in_train_mode():
+    import torch
+
+    from crowdlens.training.finetune import freeze_batchnorm, param_groups
+
+    model = build_model(TrainConfig(mode="finetune"), 3)
+    n = freeze_batchnorm(model)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert n == len(bns) > 10
+    before = [b.running_mean.clone() for b in bns]
+    model.train()
+    assert model.training and not any(b.training for b in bns)
+    model(torch.randn(2, 3, 64, 64) * 5 + 3)  # far from ImageNet statistics
+    assert all(torch.equal(b.running_mean, m) for b, m in zip(bns, before, strict=True))
+    trained = {
+        id(p) for g in param_groups(model, TrainConfig(mode="finetune")) for p in g["params"]
+    }
+    assert not any(id(p) in trained for b in bns for p in b.parameters())
+
+
 @pytest.mark.slow
 def test_finetuning_from_the_head_starts_where_the_head_left_off(
     grocery_model, shared_data, tmp_path

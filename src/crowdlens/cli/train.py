@@ -58,6 +58,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-size", type=int, help="smaller input for quick finetune/scratch runs")
     g.add_argument("--seed", type=int)
     g.add_argument(
+        "--freeze-bn",
+        action="store_true",
+        default=None,
+        help="finetune: keep BatchNorm statistics and weights as pretrained",
+    )
+    g.add_argument(
         "--init-head",
         metavar="BUNDLE",
         help="finetune: start the classifier from this head-mode bundle (labels matched by name)",
@@ -115,6 +121,7 @@ def run_train(args: argparse.Namespace) -> int:
         input_size=args.input_size,
         seed=args.seed,
         init_head=args.init_head,
+        freeze_bn=args.freeze_bn,
         label_column=args.label_column,
         parent_label_column=args.parent_label_column,
         min_per_class=args.min_per_class,

@@ -51,6 +51,7 @@ class TrainConfig:
     backbone_lr_scale: float = 0.1  # finetune: backbone rate = lr x this (the new head gets lr)
     freeze_fraction: float = 0.0  # finetune: freeze this leading fraction of backbone tensors
     init_head: str | None = None  # finetune: start the classifier from this head-mode bundle
+    freeze_bn: bool = False  # finetune: BatchNorm keeps its pretrained statistics (eval mode)
     input_size: int | None = None  # smaller than the model's own for quick runs (finetune/scratch)
     label_column: str = "label"
     parent_label_column: str | None = None

@@ -107,6 +107,31 @@ def build_model(cfg: TrainConfig, num_classes: int) -> Any:
     return create_model(cfg.backbone, pretrained=cfg.mode != "scratch", num_classes=num_classes)
 
 
+def freeze_batchnorm(model: Any) -> int:
+    """Keep every BatchNorm layer in eval mode (pretrained running statistics,
+    frozen affine weights), whatever ``model.train()`` says; returns how many.
+
+    With a few photos per process and step, batch statistics are noisy and
+    drift away from the ones the pretrained weights expect.
+    """
+    import types
+
+    from torch import nn
+
+    def stay_in_eval(self: nn.Module, mode: bool = True) -> nn.Module:
+        return nn.Module.train(self, False)
+
+    n = 0
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.train = types.MethodType(stay_in_eval, m)
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+            n += 1
+    return n
+
+
 def param_groups(model: Any, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Backbone at lr x backbone_lr_scale (leading freeze_fraction frozen), head at lr."""
     head_ids = {id(p) for p in model.get_classifier().parameters()}
@@ -145,6 +170,8 @@ def train_worker(job: FinetuneJob) -> dict[str, Any] | None:
     model = build_model(cfg, len(job.labels))
     if job.init_head is not None:
         init_classifier(model, job.init_head)
+    if cfg.freeze_bn:
+        freeze_batchnorm(model)  # before param_groups: frozen tensors get no optimiser slot
     trainer = make_trainer(
         model,
         cfg,
