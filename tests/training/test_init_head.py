@@ -6,6 +6,8 @@ fine-tune runs in-process on real photos.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -13,11 +15,9 @@ from crowdlens.errors import ConfigError, CrowdlensError
 from crowdlens.models.head_bundle import load_head
 from crowdlens.training.config import TrainConfig
 from crowdlens.training.finetune import (
-    FinetuneJob,
     aligned_head,
     build_model,
     init_classifier,
-    train_worker,
 )
 
 CLASSES = ("Lime", "Avocado", "Banana")
@@ -78,30 +78,33 @@ def test_finetuning_from_the_head_starts_where_the_head_left_off(
     grocery_model, shared_data, tmp_path
 ):
     """One epoch at a tiny rate barely moves the weights, so the validation top-1
-    is the head's: right on (nearly) every photo with the head, not without."""
-    from crowdlens.models.registry import get_pretrained_config
+    of the exported bundle is the head's: right on (nearly) every photo with the
+    head, not without. Runs the whole ``train`` API (one process, no Spark)."""
+    from crowdlens.training.api import train
 
-    train_paths, train_targets, val_paths, val_targets = [], [], [], []
-    for t, name in enumerate(CLASSES):
-        train = sorted((shared_data / "train").rglob(f"{name}/*.jpg"))[:2]
-        val = sorted((shared_data / "val").rglob(f"{name}/*.jpg"))[:4]
-        train_paths += map(str, train)
-        train_targets += [t] * len(train)
-        val_paths += map(str, val)
-        val_targets += [t] * len(val)
-    spec = get_pretrained_config("efficientnet_lite0").preprocess
-    cfg = TrainConfig(mode="finetune", epochs=1, batch_size=6, lr=1e-6, warmup_epochs=0.0)
+    def manifest(split: str, n: int):
+        rows = ["path,label"]
+        for name in CLASSES:
+            rows += [
+                f"{p},{name}" for p in sorted((shared_data / split).rglob(f"{name}/*.jpg"))[:n]
+            ]
+        path = tmp_path / f"{split}.csv"
+        path.write_text("\n".join(rows) + "\n")
+        return path
 
-    def top1(head) -> float:
-        job = FinetuneJob(
-            tuple(train_paths), tuple(train_targets), tuple(val_paths), tuple(val_targets),
-            CLASSES, cfg.resolved(), spec.to_dict(), str(tmp_path / "w.pt"), head,
-        )  # fmt: skip
-        out = train_worker(job)
-        predicted = out["val_logits"].argmax(1)
-        return float(np.mean(predicted == np.array(val_targets)[out["val_rows"]]))
+    train_csv, val_csv = manifest("train", 2), manifest("val", 4)
+    cfg = TrainConfig(
+        mode="finetune", epochs=1, batch_size=6, lr=1e-6, warmup_epochs=0.0,
+        use_distributor=False, freeze_bn=True,
+    )  # fmt: skip
 
-    with_head = top1(aligned_head(str(grocery_model), CLASSES, "efficientnet_lite0"))
+    def top1(init_head) -> float:
+        out = tmp_path / f"bundle-{bool(init_head)}"
+        report = train(train_csv, val_csv, out, dataclasses.replace(cfg, init_head=init_head))
+        assert report["val"]["n"] == 12 and (out / "bundle.json").is_file()
+        return report["val"]["top1"]
+
+    with_head = top1(str(grocery_model))
     without = top1(None)  # the same run from a random classifier (seed 0)
     assert with_head >= 10 / 12
     assert without < with_head
