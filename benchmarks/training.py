@@ -184,16 +184,20 @@ def main(argv=None) -> int:
         "--per-class", type=int, default=16, help="overhead: photos per class (5 classes)"
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--keep", metavar="DIR", help="write the trained bundles here (default: temp)")
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from crowdlens.config import SparkConfig
 
     spark_cfg = SparkConfig(master="local[2]")
-    with tempfile.TemporaryDirectory(prefix="crowdlens-bench-") as tmp:
-        result = {"seed": seed, "head": head, "finetune": finetune, "overhead": overhead}[
-            args.what
-        ](args, spark_cfg, Path(tmp))
+    run = {"seed": seed, "head": head, "finetune": finetune, "overhead": overhead}[args.what]
+    if args.keep:  # the trained bundles stay, e.g. for crowdlens evaluate
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+        result = run(args, spark_cfg, Path(args.keep))
+    else:
+        with tempfile.TemporaryDirectory(prefix="crowdlens-bench-") as tmp:
+            result = run(args, spark_cfg, Path(tmp))
     if args.json:
         clean = json.loads(json.dumps(result, default=str))
         Path(args.json).write_text(json.dumps(clean, indent=2))
