@@ -103,6 +103,10 @@ def test_manifest_in_s3_and_results_written_to_s3(s3):
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="survey", Prefix="runs/r1/")["Contents"]}
     assert "runs/r1/results.parquet/_SUCCESS" in keys
     assert not any(".tmp-" in k for k in keys)
+    # the report went to the bucket, with a thumbnail read from the photo in the bucket
+    html = s3.get_object(Bucket="survey", Key="runs/r1/report.html")["Body"].read().decode()
+    assert "<html" in html and "data:image/jpeg;base64," in html
+    assert "missing.jpg" in html  # the error table names the photo that was not found
     parts = sorted(k for k in keys if k.endswith(".parquet"))
     frames = [
         pd.read_parquet(io.BytesIO(s3.get_object(Bucket="survey", Key=k)["Body"].read()))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
-from crowdlens.io.fs import is_url
+from crowdlens.io.fs import is_url, join
 from crowdlens.io.ingest import hash_stage, ingest, read_bytes_stage
 from crowdlens.io.results import (
     RESULTS,
@@ -278,10 +278,10 @@ def moderate(
     finally:
         light.unpersist()
     summary = summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
-    if cfg.write_report and not is_url(str(out_dir)):
+    if cfg.write_report:
         from crowdlens.report.html import write_report
 
-        html = write_report(target, Path(out_dir) / REPORT, cfg.report, quality=cfg.quality)
+        html = write_report(target, join(str(out_dir), REPORT), cfg.report, quality=cfg.quality)
         summary.extra["report"] = str(html)
     return summary
 

@@ -54,11 +54,18 @@ def draw_polygons(
 
 
 def load_thumbnail(path: str | Path, size: int) -> tuple[Image.Image, tuple[int, int]] | None:
-    """A thumbnail (longest side ``size``) and the full decoded size, or None if unreadable."""
+    """A thumbnail (longest side ``size``) and the full decoded size, or None if unreadable.
+
+    ``path`` is a local path or an object-store URL (read through fsspec)."""
     from crowdlens.decode import DecodeError, decode_image
+    from crowdlens.io.fs import filesystem, is_url
 
     try:
-        data = Path(path).read_bytes()
+        if is_url(str(path)):
+            fs, inner = filesystem(str(path))
+            data = fs.cat_file(inner)
+        else:
+            data = Path(path).read_bytes()
         decoded = decode_image(data, draft_size=(size, size))
     except (OSError, DecodeError):
         return None

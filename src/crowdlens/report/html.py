@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from crowdlens import __version__
 from crowdlens import schema as S
 from crowdlens.config import check
+from crowdlens.io.fs import filesystem, is_url
 from crowdlens.report import draw, plots
 from crowdlens.report.results import read_results, results_path
 from crowdlens.stages.decide import reason_kind
@@ -135,28 +136,31 @@ def _counts(series: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in series.value_counts().items()}
 
 
-def _local(path: Any, base: Path) -> Path | None:
-    """A readable local file for a path/URI in the results, or None (remote, missing)."""
+def _source(path: Any, base: Path | None) -> Path | str | None:
+    """Where to read a photo named in the results: a local file, an object-store URL
+    (read at thumbnail time), or None (missing; relative to a remote results table)."""
     if not isinstance(path, str) or not path:
         return None
     from crowdlens.text.redact import local_path
 
     p = local_path(path)
-    if "://" in p:
-        return None
+    if is_url(p):
+        return p
     q = Path(p)
-    q = q if q.is_absolute() else base / q
+    if not q.is_absolute():
+        if base is None:
+            return None
+        q = base / q
     return q if q.is_file() else None
 
 
-def _thumb(row: Mapping[str, Any], base: Path, cfg: ReportConfig) -> str | None:
-    source = None
-    if cfg.show_redacted:
-        source = _local(row.get(S.REDACTED_PATH), base)
-    source = source or _local(row.get(S.PATH), base)
-    if source is None:
-        return None
-    loaded = draw.load_thumbnail(source, cfg.thumbnail_px)
+def _thumb(row: Mapping[str, Any], base: Path | None, cfg: ReportConfig) -> str | None:
+    loaded = None
+    for column in (S.REDACTED_PATH, S.PATH) if cfg.show_redacted else (S.PATH,):
+        source = _source(row.get(column), base)
+        loaded = draw.load_thumbnail(source, cfg.thumbnail_px) if source is not None else None
+        if loaded is not None:
+            break
     if loaded is None:
         return None
     im, size = loaded
@@ -166,7 +170,7 @@ def _thumb(row: Mapping[str, Any], base: Path, cfg: ReportConfig) -> str | None:
     return draw.data_uri(draw.draw_polygons(im, row.get(S.TEXT_REGIONS), size))
 
 
-def _example(row: Mapping[str, Any], base: Path, cfg: ReportConfig) -> dict[str, Any]:
+def _example(row: Mapping[str, Any], base: Path | None, cfg: ReportConfig) -> dict[str, Any]:
     texts = [
         str(r.get("text"))
         for r in _list(row.get(S.TEXT_REGIONS))
@@ -183,7 +187,7 @@ def _example(row: Mapping[str, Any], base: Path, cfg: ReportConfig) -> dict[str,
     }
 
 
-def build_context(df: pd.DataFrame, base: Path, cfg: ReportConfig) -> dict[str, Any]:
+def build_context(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> dict[str, Any]:
     """Everything the template shows, from the results table (pure pandas/matplotlib)."""
     import numpy as np
     import pandas as pd
@@ -291,7 +295,7 @@ def build_context(df: pd.DataFrame, base: Path, cfg: ReportConfig) -> dict[str, 
     return ctx
 
 
-def _example_grids(df: pd.DataFrame, base: Path, cfg: ReportConfig) -> list[dict[str, Any]]:
+def _example_grids(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> list[dict[str, Any]]:
     if cfg.examples_per_flag == 0:
         return []
     cols = set(df.columns)
@@ -341,13 +345,13 @@ def write_report(
     cfg: ReportConfig | None = None,
     *,
     quality: Any = None,
-) -> Path:
+) -> Path | str:
     """Write the self-contained HTML report of a results table. Returns the HTML path.
 
     ``quality`` (a ``QualityConfig``) marks its thresholds on the histograms,
     unless ``cfg.thresholds`` names them already. Photos are read from their
-    local paths (remote photos get no thumbnail); relative paths resolve
-    against the results folder.
+    paths (local files, or object-store URLs through fsspec); relative paths
+    resolve against a local results folder. Results and report may be URLs.
 
     Example::
 
@@ -360,13 +364,19 @@ def write_report(
         cfg = dataclasses.replace(cfg, thresholds=merged)
     src = results_path(results_parquet_path)
     df = read_results(src, [*COLUMNS, *cfg.group_columns])
-    base = src.parent if src.name.endswith(".parquet") else src
-    ctx = build_context(df, base, cfg)
-    html = render(ctx)
-    out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)  # readers never see a half-written report
+    base = None
+    if isinstance(src, Path):
+        base = src.parent if src.name.endswith(".parquet") else src
+    html = render(build_context(df, base, cfg))
+    if is_url(str(out_html)):  # one PUT: the object appears whole or not at all
+        fs, inner = filesystem(str(out_html))
+        fs.pipe_file(inner, html.encode("utf-8"))
+        out: Path | str = str(out_html)
+    else:
+        out = Path(out_html)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out)  # readers never see a half-written report
     log.info("report written to %s (%d photos, %.1f MB)", out, len(df), len(html) / 1e6)
     return out

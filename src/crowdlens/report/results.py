@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.fs import filesystem, is_url, join
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -19,8 +20,20 @@ if TYPE_CHECKING:  # pragma: no cover
 RESULTS_NAME = "results.parquet"
 
 
-def results_path(path: str | Path) -> Path:
-    """``DIR/results.parquet`` for an output folder, or the Parquet path itself."""
+def results_path(path: str | Path) -> Path | str:
+    """``DIR/results.parquet`` for an output folder, or the Parquet path itself.
+
+    Object-store URLs (``s3://bucket/runs/r1``) stay URLs.
+    """
+    if is_url(str(path)):
+        fs, inner = filesystem(str(path))
+        if fs.exists(join(inner, RESULTS_NAME)):
+            return join(str(path), RESULTS_NAME)
+        if fs.exists(inner):
+            return str(path)
+        raise CrowdlensError(
+            f"No results at {str(path)!r}: pass the folder 'crowdlens moderate --out' wrote."
+        )
     p = Path(path)
     if p.is_dir() and (p / RESULTS_NAME).exists():
         return p / RESULTS_NAME
@@ -37,6 +50,9 @@ def open_results(path: str | Path) -> ds.Dataset:
 
     p = results_path(path)
     try:
+        if is_url(str(p)):  # pyarrow reads through the fsspec filesystem
+            fs, inner = filesystem(str(p))
+            return pads.dataset(inner, format="parquet", filesystem=fs)
         return pads.dataset(str(p), format="parquet")
     except Exception as exc:  # pyarrow's errors name the file, keep them
         raise CrowdlensError(f"Cannot read the results table {str(p)!r}: {exc}") from None
