@@ -131,7 +131,8 @@ def overhead(args, spark_cfg, work):
     from crowdlens.training.finetune import FinetuneJob, train_worker
 
     cfg = TrainConfig(
-        mode="finetune", epochs=1, batch_size=16, input_size=args.size,
+        mode="finetune", epochs=1 if args.quick else args.epochs, batch_size=16,
+        input_size=args.size,
         classes=SEED_CLASSES[:5], max_per_class=4 if args.quick else args.per_class,
     ).resolved()  # fmt: skip
     train_t, val_t, labels, _ = prepare_tables(DATA / "train", DATA / "val", cfg)
@@ -154,7 +155,7 @@ def overhead(args, spark_cfg, work):
         t0 = time.perf_counter()
         run_distributed(train_worker, job(f"td{n}"), num_processes=n, spark=spark)
         times[f"td{n}"] = time.perf_counter() - t0
-    print(f"same job ({len(tp)} photos, 1 epoch, {args.size}px): " + ", ".join(
+    print(f"same job ({len(tp)} photos, {cfg.epochs} epochs, {args.size}px): " + ", ".join(
         f"{k} {v:.1f}s" for k, v in times.items()
     ))  # fmt: skip
     print(f"TorchDistributor(1) / plain loop: {times['td1'] / times['plain']:.2f} (goal <= 1.10)")
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
     )
     p.add_argument("--what", choices=["seed", "head", "finetune", "overhead"], required=True)
     p.add_argument("--quick", action="store_true", help="tiny scale: proves the script runs")
-    p.add_argument("--epochs", type=int, default=10, help="seed / finetune epochs")
+    p.add_argument("--epochs", type=int, default=10, help="seed / finetune / overhead epochs")
     p.add_argument("--scratch-size", type=int, default=128, help="scratch input size (px)")
     p.add_argument("--processes", type=int, default=2, help="finetune DDP processes")
     p.add_argument(
