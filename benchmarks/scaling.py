@@ -181,7 +181,7 @@ def measure(workers: int, plan: argparse.Namespace, work: Path) -> dict[str, dic
     from crowdlens.spark.standalone import StandaloneCluster
 
     figures: dict[str, dict[str, float]] = {}
-    with StandaloneCluster(workers=workers, cores=1, memory="3g") as cluster:
+    with StandaloneCluster(workers=workers, cores=1, memory="3g", pin_cpus=True) as cluster:
         figures["moderate"] = run_moderate(
             cluster.master_url, plan.manifest, plan.config, work / f"out-{workers}"
         )
@@ -231,7 +231,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         plan.text_config = write_config(work / "text.toml", text=True, per_partition=2)
         results = {w: measure(w, plan, work) for w in (1, 2)}
 
-    print(f"\nscaling: standalone cluster, 1 core per worker ({os.cpu_count()} cores here)")
+    print(
+        f"\nscaling: standalone cluster, 1 core per worker, each pinned to its own CPU "
+        f"({os.cpu_count()} cores here; the driver is not pinned)"
+    )
     print(f"{'work':<18}{'1 worker':>22}{'2 workers':>22}{'speed-up':>10}")
     for key in results[1]:
         a, b = results[1][key], results[2][key]

@@ -51,6 +51,11 @@ class StandaloneCluster:
     work_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     start_timeout: float = 90.0
+    # Pin worker i (and so its executors and Python workers, which inherit it) to
+    # CPUs [i*cores, (i+1)*cores) modulo the machine's: "cores" then really bounds
+    # what a worker uses, as on separate machines (Spark's cores are task slots,
+    # and native libraries may start threads beyond them).
+    pin_cpus: bool = False
 
     def __post_init__(self) -> None:
         self.port = free_port()
@@ -60,7 +65,7 @@ class StandaloneCluster:
         self._logs: list[Path] = []
         self._tmp = None
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], cpus: set[int] | None = None) -> subprocess.Popen:
         assert self.work_dir is not None
         logf = self.work_dir / f"{name}.log"
         self._logs.append(logf)
@@ -75,7 +80,12 @@ class StandaloneCluster:
         cmd = [os.path.join(spark_home(), "bin", "spark-class"), *args]
         with open(logf, "wb") as fh:
             proc = subprocess.Popen(
-                cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
             )
         self._procs.append(proc)
         return proc
@@ -105,9 +115,11 @@ class StandaloneCluster:
                 "--webui-port", str(self.ui_port),
             ],
         )  # fmt: skip
+        n_cpu = os.cpu_count() or 1
         for i in range(self.workers):
             wdir = self.work_dir / f"worker-{i}"
             wdir.mkdir(exist_ok=True)
+            cpus = {(i * self.cores + k) % n_cpu for k in range(self.cores)}
             self._spawn(
                 f"worker-{i}",
                 [
@@ -119,6 +131,7 @@ class StandaloneCluster:
                     "--work-dir", str(wdir),
                     self.master_url,
                 ],
+                cpus if self.pin_cpus else None,
             )  # fmt: skip
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
