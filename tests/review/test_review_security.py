@@ -6,7 +6,8 @@ import http.client
 import json
 import os
 
-from crowdlens.review.server import ReviewConfig, inside
+from crowdlens.review.photos import inside
+from crowdlens.review.server import ReviewConfig
 
 
 def request(server, method, path, *, cookie=True, body=None, headers=None):

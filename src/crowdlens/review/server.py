@@ -24,7 +24,6 @@ Security model (a reviewer's own machine, photos from strangers):
 from __future__ import annotations
 
 import hmac
-import io
 import json
 import logging
 import mimetypes
@@ -43,6 +42,7 @@ from crowdlens.config import check
 from crowdlens.errors import CrowdlensError
 from crowdlens.report.results import results_path
 from crowdlens.review import queue as Q
+from crowdlens.review.photos import inside, render_photo
 from crowdlens.review.store import ACTIONS, DB_NAME, DecisionStore
 
 log = logging.getLogger(__name__)
@@ -93,17 +93,6 @@ class ReviewConfig:
             "an int in [256, 1048576]",
         )
         check(self, "preview_px", 64 <= self.preview_px <= 8192, "an int in [64, 8192]")
-
-
-def inside(path: str | Path, roots: list[Path]) -> Path | None:
-    """``path`` resolved (symlinks followed) if it is a file inside one of ``roots``, else None."""
-    try:
-        real = Path(path).resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):
-        return None
-    if not real.is_file():
-        return None
-    return real if any(real.is_relative_to(Path(r).resolve()) for r in roots) else None
 
 
 class ReviewServer(ThreadingHTTPServer):
@@ -373,54 +362,6 @@ class Handler(BaseHTTPRequestHandler):
             image_id, action, label if action == "relabel" else None
         )
         self._json(HTTPStatus.OK, {"ok": True, "review": decision.__dict__})
-
-
-def render_photo(
-    item: dict[str, Any], variant: str, results_dir: Path, roots: list[Path], max_side: int
-) -> bytes:
-    """A downscaled JPEG (no metadata) of a queue photo; ``blur`` shows what is released.
-
-    ``blur`` is the redacted copy when the pipeline wrote one, otherwise a
-    preview blurred here over the regions with personal information.
-    """
-    from PIL import Image
-
-    from crowdlens.decode import decode_image
-    from crowdlens.text.redact import local_path
-
-    def resolve(p: Any) -> Path | None:
-        if not isinstance(p, str) or not p or "://" in local_path(p):
-            return None
-        q = Path(local_path(p))
-        return inside(q if q.is_absolute() else results_dir / q, roots)
-
-    source = None
-    blur_here = False
-    if variant == "blur":
-        source = resolve(item.get(S.REDACTED_PATH))
-    if source is None:
-        source = resolve(item.get(S.PATH))
-        blur_here = variant == "blur"
-    if source is None:
-        raise PermissionError(
-            "this photo is outside the folders the server may read: restart with "
-            "--photos-root <the input folder> to show originals"
-        )
-    im: Image.Image = decode_image(source.read_bytes()).image
-    if blur_here:
-        regions = [
-            r.get("polygon")
-            for r in item.get(S.TEXT_REGIONS) or []
-            if r and r.get("polygon") and r.get("pii_types")
-        ]
-        if regions:
-            from crowdlens.text.redact import redact
-
-            im = redact(im, regions, mode="blur")
-    im.thumbnail((max_side, max_side))
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=85)
-    return buf.getvalue()
 
 
 def make_server(results_dir: str | Path, cfg: ReviewConfig | None = None) -> ReviewServer:
