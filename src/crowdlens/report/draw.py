@@ -57,15 +57,14 @@ def load_thumbnail(path: str | Path, size: int) -> tuple[Image.Image, tuple[int,
     """A thumbnail (longest side ``size``) and the full decoded size, or None if unreadable.
 
     ``path`` is a local path or an object-store URL (read through fsspec)."""
+    from crowdlens.config import DecodeConfig
     from crowdlens.decode import DecodeError, decode_image
-    from crowdlens.io.fs import filesystem, is_url
+    from crowdlens.io.ingest import read_file
 
+    data, _ = read_file(str(path), int(DecodeConfig().max_file_mb * 1e6))
+    if data is None:
+        return None
     try:
-        if is_url(str(path)):
-            fs, inner = filesystem(str(path))
-            data = fs.cat_file(inner)
-        else:
-            data = Path(path).read_bytes()
         decoded = decode_image(data, draft_size=(size, size))
     except (OSError, DecodeError):
         return None

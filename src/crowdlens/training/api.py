@@ -208,8 +208,7 @@ def _train_network(
     seconds = time.perf_counter() - t0
     if out is None:
         raise CrowdlensError("The training processes returned no result from rank 0.")
-    # The trained weights replace every tensor: build the bare network, no download/init.
-    model = build_model(dataclasses.replace(cfg, mode="scratch", init_head=None), len(labels))
+    model = build_model(cfg, len(labels), pretrained=False)  # every tensor is loaded next
     model.load_state_dict(torch.load(job.weights_out, map_location="cpu", weights_only=True))
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, preprocess=spec)
     info = {

@@ -100,11 +100,14 @@ def _threads_per_process() -> int:
     return max(1, (os.cpu_count() or 1) // max(1, local))
 
 
-def build_model(cfg: TrainConfig, num_classes: int) -> Any:
-    """The network of a finetune/scratch run: pretrained unless ``scratch``."""
+def build_model(cfg: TrainConfig, num_classes: int, pretrained: bool | None = None) -> Any:
+    """The network of a finetune/scratch run: pretrained unless ``scratch``
+    (``pretrained=False``: the bare network, for loading trained weights into)."""
     from crowdlens.models.registry import create_model
 
-    return create_model(cfg.backbone, pretrained=cfg.mode != "scratch", num_classes=num_classes)
+    if pretrained is None:
+        pretrained = cfg.mode != "scratch"
+    return create_model(cfg.backbone, pretrained=pretrained, num_classes=num_classes)
 
 
 def freeze_batchnorm(model: Any) -> int:
