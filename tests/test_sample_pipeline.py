@@ -115,7 +115,7 @@ def test_personal_information_is_blurred_and_metadata_stripped(run):
     assert {"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS"} <= set(row[S.PII_TYPES])
     original_text = norm(ocr_text(Path(row[S.PATH])))
     assert "mariagarcia" in original_text  # the OCR reads the note on the original
-    redacted = Path(row[S.REDACTED_PATH])
+    redacted = out / row[S.REDACTED_PATH]  # stored relative to the results folder
     assert redacted.is_file() and redacted.resolve().is_relative_to(out.resolve())
     released = norm(ocr_text(redacted))
     for secret in ("Maria Garcia", "7700 900123", "maria.garcia@correo.es"):

@@ -42,9 +42,11 @@ def test_text_stage_redacts_strips_and_survives_bad_rows(spark, tmp_path, ocr):
     assert set(PII_LINES) <= set(row[S.PII_TYPES])
     texts = {r["text"]: r["pii_types"] for r in row[S.TEXT_REGIONS]}
     assert texts["Price 3.45"] == []
-    assert row[S.REDACTED_PATH] == str(out / "redacted" / "shop" / "receipt.jpg")
-    assert row[S.TEXT_PREVIEW_PATH] == str(out / "text_previews" / "shop" / "receipt.jpg")
-    released = Image.open(row[S.REDACTED_PATH])
+    # Stored relative to the results folder (crowdlens.io.outputs).
+    assert row[S.REDACTED_PATH] == "redacted/shop/receipt.jpg"
+    assert row[S.TEXT_PREVIEW_PATH] == "text_previews/shop/receipt.jpg"
+    assert (out / row[S.TEXT_PREVIEW_PATH]).is_file()
+    released = Image.open(out / row[S.REDACTED_PATH])
     assert len(released.getexif()) == 0, "EXIF/GPS must be stripped"
     reread = "\n".join(ln.text for ln in ocr.read(np.asarray(released.convert("RGB"))))
     assert not any(secret in reread for secret in PII_LINES.values())
@@ -52,7 +54,7 @@ def test_text_stage_redacts_strips_and_survives_bad_rows(spark, tmp_path, ocr):
 
     row = got["plain"]  # no text: released anyway, without metadata
     assert row[S.HAS_TEXT] is False and row[S.PII_TYPES] == [] and row[S.TEXT_REGIONS] == []
-    assert len(Image.open(row[S.REDACTED_PATH]).getexif()) == 0
+    assert len(Image.open(out / row[S.REDACTED_PATH]).getexif()) == 0
     assert row[S.TEXT_PREVIEW_PATH] is None
 
     assert all(got["failed"][c] is None for c in TEXT_COLUMNS)

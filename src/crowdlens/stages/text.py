@@ -1,7 +1,8 @@
 """The text stage: has-text gate, OCR, PII, redaction and metadata-free release.
 
 For every photo whose ``status`` is ``ok`` it writes a released copy to
-``out_dir/redacted/<path relative to input_root>``: personal information
+``out_dir/redacted/<path relative to input_root>`` and stores that path
+relative to ``out_dir`` (see :mod:`crowdlens.io.outputs`): personal information
 blurred when there is any, and *always* re-encoded without EXIF/XMP/GPS.
 Photos with text also get a reviewer preview (text outlined) under
 ``out_dir/text_previews/``. Other rows pass through with nulls. A failure on
@@ -50,6 +51,7 @@ def text_row(
     import numpy as np
 
     from crowdlens.decode import decode_image
+    from crowdlens.io.outputs import PREVIEWS_DIR, output_target
     from crowdlens.text.gate import get_gate
     from crowdlens.text.ocr import get_ocr
     from crowdlens.text.photo import PhotoText, read_photo
@@ -84,8 +86,9 @@ def text_row(
             row[S.PII_TYPES] = found.pii_types
         step = "writing the released copy"
         released = redact(image, found.cover, cfg.redact_mode) if found.cover else image
-        target = mirrored_path(out_dir, path, input_root, image_id)
-        row[S.REDACTED_PATH] = save_clean(released, target, jpeg_quality=cfg.jpeg_quality)
+        stored = mirrored_path("", path, input_root, image_id)
+        save_clean(released, output_target(out_dir, stored), jpeg_quality=cfg.jpeg_quality)
+        row[S.REDACTED_PATH] = stored
         if cfg.previews and found.has_text:
             step = "writing the preview"
             preview = render_preview(
@@ -94,10 +97,11 @@ def text_row(
                 found.line_pii,
                 cfg.preview_max_side,
             )
-            target = mirrored_path(out_dir, path, input_root, image_id, folder="text_previews")
-            if not target.lower().endswith((".jpg", ".jpeg")):
-                target += ".jpg"
-            row[S.TEXT_PREVIEW_PATH] = save_clean(preview, target, jpeg_quality=85)
+            stored = mirrored_path("", path, input_root, image_id, folder=PREVIEWS_DIR)
+            if not stored.lower().endswith((".jpg", ".jpeg")):
+                stored += ".jpg"
+            save_clean(preview, output_target(out_dir, stored), jpeg_quality=85)
+            row[S.TEXT_PREVIEW_PATH] = stored
     except Exception as exc:  # one photo never fails the job
         row = dict.fromkeys(TEXT_COLUMNS)
         row[S.TEXT_ERROR] = (

@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
+
+from crowdlens.io.outputs import RELEASED_DIR, local_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -98,17 +99,13 @@ def redact(image: Image.Image, regions: Sequence[np.ndarray], mode: str = "blur"
     return Image.fromarray(arr, mode="RGB")
 
 
-def local_path(path: str) -> str:
-    """A filesystem path from Spark's ``file:`` URIs (other schemes are kept)."""
-    if path.startswith("file:"):
-        return unquote(urlparse(path).path)
-    return path
-
-
 def mirrored_path(
-    out_dir: str, path: str, input_root: str | None, image_id: str, folder: str = "redacted"
+    out_dir: str, path: str, input_root: str | None, image_id: str, folder: str = RELEASED_DIR
 ) -> str:
     """Where the released copy of ``path`` goes: ``out_dir/<folder>/<path relative to root>``.
+
+    With ``out_dir=""`` this is the form stored in the results (relative to
+    the results folder, see :mod:`crowdlens.io.outputs`).
 
     Photos outside ``input_root`` (or when no root is given) go to
     ``redacted/<image_id>/<file name>``, which cannot collide. Formats that
@@ -116,8 +113,8 @@ def mirrored_path(
 
     >>> mirrored_path("/out", "file:/data/in/a/b.jpg", "/data/in", "x")
     '/out/redacted/a/b.jpg'
-    >>> mirrored_path("/out", "s3://bucket/c.heic", None, "id7")
-    '/out/redacted/id7/c.heic.jpg'
+    >>> mirrored_path("", "s3://bucket/c.heic", None, "id7")
+    'redacted/id7/c.heic.jpg'
     """
     local = PurePosixPath(local_path(path))
     rel: PurePosixPath | None = None
