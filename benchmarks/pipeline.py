@@ -1,0 +1,276 @@
+"""Phone-size photos: the whole ``moderate`` with and without the text stage, in one run.
+
+    python benchmarks/pipeline.py                 # 60 photos at 12 MP, 6 of them with a note
+    python benchmarks/pipeline.py --quick         # 12 photos at 3 MP (proves the script works)
+    python benchmarks/pipeline.py --photos 120 --megapixels 12 --notes 10 --stage-photos 20
+
+The grocery photos are 348 x 348 pixels; a statistics office receives phone
+photos of 3-12 MP. This makes phone-size photos from the shared train split
+(a 4:3 centre crop upscaled with Lanczos, plus sensor-like noise so that
+JPEG sizes and decode costs are those of a real camera file: ~3-5 MB at
+12 MP, q90), and pastes a handwritten-style note carrying a name, a phone
+number and an e-mail on a few of them, at the size such a note has in a
+real photo, so the text path (detection, recognition, PII, redaction) is
+exercised, not only the gate.
+
+It prints, measured in this one run:
+
+1. ``moderate`` on a 1-worker standalone cluster (2 cores), text off and text
+   on, same photos: job seconds (Spark start-up excluded), photos/s, and the
+   ratio with/without text (the goal of issue #14 is >= 0.5), plus the peak
+   resident memory of the executor (its JVM and Python workers) per run;
+2. a per-stage table: CPU seconds per photo of each step (read, decode,
+   quality, model, gate, detection, recognition, PII, redaction, write),
+   timed in this process with one thread on ``--stage-photos`` photos, so the
+   table says where the time goes.
+
+The photos are made once into ``benchmarks/_work/phone-<MP>mp`` (gitignored)
+and reused; pass ``--remake`` to make them again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import PeakSampler
+from scaling import _SUMMARY, CLI, DATA, REPO, bundle_path, photos_of, write_manifest
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+WORK = REPO / "benchmarks" / "_work"
+
+NOTES = (  # (name, phone, e-mail): invented people
+    ("Maria Garcia", "+34 612 345 678", "maria.garcia@correo.es"),
+    ("John Okafor", "+44 7700 900123", "j.okafor@mail.co.uk"),
+    ("Ana Souza", "+55 11 91234 5678", "ana.souza@email.com.br"),
+    ("Pierre Martin", "+33 6 12 34 56 78", "pierre.martin@poste.fr"),
+)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    for name in ("ComicNeue-Regular.ttf", "Humor-Sans.ttf", "DejaVuSans.ttf"):
+        for root in ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype"):
+            for found in Path(root).rglob(name):
+                return ImageFont.truetype(str(found), size)
+    return ImageFont.load_default(size)
+
+
+def paste_note(image, note: tuple[str, str, str], rng: random.Random):
+    """A paper note with three lines of personal data, on a copy of ``image``."""
+    from PIL import Image, ImageDraw
+
+    w, h = image.size
+    size = max(18, h // 40)  # ~75 px letters at 3000 px high: a note held near the item
+    font = _font(size)
+    pad = size // 2
+    lines = [f"Name: {note[0]}", f"Tel: {note[1]}", note[2]]
+    width = max(int(font.getlength(t)) for t in lines) + 2 * pad
+    height = len(lines) * int(size * 1.4) + 2 * pad
+    paper = Image.new("RGB", (width, height), (246, 244, 236))
+    draw = ImageDraw.Draw(paper)
+    for i, t in enumerate(lines):
+        draw.text((pad, pad + i * int(size * 1.4)), t, fill=(20, 30, 90), font=font)
+    paper = paper.rotate(rng.uniform(-6, 6), expand=True, fillcolor=(246, 244, 236))
+    out = image.copy()
+    out.paste(paper, (rng.randint(0, max(0, w - paper.width)), h - paper.height - h // 20))
+    return out
+
+
+def make_phone_photos(n: int, megapixels: float, notes: int, seed: int, remake: bool) -> Path:
+    """``n`` phone-size photos (JPEG q90) under a cached work folder; returns it."""
+    import numpy as np
+    from PIL import Image
+
+    folder = WORK / f"phone-{megapixels:g}mp-{n}-{notes}-{seed}"
+    if folder.is_dir() and not remake and len(list(folder.glob("*.jpg"))) == n:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    width = round((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = width * 3 // 4
+    for i, src in enumerate(photos_of("train", n)):
+        with Image.open(src) as im:
+            im = im.convert("RGB")
+            cw, ch = im.width, im.width * 3 // 4
+            top = (im.height - ch) // 2
+            big = im.crop((0, top, cw, top + ch)).resize((width, height), Image.LANCZOS)
+        noisy = np.asarray(big, dtype=np.int16) + nrng.normal(0, 4, (height, width, 1)).astype(
+            np.int16
+        )
+        big = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+        if i < notes:
+            big = paste_note(big, NOTES[i % len(NOTES)], rng)
+        big.save(folder / f"{src.parent.name}-{i:04d}.jpg", quality=90)
+    return folder
+
+
+def run_moderate(cluster, manifest: Path, text: bool, out: Path) -> dict[str, float]:
+    """One ``crowdlens moderate`` on the cluster; job seconds and the executor's peak memory."""
+    config = out.with_suffix(".toml")
+    config.write_text(
+        f"write_report = false\n[text]\nenabled = {'true' if text else 'false'}\n"
+        f'[model]\nbundle = "{bundle_path()}"\n'
+    )
+    cmd = [*CLI, "moderate", str(manifest), "--out", str(out), "--overwrite",
+           "--config", str(config), "--master", cluster.master_url]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    sampler = PeakSampler(cluster, proc.pid)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    sampler.stop()
+    if proc.returncode != 0:
+        sys.exit(f"moderate failed:\n{stdout[-2000:]}{stderr[-4000:]}")
+    m = _SUMMARY.search(stdout)
+    if not m:
+        sys.exit(f"cannot find the summary line in:\n{stdout}")
+    n, seconds = int(m.group(1)), float(m.group(2))
+    return {"photos": n, "seconds": seconds, "photos_per_s": n / seconds,
+            "executor_peak_mb": sampler.executor_peak}  # fmt: skip
+
+
+def _timed(costs: dict[str, float], step: str, fn: Callable[..., object], *args: object):
+    """``fn(*args)``, adding its CPU seconds (all threads of this process) to ``costs[step]``."""
+    t0 = time.process_time()
+    value = fn(*args)
+    costs[step] = costs.get(step, 0.0) + time.process_time() - t0
+    return value
+
+
+def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool]:
+    """CPU seconds of each step for one photo, and whether it passed the text gate.
+
+    Detection is the detector alone; recognition is a full read minus the
+    detection; PII is the whole text path minus the full read.
+    """
+    import numpy as np
+
+    from crowdlens import schema as S
+    from crowdlens.decode import decode_image
+    from crowdlens.models.predict import predict_contents
+    from crowdlens.stages.quality import assess_photo
+    from crowdlens.text.photo import read_photo
+    from crowdlens.text.redact import redact, save_clean
+
+    c: dict[str, float] = {}
+    cfg, ocr = parts["text"], parts["ocr"]
+    data = _timed(c, "read", p.read_bytes)
+    decoded = _timed(c, "decode", decode_image, data)
+    rgb = np.asarray(decoded.image)
+    _timed(c, "quality", assess_photo, data, S.STATUS_OK, decoded.width, decoded.height,
+           parts["quality"])  # fmt: skip
+    _timed(c, "model", predict_contents, [data], parts["bundle"], parts["inference"])
+    has = _timed(c, "gate", parts["gate"].has_text, rgb)
+    for step in ("detection", "recognition", "PII", "redaction"):
+        c.setdefault(step, 0.0)
+    if has:
+        _timed(c, "detection", ocr.detect, rgb)
+        _timed(c, "recognition", ocr.read, rgb)
+        found = _timed(c, "PII", lambda: read_photo(rgb, cfg, ocr=ocr, analyzer=parts["pii"]))
+        c["PII"] = max(0.0, c["PII"] - c["recognition"])
+        c["recognition"] = max(0.0, c["recognition"] - c["detection"])
+        if found.cover:
+            _timed(c, "redaction", redact, decoded.image, found.cover, cfg.redact_mode)
+    _timed(c, "write", save_clean, decoded.image, f"{tmp}/{p.name}")
+    return c, bool(has)
+
+
+def stage_costs(photos: Sequence[Path]) -> dict[str, float]:
+    """CPU seconds per photo of each step, one thread, in this process (models warmed first)."""
+    from crowdlens.models.predict import InferenceConfig
+    from crowdlens.models.runtime import get_bundle
+    from crowdlens.quality.config import QualityConfig
+    from crowdlens.text.config import TextConfig
+    from crowdlens.text.gate import get_gate
+    from crowdlens.text.ocr import get_ocr
+    from crowdlens.text.pii import get_analyzer
+
+    cfg = TextConfig(threads=1)
+    parts = {
+        "text": cfg,
+        "quality": QualityConfig(),
+        "bundle": get_bundle(bundle_path()),
+        "inference": InferenceConfig(threads=1, batch_size=1),
+        "gate": get_gate(cfg.gate_max_side, cfg.gate_box_threshold, 1),
+        "ocr": get_ocr(cfg.ocr_max_side, cfg.text_score, 1, cfg.det_box_threshold),
+        "pii": get_analyzer(cfg.languages, cfg.phone_regions),
+    }
+    totals: dict[str, float] = {}
+    texts = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        photo_costs(photos[0], parts, tmp)  # warms every model
+        for p in photos:
+            costs, has = photo_costs(p, parts, tmp)
+            texts += has
+            for step, sec in costs.items():
+                totals[step] = totals.get(step, 0.0) + sec
+    table = {step: sec / len(photos) for step, sec in totals.items()}
+    table["photos with text (gate)"] = texts / len(photos)
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    ap.add_argument("--photos", type=int, default=60, help="photos per moderate run (60)")
+    ap.add_argument("--megapixels", type=float, default=12.0, help="photo size (12 MP)")
+    ap.add_argument("--notes", type=int, default=6, help="photos carrying a personal note (6)")
+    ap.add_argument("--stage-photos", type=int, default=12, help="photos in the per-stage table")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--remake", action="store_true", help="make the photos again")
+    ap.add_argument("--quick", action="store_true", help="12 photos at 3 MP, 2 notes")
+    ap.add_argument("--no-cluster", dest="cluster", action="store_false",
+                    help="only the per-stage table")  # fmt: skip
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.photos, a.megapixels, a.notes, a.stage_photos = 12, 3.0, 2, 4
+    if not DATA.is_dir():
+        sys.exit(f"the grocery data is not at {DATA}: put ../shared beside the repository")
+    folder = make_phone_photos(a.photos, a.megapixels, a.notes, a.seed, a.remake)
+    photos = sorted(folder.glob("*.jpg"))
+    mb = sum(p.stat().st_size for p in photos) / len(photos) / 2**20
+    print(f"{len(photos)} photos at {a.megapixels:g} MP ({mb:.1f} MB each on average), "
+          f"{a.notes} with a personal note, in {folder}")  # fmt: skip
+    if a.cluster:
+        from crowdlens.spark.standalone import StandaloneCluster
+
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            manifest = write_manifest(photos, work / "manifest.csv")
+            with StandaloneCluster(workers=1, cores=2, memory="4g") as cluster:
+                runs = {
+                    "without text": run_moderate(cluster, manifest, False, work / "notext"),
+                    "with text": run_moderate(cluster, manifest, True, work / "text"),
+                }
+        print("\n| run | photos | job s | photos/s | executor peak MB |\n|---|---|---|---|---|")
+        for name, r in runs.items():
+            print(f"| {name} | {r['photos']:.0f} | {r['seconds']:.1f} | {r['photos_per_s']:.2f} "
+                  f"| {r['executor_peak_mb']:.0f} |")  # fmt: skip
+        ratio = runs["with text"]["photos_per_s"] / runs["without text"]["photos_per_s"]
+        print(f"\nthroughput with text / without text: {ratio:.2f} (goal >= 0.5)")
+    table = stage_costs(photos[: a.stage_photos])
+    share = table.pop("photos with text (gate)")
+    total = sum(table.values())
+    print(f"\nCPU seconds per photo, one thread, {a.stage_photos} photos "
+          f"({share:.0%} passed the text gate):\n\n| step | s/photo | share |\n|---|---|---|")  # fmt: skip
+    for step, sec in table.items():
+        print(f"| {step} | {sec:.3f} | {sec / total:.0%} |")
+    print(f"| **total** | {total:.3f} | |")
+
+
+if __name__ == "__main__":
+    main()
