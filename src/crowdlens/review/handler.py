@@ -44,6 +44,8 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "crowdlens-review"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    # A garbage request line (a TLS handshake, say) still gets a status line.
+    default_request_version = "HTTP/1.0"
 
     # --- plumbing -----------------------------------------------------------
 
@@ -67,6 +69,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own errors (bad request line, headers) as JSON too."""
+        self.close_connection = True
+        self._error(code, message or HTTPStatus(code).phrase)
 
     def _json(self, status: int, obj: Any) -> None:
         body = json.dumps(obj, separators=(",", ":")).encode("utf-8")

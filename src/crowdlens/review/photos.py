@@ -107,7 +107,7 @@ def render_jpeg(source: str | Path, max_side: int) -> bytes:
 
 def placeholder_svg(reason: str, size: int = THUMB_PX) -> bytes:
     """A grey square that says why there is no picture (the text is XML-escaped)."""
-    lines = textwrap.wrap(reason, 28)[:6]
+    lines = textwrap.wrap(reason, 30, break_on_hyphens=False)[:7]
     text = "".join(f'<tspan x="50%" dy="1.3em">{escape(line)}</tspan>' for line in lines)
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
