@@ -1,0 +1,102 @@
+"""The review server's pure parts, without HTTP or a browser: queue pages, reviewer
+state, conflicts, double review and kappa, CSV neutralisation, the decision log."""
+
+from __future__ import annotations
+
+import doctest
+import json
+
+import pytest
+
+from crowdlens.review import agreement, csvsafe, location, photos, queue, server
+from crowdlens.review.agreement import cohen_kappa, photo_state
+from crowdlens.review.queue import PageQuery, Queue, Row
+from crowdlens.review.store import DecisionStore
+
+
+@pytest.mark.parametrize("module", [agreement, csvsafe, photos, queue, server, location])
+def test_doctests(module):
+    assert doctest.testmod(module).failed == 0
+
+
+def _queue(n=300) -> Queue:
+    rows = [
+        Row(
+            image_id=f"p{i:04d}",
+            path=None,
+            label=["Apple", "Pear", "Lime"][i % 3],
+            pred_label="Pear",
+            score=(i % 100) / 100,
+            uncertainty=round((i * 37 % 100) / 100, 2),
+            verdict=["mismatch", "suspect"][i % 2],
+            reasons=("label mismatch",) if i % 2 == 0 else ("label suspect", "quality"),
+            country=["Kenya", "Peru"][i % 2],
+            contributor=f"c{i % 7}",
+            redacted_path=None,
+            double=i % 10 == 0,
+        )
+        for i in range(n)
+    ]
+    return Queue("unused", rows, ["Apple", "Lime", "Pear"])
+
+
+def test_pages_are_filtered_sorted_and_counted_on_the_server():
+    q = _queue()
+    page = q.page(PageQuery(limit=50), {}, "ann")
+    assert page["matched"] == 300 and len(page["items"]) == 50
+    u = [it["uncertainty"] for it in page["items"]]
+    assert u == sorted(u, reverse=True)
+    nxt = q.page(PageQuery(limit=50, offset=50), {}, "ann")
+    assert not {i["image_id"] for i in page["items"]} & {i["image_id"] for i in nxt["items"]}
+    assert nxt["items"][0]["uncertainty"] <= u[-1]
+    f = q.page(PageQuery(reason="quality", country="peru", item="lim"), {}, "ann")
+    want = {r.image_id for r in q.rows if "quality" in r.reasons and r.country == "Peru"}
+    assert {i["image_id"] for i in f["items"]} <= want and f["matched"] == 50
+    by_label = q.page(PageQuery(sort="label", descending=False, limit=200), {}, "ann")
+    labels = [it["label"] for it in by_label["items"]]
+    assert labels == sorted(labels)
+    assert len(json.dumps(page).encode()) < 100_000
+
+
+def test_store_keeps_each_reviewer_and_shows_conflicts(tmp_path):
+    store = DecisionStore(tmp_path / "review.sqlite")
+    b1, _ = store.record([("p0001", "accept", None), ("p0002", "accept", None)], "ann")
+    store.record([("p0001", "reject", None)], "bob")
+    live = store.current()
+    assert photo_state(live["p0001"]) == "conflict" and photo_state(live["p0002"]) == "decided"
+    q = _queue()
+    page = q.page(PageQuery(show="conflict"), live, "ann")
+    assert [i["image_id"] for i in page["items"]] == ["p0001"]
+    assert page["items"][0]["others"][0]["reviewer"] == "bob"
+    assert page["counts"]["conflict"] == 1 and page["counts"]["decided"] == 1
+    # Double-review photos wait for a second reviewer; the first one no longer sees them.
+    store.record([("p0010", "accept", None)], "ann")
+    live = store.current()
+    assert photo_state(live["p0010"], double=True) == "second"
+    ann_todo = {i["image_id"] for i in q.page(PageQuery(limit=200), live, "ann")["items"]}
+    bob_todo = {i["image_id"] for i in q.page(PageQuery(limit=200), live, "bob")["items"]}
+    assert "p0010" not in ann_todo and "p0010" in bob_todo
+    # Undo restores ann's values from before the batch; the log keeps everything.
+    store.undo(b1, "ann")
+    assert set(store.of("p0001")) == {"bob"} and store.of("p0002") == {}
+    assert store.count() == 6
+    # A second process sees the same state (the memory state reloads on change).
+    other = DecisionStore(tmp_path / "review.sqlite")
+    other.record([("p0002", "relabel", "Lime")], "cy")
+    assert store.of("p0002")["cy"].label == "Lime"
+    store.close()
+    other.close()
+
+
+def test_kappa():
+    assert cohen_kappa([("a", "a"), ("r", "r")] * 5) == 1.0
+    assert cohen_kappa([("a", "r"), ("r", "a")] * 5) == -1.0
+    assert cohen_kappa([("a", "a")] * 3) == 1.0  # one category, full agreement
+
+
+def test_csv_cells_cannot_run_or_hide():
+    for bad in ("=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1"):
+        assert not csvsafe.csv_cell(bad).startswith(csvsafe.FORMULA_START)
+    assert csvsafe.csv_cell("a\u202eb\u200bc") == "a<U+202E>b<U+200B>c"
+    assert csvsafe.csv_cell("Pear") == "Pear" and csvsafe.csv_cell(3) == 3
+    assert csvsafe.label_problem("Pe\u200bar")
