@@ -100,3 +100,32 @@ def test_csv_cells_cannot_run_or_hide():
     assert csvsafe.csv_cell("a\u202eb\u200bc") == "a<U+202E>b<U+200B>c"
     assert csvsafe.csv_cell("Pear") == "Pear" and csvsafe.csv_cell(3) == 3
     assert csvsafe.label_problem("Pe\u200bar")
+
+
+def test_pages_agree_with_a_brute_force_count(tmp_path):
+    """The fast paths (early stop, counts from the decided photos only) change nothing."""
+    import random
+
+    from crowdlens.review.queue import _matcher, _shows
+
+    rng = random.Random(1)
+    q = _queue(400)
+    store = DecisionStore(tmp_path / "review.sqlite")
+    for who in ("ann", "bob", "cy"):
+        picks = rng.sample([r.image_id for r in q.rows], 120)
+        store.record([(i, rng.choice(["accept", "reject"]), None) for i in picks], who)
+    live = store.current()
+    for show in ("todo", "pending", "decided", "conflict", "mine", "all"):
+        for filters in ({}, {"country": "Kenya"}, {"item": "pe", "reason": "quality"}):
+            pq = PageQuery(show=show, limit=25, offset=10, **filters)
+            got = q.page(pq, live, "ann")
+            want = []
+            for r in q.ordered(pq.sort, pq.descending):
+                per = live.get(r.image_id) or {}
+                st = photo_state(per, double=r.double)
+                todo = st == "pending" or (st == "second" and "ann" not in per)
+                if _matcher(pq)(r) and _shows(show, st, todo, "ann" in per):
+                    want.append(r.image_id)
+            assert got["matched"] == len(want), (show, filters)
+            assert [i["image_id"] for i in got["items"]] == want[10:35], (show, filters)
+    store.close()

@@ -9,6 +9,7 @@ than one page. Pure helpers: no Spark and no HTTP.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +172,7 @@ class Queue:
         self.by_id = {r.image_id: r for r in rows}
         self.labels = labels
         self._orders: dict[str, list[Row]] = {}
+        self._subsets: OrderedDict[tuple, tuple[list[Row], set[str] | None]] = OrderedDict()
 
     @classmethod
     def load(cls, results: str | Path, *, double_fraction: float = 0.0) -> Queue:
@@ -230,7 +232,9 @@ class Queue:
                 known.update(str(x) for x in labels.to_pylist())
         known.discard("None")
         known.discard("")
-        return cls(results, rows, sorted(known))
+        queue = cls(results, rows, sorted(known))
+        queue.ordered("uncertainty", True)  # the default order, sorted once at start
+        return queue
 
     def ordered(self, sort: str, descending: bool) -> list[Row]:
         """The rows in one order (cached: the queue itself never changes)."""
@@ -251,27 +255,87 @@ class Queue:
             "countries": sorted({r.country for r in self.rows if r.country}),
         }
 
+    def subset(self, q: PageQuery) -> tuple[list[Row], set[str] | None]:
+        """The rows passing the (unchanging) filters, in order, and their ids (None = all).
+
+        Cached per filter and sort, so paging through one filter scans once.
+        """
+        key = (q.item, q.reason, q.verdict, q.country, q.contributor, q.sort, q.descending)
+        if key in self._subsets:
+            self._subsets.move_to_end(key)
+            return self._subsets[key]
+        ordered = self.ordered(q.sort, q.descending)
+        if not any(key[:5]):
+            return ordered, None
+        want = _matcher(q)
+        rows = [r for r in ordered if want(r)]
+        self._subsets[key] = (rows, {r.image_id for r in rows})
+        while len(self._subsets) > 8:
+            self._subsets.popitem(last=False)
+        return self._subsets[key]
+
+    def counts(self, state: Mapping[str, Mapping[str, Any]], reviewer: str) -> dict[str, int]:
+        """Photos by state in the whole queue, and how many the reviewer has to do.
+
+        Costs one step per *decided* photo: undecided ones are pending and to do.
+        """
+        counts = dict.fromkeys(S.REVIEW_STATES, 0)
+        todo = 0
+        for image_id, per in state.items():
+            row = self.by_id.get(image_id)
+            if row is None or not per:
+                continue
+            st = photo_state(per, double=row.double)
+            counts[st] += 1
+            todo += st == "second" and reviewer not in per
+        counts["pending"] = len(self.rows) - sum(counts.values())
+        counts["todo"] = counts["pending"] + todo
+        return counts
+
     def page(
         self, q: PageQuery, state: Mapping[str, Mapping[str, Any]], reviewer: str
     ) -> dict[str, Any]:
-        """One page of rows (JSON-ready) plus the counts of the whole queue by state."""
-        want = _matcher(q)
-        counts = dict.fromkeys(S.REVIEW_STATES, 0)
-        counts["todo"] = 0
-        hits = 0
+        """One page of rows (JSON-ready), how many rows match, and the counts by state.
+
+        Rows nobody decided are pending (the common case, no work per row);
+        the page stops scanning once it is full, except for shows that only
+        decided photos pass (decided, conflict, mine).
+        """
+        rows, members = self.subset(q)
+        decided = [
+            (image_id, per)
+            for image_id, per in state.items()
+            if per and image_id in self.by_id and (members is None or image_id in members)
+        ]
+        matched = 0 if q.show != "all" else len(rows)
+        undecided = len(rows) - len(decided)
+        if q.show in ("todo", "pending"):
+            matched = undecided
+        for image_id, per in decided:
+            st = photo_state(per, double=self.by_id[image_id].double)
+            todo = st == "second" and reviewer not in per
+            matched += q.show != "all" and _shows(q.show, st, todo, reviewer in per)
+        if q.show not in ("todo", "pending", "all"):
+            rows = [r for r in rows if r.image_id in state]
         out: list[dict[str, Any]] = []
-        for r in self.ordered(q.sort, q.descending):
+        hits = 0
+        for r in rows:
             per = state.get(r.image_id) or {}
-            st = photo_state(per, double=r.double)
-            counts[st] += 1
+            st = photo_state(per, double=r.double) if per else "pending"
             todo = st == "pending" or (st == "second" and reviewer not in per)
-            counts["todo"] += todo
-            if not want(r) or not _shows(q.show, st, todo, reviewer in per):
+            if not _shows(q.show, st, todo, reviewer in per):
                 continue
-            if q.offset <= hits < q.offset + q.limit:
+            if hits >= q.offset:
                 out.append(row_json(r, per, st, reviewer))
+                if len(out) >= q.limit:
+                    break
             hits += 1
-        return {"items": out, "matched": hits, "offset": q.offset, "counts": counts}
+        return {
+            "items": out,
+            "matched": matched,
+            "offset": q.offset,
+            "counts": self.counts(state, reviewer),
+        }
 
 
 def _matcher(q: PageQuery) -> Callable[[Row], bool]:
