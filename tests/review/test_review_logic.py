@@ -129,3 +129,32 @@ def test_pages_agree_with_a_brute_force_count(tmp_path):
             assert got["matched"] == len(want), (show, filters)
             assert [i["image_id"] for i in got["items"]] == want[10:35], (show, filters)
     store.close()
+
+
+def test_add_reviewer_cli(results_dir, capsys):
+    from crowdlens.cli import main
+
+    assert main(["review", "add-reviewer", str(results_dir), "alice"]) == 0
+    token = capsys.readouterr().out.split("token: ")[1].split()[0]
+    store = DecisionStore(results_dir / "review.sqlite")
+    assert store.reviewer_for(token) == "alice" and store.reviewer_for("nope") is None
+    for argv, message in (
+        (["alice"], "--new-token"),
+        (["<b>x</b>"], "reviewer name"),
+        ([], "DIR NAME"),
+    ):
+        assert main(["review", "add-reviewer", str(results_dir), *argv]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["review", "add-reviewer", str(results_dir), "alice", "--new-token"]) == 0
+    assert store.reviewer_for(token) is None  # the old token stopped working
+    store.close()
+
+
+def test_agreement_over_double_reviewed_photos(tmp_path):
+    store = DecisionStore(tmp_path / "review.sqlite")
+    store.record([(f"p{i}", "accept", None) for i in range(6)], "ann")
+    store.record([(f"p{i}", "accept" if i < 4 else "reject", None) for i in range(6)], "bob")
+    store.record([("p9", "reject", None)], "ann")  # decided once: not counted
+    got = agreement.agreement(store.current())
+    assert got["photos"] == 6 and got["kappa"] == 0.0  # ann always accepts: chance agreement
+    store.close()
