@@ -35,6 +35,8 @@ def photo_state(decisions: Mapping[str, Any], *, double: bool = False) -> str:
     """
     if not decisions:
         return PENDING
+    if len(decisions) == 1:  # the common case, without building a set
+        return SECOND if double else DECIDED
     keys = {verdict_key(d.action, d.label) for d in decisions.values()}
     if len(keys) > 1:
         return CONFLICT

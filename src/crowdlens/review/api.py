@@ -94,8 +94,8 @@ def session(server: ReviewServer, reviewer: str) -> dict[str, Any]:
 def page(server: ReviewServer, query: dict[str, list[str]], reviewer: str) -> dict[str, Any]:
     """One page of the queue, filtered and sorted on the server."""
     q = page_query(query, server.cfg.page_size)
-    state = server.store.current()
-    out = server.queue.page(q, state, reviewer)
+    version, state = server.store.snapshot()
+    out = server.queue.page(q, state, reviewer, version)
     out["agreement"] = agreement(state)
     return out
 

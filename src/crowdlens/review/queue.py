@@ -172,6 +172,7 @@ class Queue:
         self.by_id = {r.image_id: r for r in rows}
         self.labels = labels
         self._orders: dict[str, list[Row]] = {}
+        self._counts: dict[tuple[int | None, str], dict[str, int]] = {}
         self._subsets: OrderedDict[tuple, tuple[list[Row], set[str] | None]] = OrderedDict()
 
     @classmethod
@@ -274,11 +275,17 @@ class Queue:
             self._subsets.popitem(last=False)
         return self._subsets[key]
 
-    def counts(self, state: Mapping[str, Mapping[str, Any]], reviewer: str) -> dict[str, int]:
+    def counts(
+        self, state: Mapping[str, Mapping[str, Any]], reviewer: str, version: int | None = None
+    ) -> dict[str, int]:
         """Photos by state in the whole queue, and how many the reviewer has to do.
 
         Costs one step per *decided* photo: undecided ones are pending and to do.
+        With ``version`` (the store's change counter) the answer is cached.
         """
+        key = (version, reviewer)
+        if version is not None and key in self._counts:
+            return dict(self._counts[key])
         counts = dict.fromkeys(S.REVIEW_STATES, 0)
         todo = 0
         for image_id, per in state.items():
@@ -290,10 +297,18 @@ class Queue:
             todo += st == "second" and reviewer not in per
         counts["pending"] = len(self.rows) - sum(counts.values())
         counts["todo"] = counts["pending"] + todo
+        if version is not None:
+            if len(self._counts) > 16:
+                self._counts.clear()
+            self._counts[key] = dict(counts)
         return counts
 
     def page(
-        self, q: PageQuery, state: Mapping[str, Mapping[str, Any]], reviewer: str
+        self,
+        q: PageQuery,
+        state: Mapping[str, Mapping[str, Any]],
+        reviewer: str,
+        version: int | None = None,
     ) -> dict[str, Any]:
         """One page of rows (JSON-ready), how many rows match, and the counts by state.
 
@@ -334,7 +349,7 @@ class Queue:
             "items": out,
             "matched": matched,
             "offset": q.offset,
-            "counts": self.counts(state, reviewer),
+            "counts": self.counts(state, reviewer, version),
         }
 
 

@@ -110,6 +110,7 @@ class DecisionStore:
         self._reviewers: dict[str, str] = {}  # token hash -> name
         self._items: list[str] = []
         self._version = -1
+        self.changes = 0  # grows with every change of the live state (a cache key)
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -145,25 +146,40 @@ class DecisionStore:
             return
         self._version = version
         self._state = {}
+        self.changes += 1
         for row in self._conn.execute(f"SELECT {_COLUMNS} FROM review_log ORDER BY seq"):
             self._apply(Decision(*row))
         self._reviewers = dict(self._conn.execute("SELECT token_sha256, name FROM reviewers"))
         self._items = [r[0] for r in self._conn.execute("SELECT label FROM new_items")]
 
     def _apply(self, d: Decision) -> None:
-        per = self._state.setdefault(d.image_id, {})
+        # Copy on write: a snapshot handed out earlier never changes under its reader.
+        per = dict(self._state.get(d.image_id, {}))
         if d.action == "pending":
             per.pop(d.reviewer, None)
-            if not per:
-                self._state.pop(d.image_id, None)
         else:
             per[d.reviewer] = d
+        if per:
+            self._state[d.image_id] = per
+        else:
+            self._state.pop(d.image_id, None)
+        self.changes += 1
 
     def current(self) -> dict[str, dict[str, Decision]]:
-        """Each photo's live decisions, by reviewer (a photo nobody decided is absent)."""
+        """Each photo's live decisions, by reviewer (a photo nobody decided is absent).
+
+        A snapshot: later decisions do not change it. Treat it as read-only
+        (the inner dicts are shared with the store, which never mutates them).
+        """
         with self._lock:
             self._refresh()
-            return {k: dict(v) for k, v in self._state.items()}
+            return dict(self._state)
+
+    def snapshot(self) -> tuple[int, dict[str, dict[str, Decision]]]:
+        """``(change counter, current())`` read together, for caching derived figures."""
+        with self._lock:
+            self._refresh()
+            return self.changes, dict(self._state)
 
     def of(self, image_id: str) -> dict[str, Decision]:
         with self._lock:
