@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from crowdlens import schema as S
 from crowdlens.review.agreement import agreement, photo_state
 from crowdlens.review.csvsafe import FORMULA_START, label_problem
+from crowdlens.review.detail import read_detail
 from crowdlens.review.photos import (
     THUMB_PX,
     VARIANTS,
@@ -21,7 +22,7 @@ from crowdlens.review.photos import (
     released_source,
     render_jpeg,
 )
-from crowdlens.review.queue import MAX_PAGE, PageQuery, read_detail, row_json
+from crowdlens.review.queue import MAX_PAGE, PageQuery, row_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from crowdlens.review.server import ReviewServer

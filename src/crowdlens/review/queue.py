@@ -20,7 +20,6 @@ from crowdlens.report.results import columns_of, open_results
 from crowdlens.review.agreement import in_double_sample, photo_state
 from crowdlens.stages.decide import reason_kind
 
-MEASURES = S.QUALITY_MEASURES
 LIGHT = (
     S.IMAGE_ID,
     S.PATH,
@@ -34,35 +33,10 @@ LIGHT = (
     S.REDACTED_PATH,
     S.REASONS,
 )
-DETAIL = (
-    S.IMAGE_ID,
-    S.PATH,
-    S.LABEL,
-    S.COUNTRY,
-    S.CONTRIBUTOR,
-    S.STATUS,
-    S.ERROR,
-    S.WIDTH,
-    S.HEIGHT,
-    *MEASURES,
-    S.QUALITY_FLAGS,
-    S.DUPLICATE_OF,
-    S.PRED_LABEL,
-    S.PRED_SCORE,
-    S.TOPK,
-    S.LABEL_PROB,
-    S.LABEL_RANK,
-    S.LABEL_VERDICT,
-    S.TEXT_REGIONS,
-    S.PII_TYPES,
-    S.REDACTED_PATH,
-    S.DECISION,
-    S.REASONS,
-)
 MAX_PAGE = 200
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe plain Python: numpy arrays/scalars become lists/numbers, NaN becomes None."""
     if value is None:
         return None
@@ -71,9 +45,9 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, bytes):
         return None
     return value
@@ -148,12 +122,12 @@ _SORT_KEYS: dict[str, Callable[[Row], Any]] = {
 
 
 def _str(v: Any) -> str | None:
-    v = _clean(v)
+    v = json_safe(v)
     return None if v is None or v == "" else str(v)
 
 
 def _num(v: Any) -> float | None:
-    v = _clean(v)
+    v = json_safe(v)
     return float(v) if isinstance(v, int | float) else None
 
 
@@ -403,17 +377,3 @@ def row_json(r: Row, per: Mapping[str, Any], st: str, reviewer: str) -> dict[str
         "mine": mine.public() if mine else None,
         "others": [d.public() for k, d in sorted(per.items()) if k != reviewer],
     }
-
-
-def read_detail(results: str | Path, image_id: str) -> dict[str, Any] | None:
-    """Every column the detail view shows, for one photo (read from the table)."""
-    import pyarrow.dataset as pads
-
-    dataset = open_results(results)
-    cols = [c for c in DETAIL if c in dataset.schema.names]
-    table = dataset.to_table(columns=cols, filter=pads.field(S.IMAGE_ID) == image_id)
-    if table.num_rows == 0:
-        return None
-    rec = {k: _clean(v[0]) for k, v in table.slice(0, 1).to_pydict().items()}
-    rec["uncertainty"] = round(uncertainty(rec), 4)
-    return rec
