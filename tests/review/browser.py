@@ -28,12 +28,33 @@ ARGS = [
 ]
 
 
+def _playwright():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    return pytest.importorskip("playwright.sync_api")
+
+
+@contextmanager
+def chromium(user_data_dir: Path) -> Iterator[object]:
+    """A fresh persistent Chromium context (own profile folder); skips if unavailable.
+
+    Used by the report tests (tests/report); the review tests share one browser.
+    """
+    sync_api = _playwright()
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(user_data_dir), executable_path=CHROMIUM, headless=True, args=ARGS
+        )
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
 @contextmanager
 def chromium_browser() -> Iterator[object]:
     """One headless Chromium (skips if unavailable)."""
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = _playwright()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:

@@ -203,6 +203,10 @@ def test_two_reviewers_on_one_photo_make_a_conflict(results_dir, start_server, o
     ann.select_option("#f-show", "conflict")
     until(ann, "document.querySelectorAll('.card').length === 1")
     expect(ann.locator(".card .other")).to_have_text("bob: reject")
+    # Agreement over the photos two reviewers decided (here one pair that disagrees).
+    expect(ann.locator("#kappa")).to_have_text(
+        "agreement on 1 photo decided by two reviewers: κ = 0.00"
+    )
     ann.keyboard.press("Enter")
     expect(ann.locator("#decisions")).to_contain_text("bob: reject")
     expect(ann.locator("#decisions")).to_contain_text("conflict")

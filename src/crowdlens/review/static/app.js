@@ -77,7 +77,7 @@ function refilter() { state.offset = 0; state.cursor = 0; load(); }
 
 function showAgreement(a) {
   $("kappa").textContent = a && a.photos
-    ? "double-reviewed " + a.photos + " · κ = " + (a.kappa === null ? "n/a" : Number(a.kappa).toFixed(2))
+    ? "agreement on " + a.photos + " photo" + (a.photos === 1 ? "" : "s") + " decided by two reviewers: κ = " + (a.kappa === null ? "n/a" : Number(a.kappa).toFixed(2))
     : "";
 }
 
