@@ -158,3 +158,24 @@ def test_agreement_over_double_reviewed_photos(tmp_path):
     got = agreement.agreement(store.current())
     assert got["photos"] == 6 and got["kappa"] == 0.0  # ann always accepts: chance agreement
     store.close()
+
+
+def test_decisions_of_the_single_token_version_are_kept(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "review.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(
+        "CREATE TABLE decisions (seq INTEGER PRIMARY KEY AUTOINCREMENT, image_id TEXT NOT NULL,"
+        " action TEXT NOT NULL, label TEXT, decided_at TEXT NOT NULL);"
+        "INSERT INTO decisions (image_id, action, label, decided_at) VALUES"
+        " ('a', 'accept', NULL, '2026-01-01T00:00:00+00:00'),"
+        " ('b', 'relabel', 'Pear', '2026-01-01T00:01:00+00:00');"
+    )
+    old.commit()
+    old.close()
+    store = DecisionStore(db)
+    live = store.current()
+    assert live["a"]["reviewer"].action == "accept" and live["b"]["reviewer"].label == "Pear"
+    store.close()
+    assert DecisionStore(db).count() == 2  # migrated once, not again
