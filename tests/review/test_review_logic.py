@@ -179,3 +179,21 @@ def test_decisions_of_the_single_token_version_are_kept(tmp_path):
     assert live["a"]["reviewer"].action == "accept" and live["b"]["reviewer"].label == "Pear"
     store.close()
     assert DecisionStore(db).count() == 2  # migrated once, not again
+
+
+def test_non_loopback_bind_warns(results_dir):
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowdlens", "review", str(results_dir), "--port", "0",
+         "--host", "0.0.0.0", "--allow-remote"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        first = proc.stderr.readline()  # printed before serving; blocks until then
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert first.startswith("WARNING: listening on 0.0.0.0") and "plain HTTP" in first
