@@ -94,6 +94,23 @@ REVIEWED_AT = "reviewed_at"  # ISO-8601 UTC time of the reviewer's latest decisi
 FINAL_DECISION = "final_decision"  # the reviewer's decision, else the pipeline's
 FINAL_LABEL = "final_label"  # the reviewer's label, else the claimed one
 
+# --- review at scale (issue 13): reviewers, audit trail, queue vocabularies ---
+REVIEWER = "reviewer"  # who decided (a named reviewer of review.sqlite)
+REVIEW_PREV_ACTION = "prev_action"  # the reviewer's decision before this one (audit)
+REVIEW_PREV_LABEL = "prev_label"  # the reviewer's label before this one (audit)
+REVIEW_BATCH = "batch"  # one bulk request = one batch (undo works per batch)
+REVIEW_STATE = "review_state"  # pending / decided / conflict / second (see REVIEW_STATES)
+CLAIMED_LABEL = "claimed_label"  # corrected training manifest: the label before review
+# Reviewer actions; "pending" takes a photo back to the queue (undo, or on purpose).
+REVIEW_ACTIONS = ("accept", "reject", "relabel", "pending")
+# Queue state of a photo: nobody decided it; reviewers agree; they disagree; a
+# double-review photo decided once that waits for a second reviewer.
+REVIEW_STATES = ("pending", "decided", "conflict", "second")
+REVIEW_CONFLICT = "conflict"  # review_action of a photo whose reviewers disagree
+# What a reviewer asks the queue to show.
+REVIEW_SHOWS = ("todo", "pending", "decided", "conflict", "mine", "all")
+REVIEW_SORTS = ("uncertainty", "score", "label", "country", "contributor", "id")
+
 # Spark SQL types, as DDL, for every column a stage adds.
 DDL: dict[str, str] = {
     IMAGE_ID: "string",
@@ -151,6 +168,12 @@ DDL: dict[str, str] = {
     REVIEWED_AT: "string",
     FINAL_DECISION: "string",
     FINAL_LABEL: "string",
+    REVIEWER: "string",
+    REVIEW_PREV_ACTION: "string",
+    REVIEW_PREV_LABEL: "string",
+    REVIEW_BATCH: "long",
+    REVIEW_STATE: "string",
+    CLAIMED_LABEL: "string",
 }
 
 # The quality measures, in the order the stage adds them and the report plots them.

@@ -1,4 +1,4 @@
-"""Fixtures of the review tests: a results folder and an in-process review server."""
+"""Fixtures of the review tests: results folders, in-process review servers, one browser."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ from crowdlens.review.server import ReviewConfig, ReviewServer, make_server
 @pytest.fixture
 def results_dir(shared_data, tmp_path) -> Path:
     return make_results(shared_data, tmp_path / "out")
+
+
+@pytest.fixture
+def big_results(shared_data, tmp_path) -> Path:
+    """72 photos, 54 of them in the review queue (enough for a bulk decision of 50)."""
+    return make_results(shared_data, tmp_path / "big", n=72)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from browser import chromium_browser
+
+    with chromium_browser() as b:
+        yield b
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def make_results(shared_data: Path, out: Path, n: int = 12, seed: int = 0) -> Pa
             red.parent.mkdir(parents=True, exist_ok=True)
             with Image.open(dst) as im:
                 im.filter(ImageFilter.GaussianBlur(6)).save(red)
-            row[S.REDACTED_PATH] = str(red)
+            row[S.REDACTED_PATH] = red.relative_to(out).as_posix()  # stored relative
         rows.append(row)
     # The attacker: OCR text and a claimed label that are HTML.
     rows[1][S.TEXT_REGIONS] = [

@@ -95,22 +95,40 @@ def test_path_traversal_is_refused(results_dir, start_server, tmp_path):
     assert resp.status == 404
 
 
-def test_photo_outside_allowed_roots_is_refused(results_dir, start_server, shared_data):
+def test_only_released_copies_without_photos_root(results_dir, start_server, shared_data):
     server = start_server(results_dir)
-    item = server.items[0]
-    resp, body = request(server, "GET", f"/photo/{item['image_id']}")
-    assert resp.status == 200 and resp.getheader("Content-Type") == "image/jpeg"
-    assert body[:3] == b"\xff\xd8\xff"
-    # Point a queue item at a real photo outside the results folder.
+    plain = next(r for r in server.queue.rows if not r.redacted_path)
+    for variant in ("thumb", "released", "original"):
+        resp, body = request(server, "GET", f"/photo/{plain.image_id}?v={variant}")
+        assert resp.status == 200 and resp.getheader("Content-Type") == "image/svg+xml", variant
+        assert b"\xff\xd8\xff" not in body  # never the original JPEG
+    assert b"--photos-root" in body
+    released = next(r for r in server.queue.rows if r.redacted_path)
+    resp, body = request(server, "GET", f"/photo/{released.image_id}?v=released")
+    assert resp.status == 200 and body[:3] == b"\xff\xd8\xff"
+    # A released copy stored outside the results folder is not served either.
     outside = next(shared_data.joinpath("val").rglob("*.jpg"))
-    item["path"] = str(outside)
-    resp, body = request(server, "GET", f"/photo/{item['image_id']}")
-    assert resp.status == 403 and b"--photos-root" in body
+    released.redacted_path = str(outside)
+    resp, body = request(server, "GET", f"/photo/{released.image_id}?v=thumb")
+    assert resp.getheader("Content-Type") == "image/svg+xml" and b"outside" in body
+    resp, _ = request(server, "GET", f"/photo/{released.image_id}?v=raw")
+    assert resp.status == 400
+
+
+def test_originals_only_inside_photos_root(results_dir, start_server, shared_data):
+    server = start_server(results_dir, photo_roots=(str(results_dir / "photos"),))
+    row = server.queue.rows[0]
+    resp, body = request(server, "GET", f"/photo/{row.image_id}?v=original")
+    assert resp.getheader("Content-Type") == "image/jpeg" and body[:3] == b"\xff\xd8\xff"
+    other = server.queue.rows[1]
+    other.path = str(next(shared_data.joinpath("val").rglob("*.jpg")))
+    resp, body = request(server, "GET", f"/photo/{other.image_id}?v=original")
+    assert resp.getheader("Content-Type") == "image/svg+xml" and b"--photos-root" in body
 
 
 def test_request_limits_and_validation(results_dir, start_server):
     server = start_server(results_dir)
-    big = json.dumps({"image_id": "img000", "action": "accept", "pad": "x" * 50_000})
+    big = json.dumps({"image_id": "img000", "action": "accept", "pad": "x" * 100_000})
     resp, _ = request(server, "POST", "/api/decide", body=big)
     assert resp.status == 413
     resp, _ = request(
@@ -123,13 +141,20 @@ def test_request_limits_and_validation(results_dir, start_server):
     assert resp.status == 415
     resp, _ = request(server, "POST", "/api/decide", body="not json")
     assert resp.status == 400
-    queued = server.items[0]["image_id"]
+    queued = server.queue.rows[0].image_id
     for bad in (
         {"image_id": "nope", "action": "accept"},
         {"image_id": queued, "action": "delete"},
         {"image_id": queued, "action": "relabel"},
         {"image_id": queued, "action": "relabel", "label": "x" * 500},
         {"image_id": queued, "action": "relabel", "label": "a\nb"},
+        {"ids": [queued], "action": "relabel", "label": "Pear\u202egpj.exe"},
+        {"ids": [queued], "action": "relabel", "label": "Granny-Smith"},  # not a known item
+        {"ids": [queued], "action": "relabel", "label": "=HYPERLINK(1)", "new_item": True},
+        {"ids": [], "action": "accept"},
+        {"ids": [queued] * 501, "action": "accept"},
+        {"ids": "img000", "action": "accept"},
+        [queued],
     ):
         resp, _ = request(server, "POST", "/api/decide", body=json.dumps(bad))
         assert resp.status == 400, bad
@@ -137,8 +162,9 @@ def test_request_limits_and_validation(results_dir, start_server):
     resp, body = request(
         server, "POST", "/api/decide", body=json.dumps({"image_id": queued, "action": "accept"})
     )
-    assert resp.status == 200 and json.loads(body)["review"]["action"] == "accept"
+    assert resp.status == 200 and json.loads(body)["items"][0]["mine"]["action"] == "accept"
     assert server.store.count() == 1
+    assert len(body) < 2_000  # one small answer: the decided photo only, not the queue
 
 
 def test_inside(tmp_path):
@@ -149,3 +175,95 @@ def test_inside(tmp_path):
     assert inside(tmp_path / "a" / ".." / "a" / "x.jpg", [tmp_path / "a"]) == f.resolve()
     assert inside(f, [tmp_path / "b"]) is None
     assert inside(tmp_path / "a" / "missing.jpg", [tmp_path]) is None
+
+
+def _raw(server, data: bytes) -> tuple[int, bytes]:
+    """Send raw bytes (what a broken or hostile client sends) and read the whole reply."""
+    import socket
+
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(data)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/") else 0
+    return status, reply
+
+
+def test_malformed_requests_get_a_4xx_never_a_traceback(results_dir, start_server, caplog):
+    server = start_server(results_dir)
+    many = "&".join(f"f{i}=1" for i in range(25))
+    cookie = f"{server.cookie_name}={server.token}"
+    cases = {
+        "non-ASCII token": "GET /?token=t\u00f6ken-0123456789abcdef HTTP/1.1\r\nHost: x\r\n"
+        "Connection: close\r\n\r\n".encode(),
+        "non-ASCII cookie": f"GET /api/queue HTTP/1.1\r\nHost: x\r\nCookie: {server.cookie_name}="
+        "t\u00f6k\r\nConnection: close\r\n\r\n".encode("latin-1"),
+        "25 query fields, no auth": f"GET /api/queue?{many} HTTP/1.1\r\nHost: x\r\n"
+        "Connection: close\r\n\r\n".encode(),
+        "25 query fields": f"GET /api/queue?{many} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+        "Connection: close\r\n\r\n".encode(),
+        "bad percent-encoding": f"GET /photo/%ff%fe HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+        "Connection: close\r\n\r\n".encode(),
+        "bad page number": f"GET /api/queue?offset=-1 HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+        "Connection: close\r\n\r\n".encode(),
+        "bad sort": f"GET /api/queue?sort=__class__ HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+        "Connection: close\r\n\r\n".encode(),
+        "bad JSON": f"POST /api/decide HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Type: "
+        'application/json\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{{"ids": ['.encode(),
+        "deep JSON": f"POST /api/decide HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Type: "
+        "application/json\r\nContent-Length: 20000\r\nConnection: close\r\n\r\n".encode()
+        + b"[" * 20000,
+        "huge body": f"POST /api/decide HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Type: "
+        "application/json\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n{}".encode(),
+        "negative length": f"POST /api/decide HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+        "Content-Type: application/json\r\nContent-Length: -5\r\nConnection: close\r\n\r\n".encode(),
+        "cross-origin POST": f"POST /api/undo HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+        "Origin: http://evil.example\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+        "Connection: close\r\n\r\n{}".encode(),
+        "undo of nothing": f"POST /api/undo HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"
+        '{"batch": 9}'.encode(),
+        "PUT": f"PUT /api/decide HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n".encode(),
+        "garbage request line": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    }
+    with caplog.at_level("ERROR"):
+        for name, data in cases.items():
+            status, reply = _raw(server, data)
+            assert 400 <= status < 500, (name, reply[:300])
+            assert b"Traceback" not in reply, name
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert server.store.count() == 0
+
+
+def test_non_loopback_bind_needs_an_explicit_flag(capsys):
+    import pytest
+
+    from crowdlens.errors import CrowdlensError
+
+    with pytest.raises(CrowdlensError, match="allow_remote"):
+        ReviewConfig(host="0.0.0.0")
+    assert ReviewConfig(host="0.0.0.0", allow_remote=True).host == "0.0.0.0"
+    with pytest.raises(CrowdlensError, match="token"):
+        ReviewConfig(token="short")
+
+
+def test_each_reviewer_signs_in_with_their_own_token(results_dir, start_server):
+    server = start_server(results_dir, reviewer="ann")
+    bob = server.store.add_reviewer("bob")
+    resp, _ = request(server, "GET", f"/?token={bob}", cookie=False)
+    assert resp.status == 303
+    resp, body = request(
+        server, "GET", "/api/session", cookie=False,
+        headers={"Cookie": f"{server.cookie_name}={bob}"},
+    )  # fmt: skip
+    assert json.loads(body)["reviewer"] == "bob"
+    server.store.add_reviewer("bob", replace=True)  # a new token: the old one stops working
+    resp, _ = request(
+        server, "GET", "/api/session", cookie=False,
+        headers={"Cookie": f"{server.cookie_name}={bob}"},
+    )  # fmt: skip
+    assert resp.status == 401
+    # Only token hashes are stored.
+    assert bob.encode() not in (results_dir / "review.sqlite").read_bytes()
