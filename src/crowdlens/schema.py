@@ -94,6 +94,13 @@ REVIEWED_AT = "reviewed_at"  # ISO-8601 UTC time of the reviewer's latest decisi
 FINAL_DECISION = "final_decision"  # the reviewer's decision, else the pipeline's
 FINAL_LABEL = "final_label"  # the reviewer's label, else the claimed one
 
+# --- release (crowdlens release; io/confine.py) --------------------------------
+# Written by the text stage: the released copy was re-read and no personal item
+# was readable (False: withheld; null/absent: not verified). Defined here only
+# until the text branch adds it; keep one definition when merging.
+RELEASE_VERIFIED = "release_verified"
+RELEASE_FILE = "file"  # release manifest: the copy's path inside the release folder
+
 # Spark SQL types, as DDL, for every column a stage adds.
 DDL: dict[str, str] = {
     IMAGE_ID: "string",
@@ -151,6 +158,7 @@ DDL: dict[str, str] = {
     REVIEWED_AT: "string",
     FINAL_DECISION: "string",
     FINAL_LABEL: "string",
+    RELEASE_VERIFIED: "boolean",
 }
 
 # The quality measures, in the order the stage adds them and the report plots them.
