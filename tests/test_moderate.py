@@ -225,7 +225,7 @@ def test_manifest_cannot_make_workers_read_outside_files_or_urls(spark, tmp_path
     requests: list[str] = []
 
     class Count(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the http.server API
+        def do_GET(self):
             requests.append(self.path)
             self.send_response(200)
             self.end_headers()
