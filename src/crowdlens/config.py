@@ -119,7 +119,7 @@ class SparkConfig:
 
 @dataclass(frozen=True)
 class IngestConfig:
-    """How photos and their labels are found, and which paths may be read at all.
+    """How photos are found and which paths may be read (docs/architecture.md: confinement).
 
     ``allowed_roots`` (folders or URL prefixes) confine every photo path,
     after ``..`` and symlinks are resolved; without them, local paths must lie
