@@ -162,12 +162,25 @@ def _read_fragments(image: Image.Image) -> set[str]:
     return {f for f in NOTE_FRAGMENTS if f in text}
 
 
-def _embedded_images(html: str) -> list[Image.Image]:
+def _embedded_images(html: str) -> tuple[list[Image.Image], list[str]]:
+    """Every data: URI image of the page: rasters decoded, SVGs (plots) as their text.
+
+    Matplotlib draws SVG text as paths and writes each string in a comment
+    beside it, so the comments are what a reader of the plot sees.
+    """
     import base64
     import io
 
-    uris = re.findall(r"data:image/[a-z+]+;base64,([A-Za-z0-9+/=]+)", html)
-    return [Image.open(io.BytesIO(base64.b64decode(u))).convert("RGB") for u in uris]
+    rasters, svg_texts = [], []
+    for mime, payload in re.findall(r"data:image/([a-z+]+);base64,([A-Za-z0-9+/=]+)", html):
+        data = base64.b64decode(payload)
+        if mime == "svg+xml":
+            svg = data.decode("utf-8")
+            assert "<image" not in svg  # a plot never embeds a picture
+            svg_texts.append(" ".join(re.findall(r"<!--(.*?)-->", svg, flags=re.S)))
+        else:
+            rasters.append(Image.open(io.BytesIO(data)).convert("RGB"))
+    return rasters, svg_texts
 
 
 def test_report_never_shows_the_notes_personal_data(run):
@@ -184,10 +197,11 @@ def test_report_never_shows_the_notes_personal_data(run):
     assert _read_fragments(thumb) >= {"maria", "7700", "correo"}
     # The note's photo is in the personal-information grid, as its released copy.
     assert "personal information" in html and html.count("data:image/jpeg") >= 8
-    images = _embedded_images(html)
-    assert len(images) >= 10
+    images, svg_texts = _embedded_images(html)
+    assert len(images) >= 8 and svg_texts
     leaks = {i: found for i, im in enumerate(images) if (found := _read_fragments(im))}
     assert leaks == {}
+    assert not [f for t in svg_texts for f in NOTE_FRAGMENTS if f in norm(t)]
     # Nor as text: neither the note's words nor what the OCR read in its PII regions.
     pii_texts = [r["text"] for r in row[S.TEXT_REGIONS] if len(r["pii_types"])]
     assert pii_texts
