@@ -138,9 +138,6 @@ def _counts(series: pd.Series) -> dict[str, int]:
 
 def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) -> dict[str, Any]:
     """Everything the template shows, from the results table (pure pandas/matplotlib)."""
-    import numpy as np
-    import pandas as pd
-
     ctx: dict[str, Any] = {
         "title": cfg.title,
         "n": len(df),
@@ -168,7 +165,25 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
             ctx["plots"]["reasons"] = plots.bar_chart(kinds, "Reasons", horizontal=True)
             ctx["top_reasons"] = list(_counts(reasons).items())[:30]
 
-    # --- label validation ---------------------------------------------------
+    _label_section(df, cfg, ctx)
+    _quality_section(df, cfg, ctx)
+    ctx["groups"] = _group_tables(df, cfg)
+    ctx["examples"] = _example_grids(df, base, cfg)
+    if S.STATUS in cols and S.ERROR in cols:
+        errs = df[df[S.STATUS] != S.STATUS_OK]
+        ctx["errors"] = [
+            (str(r.get(S.PATH)), str(r.get(S.ERROR)))
+            for r in errs.head(cfg.max_group_rows).to_dict("records")
+        ]
+        ctx["n_errors"] = len(errs)
+    return ctx
+
+
+def _label_section(df: pd.DataFrame, cfg: ReportConfig, ctx: dict[str, Any]) -> None:
+    """Verdict counts, per-label agreement and the confusion matrix."""
+    import numpy as np
+
+    cols = set(df.columns)
     if S.LABEL_VERDICT in cols:
         ctx["verdicts"] = _counts(df[S.LABEL_VERDICT].fillna("none"))
     if {S.LABEL, S.PRED_LABEL} <= cols:
@@ -200,7 +215,13 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
                 matrix, labels, "Confusion matrix (rows normalised)"
             )
 
-    # --- quality --------------------------------------------------------------
+
+def _quality_section(df: pd.DataFrame, cfg: ReportConfig, ctx: dict[str, Any]) -> None:
+    """Histograms of the quality measures (thresholds marked) and flag counts."""
+    import numpy as np
+    import pandas as pd
+
+    cols = set(df.columns)
     thresholds = {k: _floats(v) for k, v in cfg.thresholds.items()}
     hists = []
     ok = df[df[S.STATUS] == S.STATUS_OK] if S.STATUS in cols else df
@@ -216,7 +237,12 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
         flags = df[S.QUALITY_FLAGS].map(_list).explode().dropna()
         ctx["flags"] = _counts(flags)
 
-    # --- groups ---------------------------------------------------------------
+
+def _group_tables(df: pd.DataFrame, cfg: ReportConfig) -> list[dict[str, Any]]:
+    """Decisions (and mismatches) per value of each group column (country, ...)."""
+    import pandas as pd
+
+    cols = set(df.columns)
     groups = []
     for g in cfg.group_columns:
         if g not in cols or S.DECISION not in cols:
@@ -230,18 +256,7 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
         heads = [c for c in ("total", "accept", "review", "reject", "mismatch") if c in t.columns]
         rows = [(str(k), [int(t.loc[k, c]) for c in heads]) for k in t.index]
         groups.append({"column": g, "heads": heads, "rows": rows})
-    ctx["groups"] = groups
-
-    # --- example grids ----------------------------------------------------------
-    ctx["examples"] = _example_grids(df, base, cfg)
-    if S.STATUS in cols and S.ERROR in cols:
-        errs = df[df[S.STATUS] != S.STATUS_OK]
-        ctx["errors"] = [
-            (str(r.get(S.PATH)), str(r.get(S.ERROR)))
-            for r in errs.head(cfg.max_group_rows).to_dict("records")
-        ]
-        ctx["n_errors"] = len(errs)
-    return ctx
+    return groups
 
 
 def _example_grids(
