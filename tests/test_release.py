@@ -19,6 +19,9 @@ from crowdlens.cli import main
 from crowdlens.errors import CrowdlensError
 from crowdlens.release import ReleaseConfig, metadata_found, release
 
+# The moto S3 server fixture (pytest puts tests/ on sys.path): shared, not copied.
+from test_s3 import s3  # noqa: F401
+
 ORIGINALS = "/data/contributors/maria-garcia"
 
 
@@ -148,3 +151,19 @@ def test_cli_refuses_an_existing_release_unless_overwrite(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["release", str(results), "--to", str(to), "--overwrite"]) == 0
     assert list(pd.read_csv(to / "manifest.csv").columns) == [S.IMAGE_ID, S.LABEL, "file"]
+
+
+def test_release_from_results_in_an_object_store(s3, tmp_path, monkeypatch):  # noqa: F811
+    """Results on S3 (moto's real HTTP S3 endpoint, the fixture of tests/test_s3.py)."""
+    pytest.importorskip("s3fs")
+    client, env = s3
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    local = make_results(tmp_path / "run")
+    for f in local.rglob("*"):
+        if f.is_file():
+            client.upload_file(str(f), "survey", f"runs/rel/{f.relative_to(local).as_posix()}")
+    done = release("s3://survey/runs/rel", tmp_path / "public")
+    assert done.n_photos == 2 and released_ids(tmp_path / "public") == {"p0", "p3"}
+    with Image.open(tmp_path / "public" / "images" / "p0.jpg") as im:
+        assert metadata_found(im) == []
