@@ -208,3 +208,23 @@ def test_report_never_shows_the_notes_personal_data(run):
     lowered = html.lower()
     for secret in ("Maria Garcia", "7700 900123", "maria.garcia@correo.es", *pii_texts):
         assert secret.lower() not in lowered, secret
+
+
+def test_release_of_the_sample_publishes_accepted_redacted_copies(run, tmp_path):
+    from crowdlens.release import metadata_found, release
+
+    _, df, out = run
+    done = release(out, tmp_path / "public")
+    manifest = pd.read_csv(tmp_path / "public" / "manifest.csv").set_index(S.IMAGE_ID)
+    accepted = df[df[S.DECISION] == "accept"]
+    assert done.n_photos == len(accepted) == len(manifest) > 0
+    assert set(manifest.index) == set(accepted[S.IMAGE_ID])
+    for _, row in accepted.iterrows():
+        with Image.open(tmp_path / "public" / manifest.loc[row[S.IMAGE_ID], "file"]) as im:
+            assert metadata_found(im) == []
+    note = df.loc["Banana_with_note.jpg"]
+    if note[S.DECISION] == "accept":  # released redacted (today's policy): nothing readable
+        with Image.open(tmp_path / "public" / manifest.loc[note[S.IMAGE_ID], "file"]) as im:
+            assert _read_fragments(im.convert("RGB")) == set()
+    else:
+        assert note[S.IMAGE_ID] not in manifest.index

@@ -35,6 +35,7 @@ EPILOG = """\
 examples:
   crowdlens moderate examples/sample/photos --out out/sample
   crowdlens moderate manifest.csv --out out/run --config crowdlens.toml
+  crowdlens moderate /batches/b7/manifest.csv --out out/b7 --allowed-root /data/photos
   crowdlens moderate photos/ --out out/run --master spark://10.0.0.5:7077 \\
       --conf spark.executor.memory=4g
 
