@@ -11,6 +11,9 @@ error row instead of a failed job.
 * Manifest (CSV or Parquet): a ``path`` column (relative paths resolve against
   the manifest's folder), optional ``label`` (or ``IngestConfig.label_column``)
   and ``image_id``; every other column is carried through untouched.
+  ``file://`` URLs become paths; which paths may be read at all is decided on
+  the workers by :mod:`crowdlens.io.confine` (the input's folder tree by
+  default), so a refused path is an error row, not a read.
 """
 
 from __future__ import annotations
@@ -52,9 +55,8 @@ class Ingested:
     kind: str  # "folder" or "manifest"
     root: str  # the folder, or the manifest's folder: redacted copies mirror paths below it
     metadata_columns: tuple[str, ...]
-    policy: InputPolicy = field(
-        default_factory=InputPolicy
-    )  # what the workers may read (io/confine.py)
+    # What the workers may read: the input's folder tree by default (io/confine.py).
+    policy: InputPolicy = field(default_factory=InputPolicy)
 
 
 def path_id(relative: str) -> str:
