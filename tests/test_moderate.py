@@ -213,3 +213,56 @@ def test_incremental_run_processes_only_new_photos(spark, awkward_folder, tmp_pa
     assert (changed[S.WIDTH], changed[S.HEIGHT]) == (50, 20)
     kept = df[df[S.PATH].str.endswith("top.jpg")].iloc[0]
     assert kept[S.RUN_ID] == before[before[S.PATH].str.endswith("top.jpg")].iloc[0][S.RUN_ID]
+
+
+def test_manifest_cannot_make_workers_read_outside_files_or_urls(spark, tmp_path):
+    """Parent-escaping paths, file:// and http:// entries: error rows, exit 0, no request."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from crowdlens.cli import main
+
+    requests: list[str] = []
+
+    class Count(BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(jpeg())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Count)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/x.jpg"
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "ok.jpg").write_bytes(jpeg())
+    (tmp_path / "outside.jpg").write_bytes(jpeg())
+    escape = "../" * len(batch.parts) + "etc/passwd"
+    paths = ["ok.jpg", escape, "../outside.jpg", "file:///etc/passwd", url]
+    pd.DataFrame({"path": paths}).to_csv(batch / "m.csv", index=False)
+    try:
+        args = ["moderate", str(batch / "m.csv"), "--out", str(tmp_path / "out")]
+        assert main([*args, "--no-text", "--no-report", "--master", "local[2]"]) == 0
+    finally:
+        server.shutdown()
+    assert requests == []  # the URL was refused before any request was sent
+    df = read(tmp_path / "out")
+    assert len(df) == len(paths)
+    err = df[df[S.STATUS] == "error"].set_index(S.PATH)[S.ERROR]
+    assert len(err) == 4 and (df[S.STATUS] == "ok").sum() == 1
+    assert all(e.startswith("refused:") for e in err)
+    assert all("outside the input's folder" in e and "--allowed-root" in e for e in err.iloc[:3])
+    assert "--allow-remote" in err[url]
+    assert "/etc/passwd" in err.index  # file:// normalised to a path
+    refused = df[df[S.STATUS] == "error"]
+    assert refused[S.SHA256].isna().all() and refused[S.FILE_SIZE].isna().all()  # nothing read
+    # The opt-outs are explicit: an allowed root covering the outside photo reads it.
+    args = ["moderate", str(batch / "m.csv"), "--out", str(tmp_path / "out2")]
+    assert main([*args, "--no-text", "--no-report", "--allowed-root", str(tmp_path)]) == 0
+    df = read(tmp_path / "out2").set_index(S.PATH)
+    assert df.loc[str(batch / "../outside.jpg"), S.STATUS] == "ok"
+    assert df[S.STATUS].eq("ok").sum() == 2 and requests == []

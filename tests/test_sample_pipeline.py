@@ -7,7 +7,10 @@ README.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,11 +18,11 @@ import pytest
 from PIL import Image
 
 from crowdlens import schema as S
-from crowdlens.pipeline import moderate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 EXPECTED_FLAGS = {
     "Kiwi_001_blurred.jpg": {"blurry"},
@@ -32,24 +35,32 @@ EXPECTED_FLAGS = {
 
 
 @pytest.fixture(scope="module")
-def run(spark, tmp_path_factory, grocery_model):
-    """`make demo`: the default pipeline with the shipped grocery classifier."""
-    from crowdlens.config import replace
-    from crowdlens.pipeline_config import ModerateConfig
+def run(tmp_path_factory, grocery_model):
+    """`make demo` as a user types it: the CLI, a relative --out, another working folder.
 
-    cfg = ModerateConfig()
-    cfg = replace(cfg, model=replace(cfg.model, bundle=str(grocery_model)))
-    out = tmp_path_factory.mktemp("sample-run")
-    summary = moderate(spark, SAMPLE / "photos", out, cfg)
+    The relative --out is what the README shows; started from a folder that is
+    neither the repository nor the results folder, any path stored relative
+    to the working directory (the demo leak of issue #11) would not resolve.
+    """
+    cwd = tmp_path_factory.mktemp("elsewhere")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [sys.executable, "-m", "crowdlens", "moderate", str(SAMPLE / "photos")]
+    cmd += ["--out", "runs/sample", "--model", str(grocery_model), "--master", "local[2]"]
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = cwd / "runs" / "sample"
     df = pd.read_parquet(out / "results.parquet")
     df["name"] = df[S.PATH].map(lambda p: Path(p).name)
-    return summary, df.set_index("name"), out
+    return done.stdout, df.set_index("name"), out
 
 
 def test_every_file_has_one_row(run):
-    summary, df, _ = run
+    stdout, df, _ = run
     files = [p for p in (SAMPLE / "photos").rglob("*") if p.is_file()]
-    assert summary.n_rows == len(files) == len(df) == 70
+    assert len(files) == len(df) == 70 and "crowdlens moderate: 70 photos" in stdout
     assert df[S.IMAGE_ID].is_unique
 
 
@@ -129,9 +140,91 @@ def test_personal_information_is_blurred_and_metadata_stripped(run):
 
 
 def test_report_is_written(run):
-    summary, _, out = run
+    stdout, _, out = run
     html = (out / "report.html").read_text()
     assert "<html" in html and 'id="quality"' in html and 'id="examples"' in html
     assert "blurry" in html and "too_dark" in html and "duplicate" in html
     assert html.count("data:image") >= 6  # self-contained: plots and thumbnails inline
-    assert summary.extra["report"].endswith("report.html")
+    assert "report.html" in stdout
+
+
+# What the note in Banana_with_note.jpg says, as fragments an OCR misreading
+# ("Garcla", "gorcio") still contains.
+NOTE_FRAGMENTS = ("maria", "garc", "7700", "900123", "correo")
+
+
+def _read_fragments(image: Image.Image) -> set[str]:
+    import numpy as np
+
+    from crowdlens.text.ocr import RapidOCREngine
+
+    text = norm(" ".join(line.text for line in RapidOCREngine().read(np.asarray(image))))
+    return {f for f in NOTE_FRAGMENTS if f in text}
+
+
+def _embedded_images(html: str) -> tuple[list[Image.Image], list[str]]:
+    """Every data: URI image of the page: rasters decoded, SVGs (plots) as their text.
+
+    Matplotlib draws SVG text as paths and writes each string in a comment
+    beside it, so the comments are what a reader of the plot sees.
+    """
+    import base64
+    import io
+
+    rasters, svg_texts = [], []
+    for mime, payload in re.findall(r"data:image/([a-z+]+);base64,([A-Za-z0-9+/=]+)", html):
+        data = base64.b64decode(payload)
+        if mime == "svg+xml":
+            svg = data.decode("utf-8")
+            assert "<image" not in svg  # a plot never embeds a picture
+            svg_texts.append(" ".join(re.findall(r"<!--(.*?)-->", svg, flags=re.S)))
+        else:
+            rasters.append(Image.open(io.BytesIO(data)).convert("RGB"))
+    return rasters, svg_texts
+
+
+def test_report_never_shows_the_notes_personal_data(run):
+    """Pixel by pixel: no image in report.html lets OCR read the note (issue #11)."""
+    from crowdlens.report.html import ReportConfig
+
+    _, df, out = run
+    html = (out / "report.html").read_text()
+    row = df.loc["Banana_with_note.jpg"]
+    # The control: the same OCR reads the note on a report-sized thumbnail of the original.
+    with Image.open(row[S.PATH]) as im:
+        thumb = im.convert("RGB")
+        thumb.thumbnail((ReportConfig().thumbnail_px,) * 2)
+    assert _read_fragments(thumb) >= {"maria", "7700", "correo"}
+    # The note's photo is in the personal-information grid, as its released copy.
+    assert "personal information" in html and html.count("data:image/jpeg") >= 8
+    images, svg_texts = _embedded_images(html)
+    assert len(images) >= 8 and svg_texts
+    leaks = {i: found for i, im in enumerate(images) if (found := _read_fragments(im))}
+    assert leaks == {}
+    assert not [f for t in svg_texts for f in NOTE_FRAGMENTS if f in norm(t)]
+    # Nor as text: neither the note's words nor what the OCR read in its PII regions.
+    pii_texts = [r["text"] for r in row[S.TEXT_REGIONS] if len(r["pii_types"])]
+    assert pii_texts
+    lowered = html.lower()
+    for secret in ("Maria Garcia", "7700 900123", "maria.garcia@correo.es", *pii_texts):
+        assert secret.lower() not in lowered, secret
+
+
+def test_release_of_the_sample_publishes_accepted_redacted_copies(run, tmp_path):
+    from crowdlens.release import metadata_found, release
+
+    _, df, out = run
+    done = release(out, tmp_path / "public")
+    manifest = pd.read_csv(tmp_path / "public" / "manifest.csv").set_index(S.IMAGE_ID)
+    accepted = df[df[S.DECISION] == "accept"]
+    assert done.n_photos == len(accepted) == len(manifest) > 0
+    assert set(manifest.index) == set(accepted[S.IMAGE_ID])
+    for _, row in accepted.iterrows():
+        with Image.open(tmp_path / "public" / manifest.loc[row[S.IMAGE_ID], "file"]) as im:
+            assert metadata_found(im) == []
+    note = df.loc["Banana_with_note.jpg"]
+    if note[S.DECISION] == "accept":  # released redacted (today's policy): nothing readable
+        with Image.open(tmp_path / "public" / manifest.loc[note[S.IMAGE_ID], "file"]) as im:
+            assert _read_fragments(im.convert("RGB")) == set()
+    else:
+        assert note[S.IMAGE_ID] not in manifest.index

@@ -119,13 +119,30 @@ class SparkConfig:
 
 @dataclass(frozen=True)
 class IngestConfig:
-    """How photos and their labels are found."""
+    """How photos are found and which paths may be read (docs/architecture.md: confinement).
+
+    ``allowed_roots`` (folders or URL prefixes) confine every photo path,
+    after ``..`` and symlinks are resolved; without them, local paths must lie
+    inside the input's own folder tree unless ``confine_to_input`` is false.
+    URLs other than object stores (``http``, ``https``, ``ftp``, ...) are read
+    only with ``allow_remote``. See :mod:`crowdlens.io.confine`.
+    """
 
     folder_labels: bool = True
     label_column: str = "label"
+    allowed_roots: tuple[str, ...] = ()
+    allow_remote: bool = False
+    confine_to_input: bool = True
 
     def __post_init__(self) -> None:
         check(self, "label_column", bool(self.label_column), "a non-empty column name")
+        check(
+            self,
+            "allowed_roots",
+            isinstance(self.allowed_roots, tuple)
+            and all(isinstance(r, str) and r.strip() for r in self.allowed_roots),
+            "a list of non-empty folder paths or URL prefixes",
+        )
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.confine import InputPolicy
 from crowdlens.io.fs import is_url, join
-from crowdlens.io.ingest import hash_stage, ingest, read_bytes_stage
+from crowdlens.io.ingest import ingest
+from crowdlens.io.read import hash_stage, read_bytes_stage
 from crowdlens.io.results import (
     RESULTS,
     prepare_output,
@@ -130,8 +132,10 @@ def build_results(
     kept = None
     n_expected, n_todo = photos.n_photos, None
     if previous is not None:
-        todo, kept, n_expected, n_todo = _only_new(spark, photos.df, previous, max_bytes)
-    df = read_bytes_stage(todo, max_bytes=max_bytes)
+        todo, kept, n_expected, n_todo = _only_new(
+            spark, photos.df, previous, max_bytes, photos.policy
+        )
+    df = read_bytes_stage(todo, max_bytes=max_bytes, policy=photos.policy)
     df = decode_stage(df, cfg.decode)
     df = per_photo_stages(df, cfg, out_dir=out_dir, root=photos.root)
     return Plan(df, photos.n_photos, photos.root, kept, n_expected, n_todo)
@@ -176,7 +180,11 @@ def cross_photo_stages(df: DataFrame, cfg: ModerateConfig) -> DataFrame:
 
 
 def _only_new(
-    spark: SparkSession, photos: DataFrame, previous: Path | str, max_bytes: int
+    spark: SparkSession,
+    photos: DataFrame,
+    previous: Path | str,
+    max_bytes: int,
+    policy: InputPolicy,
 ) -> tuple[DataFrame, DataFrame, int, int]:
     """Split the input into photos to process and earlier rows to keep.
 
@@ -188,7 +196,7 @@ def _only_new(
 
     prev = spark.read.parquet(str(previous))
     prev_keys = prev.select(S.IMAGE_ID, F.col(S.SHA256).alias("_prev_sha"))
-    hashed = hash_stage(photos.select(S.IMAGE_ID, S.PATH), max_bytes)
+    hashed = hash_stage(photos.select(S.IMAGE_ID, S.PATH), max_bytes, policy)
     todo_ids = (
         hashed.join(
             prev_keys,

@@ -117,3 +117,65 @@ def test_report_renders_in_chromium(report, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         assert dialogs == []  # no script from the photos ran
+
+
+def test_report_masks_personal_text(report):
+    _, html = report
+    assert "0712 345 678" not in html  # the factory's phone region: PII, text withheld
+    assert "[PHONE_NUMBER]" in html
+
+
+def test_examples_show_released_copies_or_say_why(tmp_path):
+    """Never the original: every photo without a usable released copy gets a reason."""
+    from PIL import Image
+
+    from crowdlens.report import examples as E
+
+    original = tmp_path / "photos" / "a.jpg"
+    original.parent.mkdir()
+    Image.new("RGB", (64, 48), "red").save(original)
+    (tmp_path / "redacted").mkdir()
+    Image.new("RGB", (64, 48), "blue").save(tmp_path / "redacted" / "a.jpg")
+    (tmp_path / "redacted" / "broken.jpg").write_bytes(b"not a jpeg")
+    ok = {S.STATUS: "ok", S.PATH: str(original), S.REDACTED_PATH: "redacted/a.jpg"}
+    cases = {
+        E.NOT_DECODED: {**ok, S.STATUS: "error"},
+        E.WITHHELD: {**ok, S.RELEASE_VERIFIED: False},
+        E.TEXT_FAILED: {**ok, S.REDACTED_PATH: None, S.TEXT_ERROR: "text stage failed: x"},
+        E.TEXT_OFF: {**ok, S.REDACTED_PATH: None},
+        E.FILE_MISSING: {**ok, S.REDACTED_PATH: "redacted/gone.jpg"},
+        E.UNREADABLE: {**ok, S.REDACTED_PATH: "redacted/broken.jpg"},
+    }
+    for why, row in cases.items():
+        assert E.thumbnail(row, tmp_path, 64) == (None, why), why
+        ex = E.example(row, tmp_path, 64)
+        assert ex["src"] is None and ex["missing"] == why
+    src, why = E.thumbnail({**ok, S.RELEASE_VERIFIED: True}, tmp_path, 64)
+    assert why == "" and src.startswith("data:image/jpeg;base64,")
+    assert _pixel(src)[2] > 200 and _pixel(src)[0] < 60  # blue: the released copy, not red
+    # Relative to the results folder, never to the working directory.
+    assert E.released_copy(ok, tmp_path / "elsewhere")[1] == E.FILE_MISSING
+
+
+def _pixel(data_uri: str) -> tuple[int, int, int]:
+    import base64
+    import io
+
+    from PIL import Image
+
+    raw = base64.b64decode(data_uri.split(",", 1)[1])
+    with Image.open(io.BytesIO(raw)) as im:
+        return im.convert("RGB").getpixel((im.width // 2, im.height // 2))
+
+
+def test_masked_text_keeps_ordinary_text_only():
+    from crowdlens.report.examples import masked_text
+
+    regions = [
+        {"text": "Maria Garcia", "pii_types": ["PERSON"]},
+        {"text": "tel 7700 900123", "pii_types": ["PHONE_NUMBER", "PERSON"]},
+        {"text": "3.45", "pii_types": []},
+        {"text": None, "pii_types": []},
+    ]
+    assert masked_text(regions) == "[PERSON] | [PHONE_NUMBER, PERSON] | 3.45"
+    assert masked_text(None) == ""

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "crowdlens.cli.models",
     "crowdlens.cli.train",
     "crowdlens.cli.review",
+    "crowdlens.cli.release",
 )
 
 EPILOG = """\
@@ -29,6 +30,7 @@ examples:
   crowdlens moderate manifest.csv --out out/run1 --master spark://host:7077
   crowdlens train --train data/train --val data/val --out models/grocery
   crowdlens review out/sample
+  crowdlens release out/sample --to public/sample
 
 Run 'crowdlens COMMAND --help' for the options of one command.
 """

@@ -21,6 +21,12 @@ INPUT is either
              against the manifest's folder), optional 'label' and 'image_id', and
              any other columns (country, contributor, ...), carried through.
 
+Input confinement: by default every photo path must lie inside the input's own
+folder tree (symlinks and '..' resolved); --allowed-root replaces that with your
+folders, --no-confine lifts it. http/https/ftp URLs are refused unless
+--allow-remote; s3:// (and other object stores) are read as usual. A refused
+path is an error row saying what to change; the job goes on.
+
 Photos that cannot be read or decoded become rows with status = 'error' and a
 reason; they never fail the job. The results are written atomically.
 """
@@ -29,6 +35,7 @@ EPILOG = """\
 examples:
   crowdlens moderate examples/sample/photos --out out/sample
   crowdlens moderate manifest.csv --out out/run --config crowdlens.toml
+  crowdlens moderate /batches/b7/manifest.csv --out out/b7 --allowed-root /data/photos
   crowdlens moderate photos/ --out out/run --master spark://10.0.0.5:7077 \\
       --conf spark.executor.memory=4g
 
@@ -67,6 +74,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--label-column", help="manifest column holding the claimed label")
     g.add_argument("--max-pixels", type=int, help="refuse photos above this many pixels")
+    g.add_argument(
+        "--allowed-root",
+        dest="allowed_roots",
+        action="append",
+        metavar="DIR",
+        help="read photos only below this folder or URL prefix (repeatable; replaces the "
+        "default, which is the input's own folder tree)",
+    )
+    g.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="read http/https/ftp URLs named in a manifest (refused by default: a manifest "
+        "must not make the workers send requests)",
+    )
+    g.add_argument(
+        "--no-confine",
+        dest="confine_to_input",
+        action="store_false",
+        default=None,
+        help="let manifest paths point outside the manifest's folder tree (off by default)",
+    )
     st = p.add_argument_group("stages")
     st.add_argument(
         "--model",
@@ -93,7 +122,12 @@ def config_from_args(args: argparse.Namespace) -> ModerateConfig:
         cfg,
         spark=spark_config(args, cfg.spark),
         ingest=replace(
-            cfg.ingest, folder_labels=args.folder_labels, label_column=args.label_column
+            cfg.ingest,
+            folder_labels=args.folder_labels,
+            label_column=args.label_column,
+            allowed_roots=tuple(args.allowed_roots) if args.allowed_roots else None,
+            allow_remote=args.allow_remote,
+            confine_to_input=args.confine_to_input,
         ),
         decode=replace(cfg.decode, max_pixels=args.max_pixels),
         quality=replace(

@@ -11,6 +11,9 @@ error row instead of a failed job.
 * Manifest (CSV or Parquet): a ``path`` column (relative paths resolve against
   the manifest's folder), optional ``label`` (or ``IngestConfig.label_column``)
   and ``image_id``; every other column is carried through untouched.
+  ``file://`` URLs become paths; which paths may be read at all is decided on
+  the workers by :mod:`crowdlens.io.confine` (the input's folder tree by
+  default), so a refused path is an error row, not a read.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +30,9 @@ from crowdlens import schema as S
 from crowdlens.config import IngestConfig
 from crowdlens.decode import supported_extensions
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.confine import InputPolicy, make_policy
 from crowdlens.io.fs import filesystem, is_url, url_of
+from crowdlens.io.read import hash_stage, read_bytes_stage, read_file  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -50,6 +55,8 @@ class Ingested:
     kind: str  # "folder" or "manifest"
     root: str  # the folder, or the manifest's folder: redacted copies mirror paths below it
     metadata_columns: tuple[str, ...]
+    # What the workers may read: the input's folder tree by default (io/confine.py).
+    policy: InputPolicy = field(default_factory=InputPolicy)
 
 
 def path_id(relative: str) -> str:
@@ -197,39 +204,13 @@ def manifest_frame(
         df = df.withColumn(S.LABEL, F.lit(None).cast("string"))
 
     df = df.withColumn(S.ROW_NUMBER, F.monotonically_increasing_id())
-    df = df.withColumn(S.PATH, F.trim(F.col(S.PATH).cast("string")))
-    base = str(path).rsplit("/", 1)[0] if is_url(str(path)) else str(Path(path).parent.resolve())
-    raw_path = F.col(S.PATH)
-    df = df.withColumn("__raw_path", F.coalesce(raw_path, F.lit(""))).withColumn(
-        S.PATH,
-        F.when(raw_path.isNull() | (raw_path == ""), F.lit(None).cast("string"))
-        .when(raw_path.startswith("/") | raw_path.contains("://"), raw_path)
-        .otherwise(F.concat(F.lit(base + "/"), raw_path)),
-    )
+    df = _resolve_paths(df, path)
     n = df.count()
     if n == 0:
         raise CrowdlensError(f"Manifest {str(path)!r} has no rows: nothing to moderate.")
 
     if S.IMAGE_ID in cols:
-        df = df.withColumn(S.IMAGE_ID, F.col(S.IMAGE_ID).cast("string"))
-        stats = df.agg(
-            F.count(F.when(F.col(S.IMAGE_ID).isNull() | (F.col(S.IMAGE_ID) == ""), 1)).alias(
-                "null"
-            ),
-            F.countDistinct(S.IMAGE_ID).alias("distinct"),
-        ).first()
-        if stats["null"]:
-            raise CrowdlensError(
-                f"Manifest {str(path)!r}: {stats['null']} rows have an empty image_id. "
-                "Fill them in, or drop the image_id column to let crowdlens derive ids."
-            )
-        if stats["distinct"] != n:
-            dup = df.groupBy(S.IMAGE_ID).count().where("count > 1").limit(3).toPandas()[S.IMAGE_ID]
-            raise CrowdlensError(
-                f"Manifest {str(path)!r}: image_id is not unique ({n - stats['distinct']} "
-                f"repeats, e.g. {', '.join(map(str, dup))}). Make the ids unique, or drop "
-                "the column to let crowdlens derive ids from the paths."
-            )
+        df = _check_ids(df, path, n)
     else:
         # Stable ids from the path as written; a path listed twice gets a suffix
         # so that every input row keeps its own row in the results.
@@ -242,6 +223,49 @@ def manifest_frame(
             ),
         )
     return df.drop("__raw_path"), n
+
+
+def _resolve_paths(df: DataFrame, manifest: Path | str) -> DataFrame:
+    """Manifest paths as read: ``file://`` URLs become paths, relative paths are
+    joined to the manifest's folder (``..`` stays: confinement judges it)."""
+    from pyspark.sql import functions as F
+
+    df = df.withColumn(S.PATH, F.trim(F.col(S.PATH).cast("string")))
+    m = str(manifest)
+    base = m.rsplit("/", 1)[0] if is_url(m) else str(Path(manifest).parent.resolve())
+    raw = F.col(S.PATH)
+    local = F.url_decode(F.regexp_replace(raw, "^(?i)file://(localhost)?", ""))
+    return df.withColumn("__raw_path", F.coalesce(raw, F.lit(""))).withColumn(
+        S.PATH,
+        F.when(raw.isNull() | (raw == ""), F.lit(None).cast("string"))
+        .when(F.lower(raw).startswith("file://"), local)
+        .when(raw.startswith("/") | raw.contains("://"), raw)
+        .otherwise(F.concat(F.lit(base + "/"), raw)),
+    )
+
+
+def _check_ids(df: DataFrame, path: Path | str, n: int) -> DataFrame:
+    """The manifest's own ids as strings, refused when empty or repeated."""
+    from pyspark.sql import functions as F
+
+    df = df.withColumn(S.IMAGE_ID, F.col(S.IMAGE_ID).cast("string"))
+    stats = df.agg(
+        F.count(F.when(F.col(S.IMAGE_ID).isNull() | (F.col(S.IMAGE_ID) == ""), 1)).alias("null"),
+        F.countDistinct(S.IMAGE_ID).alias("distinct"),
+    ).first()
+    if stats["null"]:
+        raise CrowdlensError(
+            f"Manifest {str(path)!r}: {stats['null']} rows have an empty image_id. "
+            "Fill them in, or drop the image_id column to let crowdlens derive ids."
+        )
+    if stats["distinct"] != n:
+        dup = df.groupBy(S.IMAGE_ID).count().where("count > 1").limit(3).toPandas()[S.IMAGE_ID]
+        raise CrowdlensError(
+            f"Manifest {str(path)!r}: image_id is not unique ({n - stats['distinct']} "
+            f"repeats, e.g. {', '.join(map(str, dup))}). Make the ids unique, or drop "
+            "the column to let crowdlens derive ids from the paths."
+        )
+    return df
 
 
 def check_input(input_path: str | Path) -> Path | str:
@@ -326,6 +350,7 @@ def ingest(
         df, n = manifest_frame(spark, p, cfg)
         kind = "manifest"
         root = p.rsplit("/", 1)[0] if isinstance(p, str) else str(p.parent.resolve())
+    policy = make_policy(cfg.allowed_roots, cfg.allow_remote, cfg.confine_to_input, root)
     front = [S.IMAGE_ID, S.PATH, S.LABEL]
     meta = tuple(c for c in df.columns if c not in front and c not in S.INTERNAL)
     df = df.select(*front, *meta, S.ROW_NUMBER)
@@ -333,117 +358,4 @@ def ingest(
     # Range partitioning on the row number keeps partitions even and in input order.
     df = df.repartitionByRange(parts, F.col(S.ROW_NUMBER)) if n > 1 else df.coalesce(1)
     log.info("ingested %d photos from %s %s in %d partitions", n, kind, p, parts)
-    return Ingested(df=df, n_photos=n, kind=kind, root=root, metadata_columns=meta)
-
-
-def read_file(path: str | None, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """Read one photo's bytes; on failure return ``(None, reason)``."""
-    if not path:
-        return None, "the manifest row has no path; fill in the photo's path"
-    try:
-        if is_url(path):
-            import fsspec
-
-            with fsspec.open(path, "rb") as fh:
-                data = fh.read(max_bytes + 1)
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(max_bytes + 1)
-    except FileNotFoundError:
-        return None, (
-            f"file not found: {path} (check the path; relative manifest paths resolve "
-            "against the manifest's folder)"
-        )
-    except IsADirectoryError:
-        return None, f"is a folder, not a photo: {path}"
-    except PermissionError:
-        return None, f"permission denied reading {path}; make the file readable"
-    except OSError as exc:
-        return None, f"cannot read {path}: {exc.strerror or exc}"
-    except Exception as exc:
-        return None, f"cannot read {path}: {type(exc).__name__}: {exc}"
-    if len(data) > max_bytes:
-        return None, (
-            f"file larger than {max_bytes / 1e6:.0f} MB (decode.max_file_mb): refused; "
-            "raise the limit if such files are legitimate"
-        )
-    return data, None
-
-
-def _read_batch(batch: pd.DataFrame, max_bytes: int) -> pd.DataFrame:
-    import pandas as pd
-
-    from crowdlens.decode import sha256_hex
-
-    results = [read_file(p, max_bytes) for p in batch[S.PATH]]
-    data = [r[0] for r in results]
-    return pd.DataFrame(
-        {
-            S.CONTENT: data,
-            S.READ_ERROR: [r[1] for r in results],
-            S.SHA256: [sha256_hex(d) if d is not None else None for d in data],
-            S.FILE_SIZE: pd.array([len(d) if d is not None else None for d in data], "Int64"),
-        }
-    )
-
-
-def read_bytes_stage(df: DataFrame, max_bytes: int = 200_000_000) -> DataFrame:
-    """Add the photo bytes and their hash (:data:`~crowdlens.schema.READ_COLUMNS`).
-
-    The bytes are read by the workers; a file that cannot be read gets a null
-    ``content`` and a reason in ``_read_error``.
-    """
-    from functools import partial
-
-    from crowdlens.spark.columns import add_columns
-
-    return add_columns(
-        df,
-        partial(_read_batch, max_bytes=max_bytes),
-        [S.PATH],
-        list(S.READ_COLUMNS),
-        name="read",
-    )
-
-
-def file_sha256(path: str | None, max_bytes: int) -> str | None:
-    """The sha256 of a file, streamed (no copy kept); None when it cannot be read."""
-    import hashlib
-
-    if not path:
-        return None
-    h = hashlib.sha256()
-    size = 0
-    try:
-        if is_url(path):
-            import fsspec
-
-            fh = fsspec.open(path, "rb").open()
-        else:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below
-        with fh:
-            while chunk := fh.read(1 << 20):
-                size += len(chunk)
-                if size > max_bytes:
-                    return None
-                h.update(chunk)
-    except Exception:
-        return None  # the read stage reports why, when the photo is processed
-    return h.hexdigest()
-
-
-def _hash_batch(batch: pd.DataFrame, max_bytes: int) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame({S.SHA256: [file_sha256(p, max_bytes) for p in batch[S.PATH]]})
-
-
-def hash_stage(df: DataFrame, max_bytes: int = 200_000_000) -> DataFrame:
-    """Add only :data:`~crowdlens.schema.SHA256`, streaming each file (incremental runs)."""
-    from functools import partial
-
-    from crowdlens.spark.columns import add_columns
-
-    return add_columns(
-        df, partial(_hash_batch, max_bytes=max_bytes), [S.PATH], [S.SHA256], name="hash"
-    )
+    return Ingested(df=df, n_photos=n, kind=kind, root=root, metadata_columns=meta, policy=policy)

@@ -5,6 +5,9 @@ columns that exist (a run without a classifier simply has no label section),
 and renders :file:`template.html` with Jinja2 autoescaping, so every label,
 path, reason and OCR string is escaped. Images (plots, thumbnails) are
 ``data:`` URIs inside ``<img>`` tags: the file can be mailed or archived alone.
+Since it is shared, it shows released copies only and masks personal text
+(:mod:`crowdlens.report.examples`); there is deliberately no switch to show
+originals.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from crowdlens import __version__
 from crowdlens import schema as S
 from crowdlens.config import check
 from crowdlens.io.fs import filesystem, is_url
-from crowdlens.report import draw, plots
+from crowdlens.report import plots
+from crowdlens.report.examples import as_list as _list
+from crowdlens.report.examples import example
 from crowdlens.report.results import read_results, results_path
 from crowdlens.stages.decide import reason_kind
 
@@ -51,6 +56,8 @@ COLUMNS = (
     S.TEXT_REGIONS,
     S.PII_TYPES,
     S.REDACTED_PATH,
+    S.TEXT_ERROR,
+    S.RELEASE_VERIFIED,
     S.DECISION,
     S.REASONS,
 )
@@ -75,7 +82,6 @@ class ReportConfig:
     max_confusion_labels: int = 100
     max_group_rows: int = 50
     group_columns: tuple[str, ...] = (S.COUNTRY, S.CONTRIBUTOR)
-    show_redacted: bool = True
     thresholds: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,72 +132,12 @@ def _floats(value: Any) -> list[float]:
     return [v for v in out if math.isfinite(v)]
 
 
-def _list(value: Any) -> list[Any]:
-    if value is None or isinstance(value, float | str):
-        return []
-    return list(value)
-
-
 def _counts(series: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in series.value_counts().items()}
 
 
-def _source(path: Any, base: Path | None) -> Path | str | None:
-    """Where to read a photo named in the results: a local file, an object-store URL
-    (read at thumbnail time), or None (missing; relative to a remote results table)."""
-    if not isinstance(path, str) or not path:
-        return None
-    from crowdlens.text.redact import local_path
-
-    p = local_path(path)
-    if is_url(p):
-        return p
-    q = Path(p)
-    if not q.is_absolute():
-        if base is None:
-            return None
-        q = base / q
-    return q if q.is_file() else None
-
-
-def _thumb(row: Mapping[str, Any], base: Path | None, cfg: ReportConfig) -> str | None:
-    loaded = None
-    for column in (S.REDACTED_PATH, S.PATH) if cfg.show_redacted else (S.PATH,):
-        source = _source(row.get(column), base)
-        loaded = draw.load_thumbnail(source, cfg.thumbnail_px) if source is not None else None
-        if loaded is not None:
-            break
-    if loaded is None:
-        return None
-    im, size = loaded
-    w, h = row.get(S.WIDTH), row.get(S.HEIGHT)
-    if w and h and w == w and h == h:
-        size = (int(w), int(h))
-    return draw.data_uri(draw.draw_polygons(im, row.get(S.TEXT_REGIONS), size))
-
-
-def _example(row: Mapping[str, Any], base: Path | None, cfg: ReportConfig) -> dict[str, Any]:
-    texts = [
-        str(r.get("text"))
-        for r in _list(row.get(S.TEXT_REGIONS))
-        if isinstance(r, Mapping) and r.get("text")
-    ]
-    return {
-        "src": _thumb(row, base, cfg),
-        "id": str(row.get(S.IMAGE_ID)),
-        "label": row.get(S.LABEL),
-        "pred": row.get(S.PRED_LABEL),
-        "decision": row.get(S.DECISION),
-        "reasons": _list(row.get(S.REASONS)),
-        "text": " | ".join(texts)[:300],
-    }
-
-
-def build_context(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> dict[str, Any]:
+def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) -> dict[str, Any]:
     """Everything the template shows, from the results table (pure pandas/matplotlib)."""
-    import numpy as np
-    import pandas as pd
-
     ctx: dict[str, Any] = {
         "title": cfg.title,
         "n": len(df),
@@ -219,7 +165,25 @@ def build_context(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> dic
             ctx["plots"]["reasons"] = plots.bar_chart(kinds, "Reasons", horizontal=True)
             ctx["top_reasons"] = list(_counts(reasons).items())[:30]
 
-    # --- label validation ---------------------------------------------------
+    _label_section(df, cfg, ctx)
+    _quality_section(df, cfg, ctx)
+    ctx["groups"] = _group_tables(df, cfg)
+    ctx["examples"] = _example_grids(df, base, cfg)
+    if S.STATUS in cols and S.ERROR in cols:
+        errs = df[df[S.STATUS] != S.STATUS_OK]
+        ctx["errors"] = [
+            (str(r.get(S.PATH)), str(r.get(S.ERROR)))
+            for r in errs.head(cfg.max_group_rows).to_dict("records")
+        ]
+        ctx["n_errors"] = len(errs)
+    return ctx
+
+
+def _label_section(df: pd.DataFrame, cfg: ReportConfig, ctx: dict[str, Any]) -> None:
+    """Verdict counts, per-label agreement and the confusion matrix."""
+    import numpy as np
+
+    cols = set(df.columns)
     if S.LABEL_VERDICT in cols:
         ctx["verdicts"] = _counts(df[S.LABEL_VERDICT].fillna("none"))
     if {S.LABEL, S.PRED_LABEL} <= cols:
@@ -251,7 +215,13 @@ def build_context(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> dic
                 matrix, labels, "Confusion matrix (rows normalised)"
             )
 
-    # --- quality --------------------------------------------------------------
+
+def _quality_section(df: pd.DataFrame, cfg: ReportConfig, ctx: dict[str, Any]) -> None:
+    """Histograms of the quality measures (thresholds marked) and flag counts."""
+    import numpy as np
+    import pandas as pd
+
+    cols = set(df.columns)
     thresholds = {k: _floats(v) for k, v in cfg.thresholds.items()}
     hists = []
     ok = df[df[S.STATUS] == S.STATUS_OK] if S.STATUS in cols else df
@@ -267,7 +237,12 @@ def build_context(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> dic
         flags = df[S.QUALITY_FLAGS].map(_list).explode().dropna()
         ctx["flags"] = _counts(flags)
 
-    # --- groups ---------------------------------------------------------------
+
+def _group_tables(df: pd.DataFrame, cfg: ReportConfig) -> list[dict[str, Any]]:
+    """Decisions (and mismatches) per value of each group column (country, ...)."""
+    import pandas as pd
+
+    cols = set(df.columns)
     groups = []
     for g in cfg.group_columns:
         if g not in cols or S.DECISION not in cols:
@@ -281,21 +256,12 @@ def build_context(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> dic
         heads = [c for c in ("total", "accept", "review", "reject", "mismatch") if c in t.columns]
         rows = [(str(k), [int(t.loc[k, c]) for c in heads]) for k in t.index]
         groups.append({"column": g, "heads": heads, "rows": rows})
-    ctx["groups"] = groups
-
-    # --- example grids ----------------------------------------------------------
-    ctx["examples"] = _example_grids(df, base, cfg)
-    if S.STATUS in cols and S.ERROR in cols:
-        errs = df[df[S.STATUS] != S.STATUS_OK]
-        ctx["errors"] = [
-            (str(r.get(S.PATH)), str(r.get(S.ERROR)))
-            for r in errs.head(cfg.max_group_rows).to_dict("records")
-        ]
-        ctx["n_errors"] = len(errs)
-    return ctx
+    return groups
 
 
-def _example_grids(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> list[dict[str, Any]]:
+def _example_grids(
+    df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig
+) -> list[dict[str, Any]]:
     if cfg.examples_per_flag == 0:
         return []
     cols = set(df.columns)
@@ -323,7 +289,11 @@ def _example_grids(df: pd.DataFrame, base: Path | None, cfg: ReportConfig) -> li
             continue
         rows = sub.head(cfg.examples_per_flag).to_dict("records")
         grids.append(
-            {"title": title, "count": len(sub), "items": [_example(r, base, cfg) for r in rows]}
+            {
+                "title": title,
+                "count": len(sub),
+                "items": [example(r, base, cfg.thumbnail_px) for r in rows],
+            }
         )
     return grids
 
@@ -349,9 +319,11 @@ def write_report(
     """Write the self-contained HTML report of a results table. Returns the HTML path.
 
     ``quality`` (a ``QualityConfig``) marks its thresholds on the histograms,
-    unless ``cfg.thresholds`` names them already. Photos are read from their
-    paths (local files, or object-store URLs through fsspec); relative paths
-    resolve against a local results folder. Results and report may be URLs.
+    unless ``cfg.thresholds`` names them already. Example thumbnails are made
+    from the released copies only (``redacted_path``, relative to the results
+    folder); a photo without one gets a placeholder saying why, never its
+    original (see :mod:`crowdlens.report.examples`). Results and report may
+    be URLs.
 
     Example::
 
@@ -364,9 +336,11 @@ def write_report(
         cfg = dataclasses.replace(cfg, thresholds=merged)
     src = results_path(results_parquet_path)
     df = read_results(src, [*COLUMNS, *cfg.group_columns])
-    base = None
+    # Stored output paths are relative to the results folder (io/outputs.py).
     if isinstance(src, Path):
-        base = src.parent if src.name.endswith(".parquet") else src
+        base: Path | str = src.parent if src.name.endswith(".parquet") else src
+    else:
+        base = src.rsplit("/", 1)[0] if src.rstrip("/").endswith(".parquet") else src
     html = render(build_context(df, base, cfg))
     if is_url(str(out_html)):  # one PUT: the object appears whole or not at all
         fs, inner = filesystem(str(out_html))
