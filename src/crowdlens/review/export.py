@@ -6,8 +6,8 @@ default the folder holding ``review.sqlite``):
 * ``final.parquet`` - every results row plus the reviewers' outcome
   (:data:`S.REVIEW_ACTION`, :data:`S.REVIEW_LABEL`, :data:`S.REVIEWED_AT`,
   :data:`S.REVIEWER`) and the result (:data:`S.FINAL_DECISION`,
-  :data:`S.FINAL_LABEL`); a photo whose reviewers disagree keeps the
-  pipeline's ``review`` with ``review_action = conflict``;
+  :data:`S.FINAL_LABEL`); a photo whose reviewers disagree is ``review`` (never released)
+  with ``review_action = conflict``;
 * ``train_manifest.csv`` - the corrected training set: ``path,label`` (plus
   ``image_id``, ``claimed_label``, ``review_action`` and the metadata) for
   every readable photo finally accepted with a label, relabels applied,
@@ -82,7 +82,9 @@ def outcome(per: Mapping[str, Any], decision: Any, label: Any) -> dict[str, Any]
     latest = max(per.values(), key=lambda d: d.seq)
     base = {S.REVIEWED_AT: latest.decided_at, S.REVIEWER: ",".join(sorted(per))}
     if photo_state(per) == CONFLICT:
-        return {**base, S.REVIEW_ACTION: CONFLICT, S.FINAL_DECISION: decision, S.FINAL_LABEL: label}
+        # Undecided, whatever the pipeline said: `crowdlens release` must not
+        # publish a photo that one reviewer rejected.
+        return {**base, S.REVIEW_ACTION: CONFLICT, S.FINAL_DECISION: "review", S.FINAL_LABEL: label}
     relabel = latest.action == "relabel"
     return {
         **base,
