@@ -96,8 +96,23 @@ SOFTWARE = "software"  # EXIF Software (the application that wrote the file)
 CAPTURE_AGE_DAYS = "capture_age_days"  # submitted_at - captured_at, in days
 GPS_COUNTRY = "gps_country"  # ISO 3166 alpha-2 of the country the GPS point lies in
 PROVENANCE_COLUMNS = (CAPTURED_AT, GPS_LAT, GPS_LON, CAMERA, SOFTWARE)
+# What a release (copies, manifest) must never carry: provenance and what is derived from it.
+PRIVATE_COLUMNS = (*PROVENANCE_COLUMNS, CAPTURE_AGE_DAYS, GPS_COUNTRY, HAS_GPS)
 # Conventional manifest column the stale_capture check reads (name configurable).
 SUBMITTED_AT = "submitted_at"
+
+# --- contributor scorecards (contributors.parquet, one row per contributor) -----
+CONTRIBUTORS_FILE = "contributors.parquet"
+SC_PHOTOS = "photos"  # photos submitted
+SC_ERRORS = "errors"  # photos that could not be read or decoded
+SC_ACCEPTED = "accepted_share"  # share of the contributor's photos accepted, 0..1
+SC_REVIEWED = "reviewed_share"  # ... sent to review
+SC_REJECTED = "rejected_share"  # ... rejected
+SC_LABEL_MISMATCHES = "label_mismatches"  # photos whose label verdict is "mismatch"
+SC_SHARED = "duplicates_shared"  # photos in a copy pair with another contributor (either side)
+SC_REUSED = "photos_reused"  # own photos resubmitted for a different item
+SC_PROVENANCE = "provenance_flagged"  # photos with any provenance flag
+SC_FLAG_PREFIX = "flag_"  # + a flag name: photos with that flag (one column per flag)
 
 # --- classification ----------------------------------------------------------
 EMBEDDING = "embedding"

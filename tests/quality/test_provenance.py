@@ -55,9 +55,7 @@ def test_stale_capture_against_the_submission_time() -> None:
     assert flags({**row, S.SUBMITTED_AT: "2024-01-05"}) == []
     # The manifest column name is configurable.
     renamed = {S.CAPTURED_AT: row[S.CAPTURED_AT], "uploaded": "2025-01-01"}
-    assert flags(renamed, QualityConfig(submitted_at_column="uploaded")) == [
-        S.FLAG_STALE_CAPTURE
-    ]
+    assert flags(renamed, QualityConfig(submitted_at_column="uploaded")) == [S.FLAG_STALE_CAPTURE]
     m = {**row, **provenance_row(row, QualityConfig())[0]}
     assert "60 days before it was submitted (> 30)" in explain(
         S.FLAG_STALE_CAPTURE, m, QualityConfig()
