@@ -233,8 +233,10 @@ def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
 
     ``df`` needs ``image_id``, ``status``, ``sha256`` and ``phash`` (from
     ``quality_stage``); ``cfg.order_column`` and ``cfg.contributor_column``
-    are used when present. Runs two Spark jobs and returns a DataFrame built
-    on the driver (its size is the number of duplicates).
+    are used when present. Photos flagged ``low_information`` take part in
+    exact duplicates only (their pHash is noise). Runs two Spark jobs and
+    returns a DataFrame built on the driver (its size is the number of
+    duplicates).
 
     Example::
 
@@ -252,6 +254,9 @@ def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
         else F.lit(None).cast("string")
     )
     label = F.col(S.LABEL).cast("string") if S.LABEL in df.columns else F.lit(None).cast("string")
+    blank = F.lit(False)
+    if S.QUALITY_FLAGS in df.columns:
+        blank = F.coalesce(F.array_contains(S.QUALITY_FLAGS, S.FLAG_LOW_INFORMATION), F.lit(False))
     nodes = df.where(
         (F.col(S.STATUS) == S.STATUS_OK)
         & F.col(S.PHASH).isNotNull()
@@ -263,15 +268,26 @@ def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
         F.col(S.PHASH),
         contributor.alias("_contributor"),
         label.alias("_label"),
+        blank.alias("_blank"),
     )
     # One representative per distinct file: the first by (order, image_id).
     first = F.min(F.struct(F.col("_order").isNull(), "_order", S.IMAGE_ID, S.PHASH))
-    reps = nodes.groupBy(S.SHA256).agg(first.alias("f"), F.count(F.lit(1)).alias("n"))
+    reps = nodes.groupBy(S.SHA256).agg(
+        first.alias("f"), F.count(F.lit(1)).alias("n"), F.max("_blank").alias("_blank")
+    )
     reps = reps.select(
-        S.SHA256, "n", F.col(f"f.{S.IMAGE_ID}").alias("rep"), F.col(f"f.{S.PHASH}").alias(S.PHASH)
+        S.SHA256,
+        "n",
+        "_blank",
+        F.col(f"f.{S.IMAGE_ID}").alias("rep"),
+        F.col(f"f.{S.PHASH}").alias(S.PHASH),
     ).persist()
     try:
-        near = near_pairs(reps.select(F.col("rep").alias(S.IMAGE_ID), S.PHASH), cfg)
+        # The pHash of a frame with nothing in it (low_information) is sensor
+        # noise and a gradient: two pocket shots are not "the same photo".
+        # Identical bytes still are (exact duplicates above).
+        seekers = reps.where(~F.col("_blank")).select(F.col("rep").alias(S.IMAGE_ID), S.PHASH)
+        near = near_pairs(seekers, cfg)
         near_edges = [(r["a"], r["b"]) for r in near.collect()]
         near_reps = spark.createDataFrame(
             [(x,) for x in {x for e in near_edges for x in e}], "rep string"
