@@ -138,6 +138,11 @@ def score(
     lines.append(
         f"clean photos left unflagged: {unflagged}/{len(clean)} = {unflagged / len(clean):.1%}"
     )
+    new = {"low_information", "grayscale", "odd_aspect_ratio"}
+    spared = sum(not (got[k] & new) for k in clean)
+    lines.append(
+        f"  ... by the issue-16 flags alone: {spared}/{len(clean)} = {spared / len(clean):.1%}"
+    )
     wrong = Counter(
         (roles[k], ",".join(sorted(got[k] ^ expected[k])))
         for k in expected

@@ -212,6 +212,15 @@ def _record(geo: Any, i: int) -> dict[str, Any]:
     return dict(zip(geo.propNames, geo.records[i], strict=False))
 
 
+def _locate(lat: float, lon: float) -> int | None:
+    """Index of the boundary record containing the point, or None (at sea, unmapped)."""
+    from shapely.geometry import Point
+
+    geo, _ = _boundaries()
+    hits = geo.strtree.query(Point(lon, lat), predicate="intersects")
+    return int(hits[0]) if len(hits) else None
+
+
 def gps_country(lat: float | None, lon: float | None) -> str | None:
     """ISO 3166 alpha-2 of the country containing the point (None at sea or unknown).
 
@@ -220,20 +229,23 @@ def gps_country(lat: float | None, lon: float | None) -> str | None:
     """
     if lat is None or lon is None or lat != lat or lon != lon:
         return None
-    from shapely.geometry import Point
+    return _iso2(_locate(lat, lon))
 
-    geo, _ = _boundaries()
-    hits = geo.strtree.query(Point(lon, lat), predicate="intersects")
-    if len(hits) == 0:
+
+def _iso2(i: int | None) -> str | None:
+    if i is None:
         return None
-    code = _record(geo, int(hits[0])).get("ISO_A2_EH")
+    geo, _ = _boundaries()
+    code = _record(geo, i).get("ISO_A2_EH")
     return code if code and code != "-99" else None
 
 
-def km_outside(claimed: Any, lat: float, lon: float) -> float | None:
+def km_outside(claimed: Any, lat: float, lon: float, *, inside: int | None = -1) -> float | None:
     """How far (km, approximate) the point lies outside the claimed country; None if unknown.
 
-    0.0 when inside. ``claimed`` is an English name or an ISO alpha-2/alpha-3 code.
+    0.0 when inside. ``claimed`` is an English name or an ISO alpha-2/alpha-3
+    code. ``inside`` is the record containing the point when already known
+    (skips a second lookup; the distance is computed only when outside).
 
     >>> km_outside("Sweden", 59.33, 18.06), km_outside("SE", 59.33, 18.06)
     (0.0, 0.0)
@@ -247,8 +259,11 @@ def km_outside(claimed: Any, lat: float, lon: float) -> float | None:
     i = index.get(key)
     if i is None:
         return None
-    shape = geo.strtree.geometries[i]
-    return float(shape.distance(Point(lon, lat))) * KM_PER_DEGREE
+    if inside == -1:
+        inside = _locate(lat, lon)
+    if inside == i:
+        return 0.0
+    return float(geo.strtree.geometries[i].distance(Point(lon, lat))) * KM_PER_DEGREE
 
 
 def provenance_row(m: Mapping[str, Any], cfg: QualityConfig) -> tuple[dict[str, Any], list[str]]:
@@ -259,9 +274,10 @@ def provenance_row(m: Mapping[str, Any], cfg: QualityConfig) -> tuple[dict[str, 
     """
     lat, lon = m.get(S.GPS_LAT), m.get(S.GPS_LON)
     has_point = lat is not None and lon is not None and lat == lat and lon == lon
+    where = _locate(lat, lon) if has_point else None
     measures = {
         S.CAPTURE_AGE_DAYS: capture_age_days(m.get(S.CAPTURED_AT), m.get(cfg.submitted_at_column)),
-        S.GPS_COUNTRY: gps_country(lat, lon) if has_point else None,
+        S.GPS_COUNTRY: _iso2(where),
     }
     flags = []
     age = measures[S.CAPTURE_AGE_DAYS]
@@ -269,7 +285,7 @@ def provenance_row(m: Mapping[str, Any], cfg: QualityConfig) -> tuple[dict[str, 
         flags.append(S.FLAG_STALE_CAPTURE)
     claimed = m.get(cfg.country_column)
     if has_point and _key(claimed):
-        outside = km_outside(claimed, lat, lon)
+        outside = km_outside(claimed, lat, lon, inside=where)
         if outside is not None and outside > cfg.location_tolerance_km:
             flags.append(S.FLAG_LOCATION_MISMATCH)
     if editing_application(m.get(S.SOFTWARE), cfg.editing_software):
