@@ -151,6 +151,12 @@ def test_contributors_table_and_report_section_on_the_sample(spark, sample_run) 
     assert cards.loc["c42", S.SC_SHARED] == 2 and cards.loc["c07", S.SC_SHARED] >= 1
     # c99 uploaded the two unreadable files.
     assert cards.loc["c99", S.SC_ERRORS] == 2 and cards.loc["c99", S.SC_REJECTED] == 1.0
+    # The note photo's GPS (Berlin) is kept privately and contradicts the claimed MX.
+    note = results.set_index(results[S.PATH].map(lambda p: Path(p).name)).loc[
+        "Banana_with_note.jpg"
+    ]
+    assert note[S.GPS_COUNTRY] == "DE" and "location_mismatch" in list(note[S.QUALITY_FLAGS])
+    assert cards.loc["c42", S.SC_PROVENANCE] == 1
     html = render_contributors_section(local)
     assert html.startswith('<section id="contributors">') and html.count("<tr>") == len(cards) + 1
     assert "copies shared with others" in html and "cl-sortable" in html
