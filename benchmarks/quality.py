@@ -30,6 +30,7 @@ decode + quality (same run), and the duplicate join at 1x and 10x photos
     .venv/bin/python benchmarks/quality.py            # whole val split
     .venv/bin/python benchmarks/quality.py --quick    # 60 source photos
     .venv/bin/python benchmarks/quality.py --calibrate  # measure percentiles, no Spark
+    .venv/bin/python benchmarks/quality.py --cost-only  # cost of the issue-16 checks, no Spark
 """
 
 from __future__ import annotations
@@ -288,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--calibrate", action="store_true", help="print measure percentiles only")
     ap.add_argument("--join-scale", type=int, default=10)
+    ap.add_argument(
+        "--cost-only", action="store_true", help="per-photo cost of the new checks only, no Spark"
+    )
     args = ap.parse_args(argv)
     limit = 60 if args.quick and not args.limit else args.limit
     sources = sorted((args.data / args.split).rglob("*.jpg"))
@@ -314,8 +318,11 @@ def main(argv: list[str] | None = None) -> int:
         f"labelled set: {len(expected)} photos from {len(sources)} {args.split} photos "
         f"-> {folder}  ({dict(Counter(roles.values()))})"
     )
-    spark = get_spark(SparkConfig(master=args.master, app_name="bench-quality"))
     cfg = QualityConfig()
+    if args.cost_only:
+        print("\n".join(new_check_cost(folder, cfg)))
+        return 0
+    spark = get_spark(SparkConfig(master=args.master, app_name="bench-quality"))
     raw = photo_frame(spark, folder).persist()
     n = raw.count()  # files read once, so the timings below compare like with like
     decoded = decode_on_spark(raw).persist()
