@@ -150,6 +150,9 @@ def test_cross_photo_signals_name_both_photos(spark, photo_folder: Path) -> None
     assert "contributor 'alice', item 'Kiwi'" in exact[S.DUPLICATE_NOTE]
     # Photos that are no one's copy carry no note.
     assert rows["c1_clean"][S.DUPLICATE_NOTE] is None
+    # Run again over its own output (an incremental run keeps old rows): same flags.
+    again = {Path(r[S.PATH]).stem: r[S.QUALITY_FLAGS] for r in duplicates_stage(out, cfg).collect()}
+    assert again == {k: r[S.QUALITY_FLAGS] for k, r in rows.items()}
 
 
 def test_provenance_flags_from_exif_and_manifest_columns(

@@ -43,6 +43,7 @@ QUALITY_COLUMNS = (
     S.QUALITY_ERROR,
 )
 DUPLICATE_COLUMNS = (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DUPLICATE_NOTE)
+CROSS_PHOTO_FLAGS = (S.FLAG_DUPLICATE, S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO)
 _INPUTS = (S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT)
 # The decode stage already applied the user's pixel limit to these photos.
 _NO_PIXEL_LIMIT = 1 << 62
@@ -216,10 +217,13 @@ def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     added = F.concat(
         F.array(F.lit(DUPLICATE)), F.coalesce("_dup_flags", F.array().cast("array<string>"))
     )
+    # Flags of an earlier duplicate pass (incremental runs keep old rows) are
+    # derived again here, never carried over: the stage is idempotent.
+    kept = F.filter(S.QUALITY_FLAGS, lambda f: ~f.isin(*CROSS_PHOTO_FLAGS))
     flags = F.when(
         F.col(S.DUPLICATE_OF).isNotNull() & F.col(S.QUALITY_FLAGS).isNotNull(),
-        F.concat(F.col(S.QUALITY_FLAGS), added),
-    ).otherwise(F.col(S.QUALITY_FLAGS))
+        F.concat(kept, added),
+    ).otherwise(kept)
     return joined.select(
         *[F.col(c) for c in base.columns if c != S.QUALITY_FLAGS],
         flags.alias(S.QUALITY_FLAGS),
