@@ -228,6 +228,33 @@ def near_pairs(reps: DataFrame, cfg: QualityConfig) -> DataFrame:
     ).where(F.col("distance") <= cfg.hash_distance)
 
 
+def _nodes(df: DataFrame, cfg: QualityConfig) -> DataFrame:
+    """The photos duplicates can be among, with what the grouping and the notes need."""
+    from pyspark.sql import functions as F
+
+    def optional(name: str, ddl: str) -> Any:
+        return F.col(name).cast(ddl) if name in df.columns else F.lit(None).cast(ddl)
+
+    blank = F.lit(False)
+    if S.QUALITY_FLAGS in df.columns:
+        blank = F.coalesce(F.array_contains(S.QUALITY_FLAGS, S.FLAG_LOW_INFORMATION), F.lit(False))
+    return df.where(
+        (F.col(S.STATUS) == S.STATUS_OK)
+        & F.col(S.PHASH).isNotNull()
+        & F.col(S.IMAGE_ID).isNotNull()
+    ).select(
+        F.col(S.IMAGE_ID).cast("string").alias(S.IMAGE_ID),
+        (
+            F.col(cfg.order_column) if cfg.order_column in df.columns else F.lit(None).cast("long")
+        ).alias("_order"),
+        F.coalesce(F.col(S.SHA256), F.col(S.IMAGE_ID).cast("string")).alias(S.SHA256),
+        F.col(S.PHASH),
+        optional(cfg.contributor_column, "string").alias("_contributor"),
+        optional(S.LABEL, "string").alias("_label"),
+        blank.alias("_blank"),
+    )
+
+
 def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     """A small DataFrame (:data:`DUPLICATES_DDL`): one row per duplicate photo.
 
@@ -247,29 +274,7 @@ def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
 
     check_banding(cfg)
     spark = df.sparkSession
-    order = F.col(cfg.order_column) if cfg.order_column in df.columns else F.lit(None).cast("long")
-    contributor = (
-        F.col(cfg.contributor_column).cast("string")
-        if cfg.contributor_column in df.columns
-        else F.lit(None).cast("string")
-    )
-    label = F.col(S.LABEL).cast("string") if S.LABEL in df.columns else F.lit(None).cast("string")
-    blank = F.lit(False)
-    if S.QUALITY_FLAGS in df.columns:
-        blank = F.coalesce(F.array_contains(S.QUALITY_FLAGS, S.FLAG_LOW_INFORMATION), F.lit(False))
-    nodes = df.where(
-        (F.col(S.STATUS) == S.STATUS_OK)
-        & F.col(S.PHASH).isNotNull()
-        & F.col(S.IMAGE_ID).isNotNull()
-    ).select(
-        F.col(S.IMAGE_ID).cast("string").alias(S.IMAGE_ID),
-        order.alias("_order"),
-        F.coalesce(F.col(S.SHA256), F.col(S.IMAGE_ID).cast("string")).alias(S.SHA256),
-        F.col(S.PHASH),
-        contributor.alias("_contributor"),
-        label.alias("_label"),
-        blank.alias("_blank"),
-    )
+    nodes = _nodes(df, cfg)
     # One representative per distinct file: the first by (order, image_id).
     first = F.min(F.struct(F.col("_order").isNull(), "_order", S.IMAGE_ID, S.PHASH))
     reps = nodes.groupBy(S.SHA256).agg(
