@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
 from crowdlens.quality.flags import VOCABULARY
+from crowdlens.stages.decide import ACCEPT, REJECT, REVIEW
+from crowdlens.stages.validate import MISMATCH
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import DataFrame
 
-ACCEPT, REVIEW, REJECT = "accept", "review", "reject"  # stages/decide.py's decisions
-MISMATCH = "mismatch"  # stages/validate.py's verdict
 
 FLAG_COLUMNS = tuple(S.SC_FLAG_PREFIX + f for f in VOCABULARY)
 COLUMNS = (
