@@ -11,6 +11,15 @@ one photo never meet as "duplicates" of each other:
     near_copy           original (clean) + a cropped, resized,
                         recompressed copy                      -> duplicate on the copy
     exact_copy          original (clean) + the same bytes      -> duplicate on the copy
+    featureless         floor / wall / ceiling, out of focus   -> low_information
+    pocket_shot         featureless and dark                   -> low_information, too_dark
+    grayscale           black-and-white, tint up to 1.5 %      -> grayscale
+    screenshot          the photo in an 18:9-20.5:9 screen     -> odd_aspect_ratio
+    panorama            2.5-5x as wide as high                 -> odd_aspect_ratio
+    wide_crop           the photo cut to 4:3 or 16:9           -> no flag (a clean case)
+
+The clean cases are real photos; every positive is a synthetic case made
+from a real photo (the shared data holds no real pocket shots or screenshots).
 
 Then runs ingest -> read -> decode -> quality_stage -> duplicates_stage on
 Spark, as ``crowdlens moderate`` does, and prints precision / recall / F1 per
@@ -21,6 +30,7 @@ decode + quality (same run), and the duplicate join at 1x and 10x photos
     .venv/bin/python benchmarks/quality.py            # whole val split
     .venv/bin/python benchmarks/quality.py --quick    # 60 source photos
     .venv/bin/python benchmarks/quality.py --calibrate  # measure percentiles, no Spark
+    .venv/bin/python benchmarks/quality.py --cost-only  # cost of the issue-16 checks, no Spark
 """
 
 from __future__ import annotations
@@ -47,15 +57,33 @@ ROLES = (
     "overexposed",
     "exact_copy",
     "downscaled",
+    "featureless",
+    "grayscale",
+    "screenshot",
+    "clean",
+    "pocket_shot",
+    "panorama",
+    "wide_crop",
+    "grayscale",
 )
-FLAGS = ("blurry", "too_dark", "too_bright", "low_resolution", "duplicate")
+CLEAN_ROLES = ("clean", "wide_crop")
+FLAGS = (
+    "blurry",
+    "too_dark",
+    "too_bright",
+    "low_resolution",
+    "duplicate",
+    "low_information",
+    "grayscale",
+    "odd_aspect_ratio",
+)
 
 
 def build_labelled_set(
     sources: list[Path], out: Path, seed: int
 ) -> tuple[dict[str, set[str]], dict[str, str]]:
     """Write the photos under ``out``; return expected flags and role per file name."""
-    from crowdlens.quality.synthetic import DISTORTIONS, jpeg_bytes
+    from crowdlens.quality.synthetic import ALSO_FLAGS, DISTORTIONS, jpeg_bytes, wide_crop
 
     rng = np.random.default_rng(seed)
     if out.exists():
@@ -82,10 +110,13 @@ def build_labelled_set(
             put(f"{base}_a_clean.jpg", raw, set(), "clean")
             copy = DISTORTIONS["near_copy"][0](Image.open(src).convert("RGB"), rng)
             put(f"{base}_b_near_copy.jpg", jpeg_bytes(copy, 85), {"duplicate"}, "near_copy")
+        elif role == "wide_crop":
+            img = wide_crop(Image.open(src).convert("RGB"), rng)
+            put(f"{base}_{role}.jpg", jpeg_bytes(img, 92), set(), role)
         else:
             fn, flag = DISTORTIONS[role]
             img = fn(Image.open(src).convert("RGB"), rng)
-            put(f"{base}_{role}.jpg", jpeg_bytes(img, 92), {flag}, role)
+            put(f"{base}_{role}.jpg", jpeg_bytes(img, 92), {flag, *ALSO_FLAGS.get(role, ())}, role)
     return expected, roles
 
 
@@ -103,10 +134,15 @@ def score(
         r = tp / (tp + fn) if tp + fn else float("nan")
         f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
         lines.append(f"{flag:<16}{tp + fn:>5}{tp:>5}{fp:>5}{fn:>5}{p:>11.3f}{r:>8.3f}{f1:>7.3f}")
-    clean = [k for k in expected if roles[k] == "clean"]
+    clean = [k for k in expected if roles[k] in CLEAN_ROLES]
     unflagged = sum(not got[k] for k in clean)
     lines.append(
         f"clean photos left unflagged: {unflagged}/{len(clean)} = {unflagged / len(clean):.1%}"
+    )
+    new = {"low_information", "grayscale", "odd_aspect_ratio"}
+    spared = sum(not (got[k] & new) for k in clean)
+    lines.append(
+        f"  ... by the issue-16 flags alone: {spared}/{len(clean)} = {spared / len(clean):.1%}"
     )
     wrong = Counter(
         (roles[k], ",".join(sorted(got[k] ^ expected[k])))
@@ -124,7 +160,16 @@ def calibrate(sources: list[Path], seed: int) -> None:
     from crowdlens.quality.synthetic import DISTORTIONS
 
     rng = np.random.default_rng(seed)
-    names = ("blur_extent", "sharpness", "brightness", "dark_fraction", "bright_fraction")
+    names = (
+        "blur_extent",
+        "sharpness",
+        "brightness",
+        "dark_fraction",
+        "bright_fraction",
+        "detail",
+        "colorfulness",
+        "aspect_ratio",
+    )
     per_role: dict[str, list[dict]] = {}
     for src in sources:
         img = Image.open(src).convert("RGB")
@@ -138,6 +183,58 @@ def calibrate(sources: list[Path], seed: int) -> None:
         for role, rows in per_role.items():
             v = np.percentile([r[name] for r in rows], q)
             print(f"{name:<16}{role:<15}" + " ".join(f"{x:9.3f}" for x in v))
+
+
+def new_check_cost(folder: Path, cfg) -> list[str]:
+    """Per-photo cost of the issue-16 checks, side by side with the rest (one process).
+
+    Each photo is decoded once as the quality stage does (draft at the analysis
+    size); then the original ten measures + pHash, the three new measures, the
+    EXIF provenance read and the provenance checks are timed separately. The
+    provenance checks get a GPS point and a claimed country on *every* photo
+    (the worst case: a point-in-polygon lookup each).
+    """
+    from crowdlens.decode import decode_image
+    from crowdlens.quality import measures as M
+    from crowdlens.quality.hashing import phash
+    from crowdlens.quality.provenance import provenance_row, read_provenance
+
+    files = sorted(folder.iterdir())
+    size = (cfg.analysis_size, cfg.analysis_size)
+    t = dict.fromkeys(("old", "new", "exif", "checks"), 0.0)
+    provenance_row({S_GPS[0]: 0.0, S_GPS[1]: 0.0}, cfg)  # load the boundaries (once per worker)
+    for f in files:
+        d = decode_image(f.read_bytes(), draft_size=size)
+        arr = np.asarray(d.image)
+        t0 = time.perf_counter()
+        gray = M.to_gray(arr, cfg.analysis_size)
+        M.exposure(gray), M.laplacian_variance(gray), M.blur_extent(gray), M.edge_density(gray)
+        M.rms_contrast(gray), M.noise_sigma(gray), phash(d.image)
+        t1 = time.perf_counter()
+        M.detail(gray), M.colorfulness(arr), M.aspect_ratio(d.width, d.height)
+        t2 = time.perf_counter()
+        read_provenance(d.exif, cfg.gps_decimals)
+        t3 = time.perf_counter()
+        meta = {S_GPS[0]: -1.287, S_GPS[1]: 36.818, "country": "Kenya", "software": "x"}
+        provenance_row(meta, cfg)
+        t4 = time.perf_counter()
+        for k, a, b in (("old", t0, t1), ("new", t1, t2), ("exif", t2, t3), ("checks", t3, t4)):
+            t[k] += b - a
+    n = len(files)
+    ms = {k: 1000 * v / n for k, v in t.items()}
+    extra = ms["new"] + ms["exif"] + ms["checks"]
+    return [
+        f"per-photo cost, one process, {n} photos (ms/photo):",
+        f"  original measures + pHash          {ms['old']:7.2f}",
+        f"  new measures (detail, colour, AR)  {ms['new']:7.2f}",
+        f"  EXIF provenance read               {ms['exif']:7.3f}",
+        f"  provenance checks (GPS on every)   {ms['checks']:7.2f}",
+        f"  issue-16 checks in all             {extra:7.2f} = {extra / ms['old']:.1%} "
+        "of the original quality work",
+    ]
+
+
+S_GPS = ("gps_lat", "gps_lon")
 
 
 def photo_frame(spark, folder: Path):
@@ -192,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--calibrate", action="store_true", help="print measure percentiles only")
     ap.add_argument("--join-scale", type=int, default=10)
+    ap.add_argument(
+        "--cost-only", action="store_true", help="per-photo cost of the new checks only, no Spark"
+    )
     args = ap.parse_args(argv)
     limit = 60 if args.quick and not args.limit else args.limit
     sources = sorted((args.data / args.split).rglob("*.jpg"))
@@ -218,8 +318,11 @@ def main(argv: list[str] | None = None) -> int:
         f"labelled set: {len(expected)} photos from {len(sources)} {args.split} photos "
         f"-> {folder}  ({dict(Counter(roles.values()))})"
     )
-    spark = get_spark(SparkConfig(master=args.master, app_name="bench-quality"))
     cfg = QualityConfig()
+    if args.cost_only:
+        print("\n".join(new_check_cost(folder, cfg)))
+        return 0
+    spark = get_spark(SparkConfig(master=args.master, app_name="bench-quality"))
     raw = photo_frame(spark, folder).persist()
     n = raw.count()  # files read once, so the timings below compare like with like
     decoded = decode_on_spark(raw).persist()
@@ -244,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  decode alone            {n / t_decode:7.1f} photos/s  ({t_decode:.1f} s)")
     print(f"  decode + quality_stage  {n / t_both:7.1f} photos/s  ({t_both:.1f} s)")
     print(f"  ratio                   {t_decode / t_both:7.2f} (1.0 = quality costs nothing)")
+    print()
+    print("\n".join(new_check_cost(folder, cfg)))
 
     # --- duplicate join at 1x and Kx photos ------------------------------------------
     scale = 5 if args.quick else args.join_scale

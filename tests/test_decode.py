@@ -172,3 +172,40 @@ def test_heic_photos_decode_through_pillow_heif():
     assert (out.format, out.width, out.height) == ("HEIF", 64, 48)
     r, g, b = out.image.getpixel((5, 5))
     assert r > 180 and g < 40 and b < 40
+
+
+def exif_with_provenance(software: str | None = None) -> bytes:
+    """EXIF as a phone writes it: capture time (with offset), GPS, make/model, software."""
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif[0x0110] = "PhoneMaker X12"
+    if software:
+        exif[0x0131] = software
+    exif[0x8769] = {0x9003: "2024:05:01 13:45:10", 0x9011: "+02:00"}
+    exif[0x8825] = {1: "S", 2: (1.0, 17.0, 11.64), 3: "E", 4: (36.0, 49.0, 3.78)}
+    return exif.tobytes()
+
+
+def test_provenance_is_read_in_the_decode_pass_and_rounded():
+    data = encode(gradient(), "JPEG", exif=exif_with_provenance("Snapseed 2.0"))
+    row = decode_row(data, None, 50_000_000, gps_decimals=2)
+    assert row["status"] == "ok" and row["has_gps"] is True
+    assert row["captured_at"] == "2024-05-01T13:45:10+02:00"
+    assert (row["gps_lat"], row["gps_lon"]) == (-1.29, 36.82)  # Nairobi, S and E applied
+    assert row["camera"] == "PhoneMaker X12"  # the make is not repeated
+    assert row["software"] == "Snapseed 2.0"
+    finer = decode_row(data, None, 50_000_000, gps_decimals=4)
+    assert (finer["gps_lat"], finer["gps_lon"]) == (-1.2866, 36.8177)
+
+
+def test_missing_or_broken_metadata_is_null_not_an_error():
+    plain = decode_row(encode(gradient(), "PNG"), None, 50_000_000)
+    assert plain["status"] == "ok"
+    assert [plain[c] for c in ("captured_at", "gps_lat", "gps_lon", "camera", "software")] == [
+        None
+    ] * 5
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (95.0, 0.0, 0.0), 3: "E", 4: (10.0, 0.0, 0.0)}  # latitude > 90
+    exif[0x8769] = {0x9003: "0000:00:00 00:00:00"}  # what some cameras write when unset
+    odd = decode_row(encode(gradient(), "JPEG", exif=exif.tobytes()), None, 50_000_000)
+    assert odd["status"] == "ok" and odd["gps_lat"] is None and odd["captured_at"] is None

@@ -47,6 +47,9 @@ class DecodedImage:
     height: int
     format: str
     has_gps: bool
+    # The parsed EXIF block (None when unreadable), for provenance: read here,
+    # in the one pass over the bytes, before any copy drops it.
+    exif: Image.Exif | None = None
 
 
 def sha256_hex(data: bytes) -> str:
@@ -122,15 +125,51 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _has_gps(im: Image.Image) -> bool:
+def _exif(im: Image.Image) -> Image.Exif | None:
     try:
-        exif = im.getexif()
+        return im.getexif()
     except Exception:  # a broken EXIF block must not fail the photo
+        return None
+
+
+def _has_gps(exif: Image.Exif | None) -> bool:
+    if exif is None:
         return False
     try:
         return bool(exif.get_ifd(_GPS_IFD))
     except Exception:
         return _GPS_IFD in exif
+
+
+def _open(data: bytes | None, max_pixels: int) -> Image.Image:
+    """Open the bytes lazily (header only), or raise :class:`DecodeError` saying why not."""
+    from PIL import Image, UnidentifiedImageError
+
+    heif_available()
+    if data is None:
+        raise DecodeError("no bytes were read for this photo")
+    if len(data) == 0:
+        raise DecodeError("empty file (0 bytes): nothing to decode; re-upload the photo")
+    try:
+        # Our own pixel guard below runs on the header; Pillow's global one
+        # would warn or raise at a different limit than the one configured.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise DecodeError(f"not a readable image: the file is {describe_bytes(data)}") from None
+    except Image.DecompressionBombError as exc:
+        # Pillow's own guard fires first for absurd sizes; keep our message shape.
+        import re
+
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{int(m.group(1)) / 1e6:.1f} megapixels" if m else "too many pixels"
+        raise DecodeError(
+            f"image declares {declared}, above the limit of {max_pixels / 1e6:.1f} MP "
+            "(a decompression bomb); refused before decoding"
+        ) from None
+    except Exception as exc:
+        raise DecodeError(f"cannot open image ({type(exc).__name__}: {exc})") from None
 
 
 def decode_image(
@@ -150,34 +189,9 @@ def decode_image(
     ...
     crowdlens.decode.DecodeError: empty file (0 bytes): nothing to decode; re-upload the photo
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
-    heif_available()
-    if data is None:
-        raise DecodeError("no bytes were read for this photo")
-    if len(data) == 0:
-        raise DecodeError("empty file (0 bytes): nothing to decode; re-upload the photo")
-    try:
-        # Our own pixel guard below runs on the header; Pillow's global one
-        # would warn or raise at a different limit than the one configured.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise DecodeError(f"not a readable image: the file is {describe_bytes(data)}") from None
-    except Image.DecompressionBombError as exc:
-        # Pillow's own guard fires first for absurd sizes; keep our message shape.
-        import re
-
-        m = re.search(r"\((\d+) pixels\)", str(exc))
-        declared = f"{int(m.group(1)) / 1e6:.1f} megapixels" if m else "too many pixels"
-        raise DecodeError(
-            f"image declares {declared}, above the limit of {max_pixels / 1e6:.1f} MP "
-            "(a decompression bomb); refused before decoding"
-        ) from None
-    except Exception as exc:
-        raise DecodeError(f"cannot open image ({type(exc).__name__}: {exc})") from None
-
+    im = _open(data, max_pixels)
     fmt = im.format or "unknown"
     w, h = im.size
     if w <= 0 or h <= 0:
@@ -188,9 +202,10 @@ def decode_image(
             f"{max_pixels / 1e6:.1f} MP (a decompression bomb or a scan, not a phone photo); "
             "raise decode.max_pixels if such photos are legitimate"
         )
-    has_gps = _has_gps(im)
+    exif = _exif(im)
+    has_gps = _has_gps(exif)
     try:
-        orientation = im.getexif().get(0x0112, 1)
+        orientation = exif.get(0x0112, 1) if exif is not None else 1
     except Exception:
         orientation = 1
     try:
@@ -222,4 +237,4 @@ def decode_image(
         ) from None
     if orientation in (5, 6, 7, 8):
         w, h = h, w
-    return DecodedImage(image=rgb, width=w, height=h, format=fmt, has_gps=has_gps)
+    return DecodedImage(image=rgb, width=w, height=h, format=fmt, has_gps=has_gps, exif=exif)

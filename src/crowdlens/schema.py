@@ -57,6 +57,63 @@ DUPLICATE_KIND = "duplicate_kind"
 QUALITY_FLAGS = "quality_flags"
 QUALITY_ERROR = "quality_error"  # why an ok photo could not be measured (null if fine)
 
+# --- quality: more checks (issue #16) ------------------------------------------
+DETAIL = "detail"  # structure at thumbnail scale, relative to exposure headroom (0 = flat)
+COLORFULNESS = "colorfulness"  # 95th percentile of per-pixel saturation, 0 (grey) .. 1
+ASPECT_RATIO = "aspect_ratio"  # long side / short side of the true size
+DUPLICATE_NOTE = "duplicate_note"  # the duplicate in words, with both ids and contributors
+
+# Flag vocabulary (the order flags appear in ``quality_flags``).
+FLAG_LOW_RESOLUTION = "low_resolution"
+FLAG_BLURRY = "blurry"
+FLAG_TOO_DARK = "too_dark"
+FLAG_TOO_BRIGHT = "too_bright"
+FLAG_LOW_CONTRAST = "low_contrast"
+FLAG_NOISY = "noisy"
+FLAG_LOW_INFORMATION = "low_information"  # near-uniform frame: pocket, floor, lens cap
+FLAG_GRAYSCALE = "grayscale"  # no colour at all (a scan, a filter, a copied print)
+FLAG_ODD_ASPECT_RATIO = "odd_aspect_ratio"  # screenshots, panoramas, strips
+FLAG_STALE_CAPTURE = "stale_capture"  # captured long before it was submitted
+FLAG_LOCATION_MISMATCH = "location_mismatch"  # GPS outside the claimed country
+FLAG_EDITED = "edited"  # an editing application wrote the file
+FLAG_DUPLICATE = "duplicate"
+FLAG_SHARED_PHOTO = "shared_photo"  # the same photo submitted by another contributor too
+FLAG_REUSED_PHOTO = "reused_photo"  # the same contributor's photo for a different item
+PROVENANCE_FLAGS = (FLAG_STALE_CAPTURE, FLAG_LOCATION_MISMATCH, FLAG_EDITED)
+
+# duplicate_kind vocabulary: how a photo relates to its group's first photo.
+DUPLICATE_EXACT = "exact"
+DUPLICATE_NEAR = "near"
+DUPLICATE_CROSS_SUFFIX = "_cross_contributor"  # appended when the contributors differ
+
+# --- provenance: read from EXIF by the decode stage, before anything is stripped
+# Private: in results.parquet only, never in a released copy or manifest.
+CAPTURED_AT = "captured_at"  # EXIF DateTimeOriginal as ISO-8601 (offset when the file has one)
+GPS_LAT = "gps_lat"  # EXIF GPS latitude, degrees, rounded to quality.gps_decimals
+GPS_LON = "gps_lon"  # EXIF GPS longitude, degrees, rounded to quality.gps_decimals
+CAMERA = "camera"  # EXIF Make + Model
+SOFTWARE = "software"  # EXIF Software (the application that wrote the file)
+CAPTURE_AGE_DAYS = "capture_age_days"  # submitted_at - captured_at, in days
+GPS_COUNTRY = "gps_country"  # ISO 3166 alpha-2 of the country the GPS point lies in
+PROVENANCE_COLUMNS = (CAPTURED_AT, GPS_LAT, GPS_LON, CAMERA, SOFTWARE)
+# What a release (copies, manifest) must never carry: provenance and what is derived from it.
+PRIVATE_COLUMNS = (*PROVENANCE_COLUMNS, CAPTURE_AGE_DAYS, GPS_COUNTRY, HAS_GPS)
+# Conventional manifest column the stale_capture check reads (name configurable).
+SUBMITTED_AT = "submitted_at"
+
+# --- contributor scorecards (contributors.parquet, one row per contributor) -----
+CONTRIBUTORS_FILE = "contributors.parquet"
+SC_PHOTOS = "photos"  # photos submitted
+SC_ERRORS = "errors"  # photos that could not be read or decoded
+SC_ACCEPTED = "accepted_share"  # share of the contributor's photos accepted, 0..1
+SC_REVIEWED = "reviewed_share"  # ... sent to review
+SC_REJECTED = "rejected_share"  # ... rejected
+SC_LABEL_MISMATCHES = "label_mismatches"  # photos whose label verdict is "mismatch"
+SC_SHARED = "duplicates_shared"  # photos in a copy pair with another contributor (either side)
+SC_REUSED = "photos_reused"  # own photos resubmitted for a different item
+SC_PROVENANCE = "provenance_flagged"  # photos with any provenance flag
+SC_FLAG_PREFIX = "flag_"  # + a flag name: photos with that flag (one column per flag)
+
 # --- classification ----------------------------------------------------------
 EMBEDDING = "embedding"
 EMBEDDING_FLIP = "embedding_flip"  # training only: features of the mirrored photo
@@ -149,6 +206,17 @@ DDL: dict[str, str] = {
     DUPLICATE_KIND: "string",
     QUALITY_FLAGS: "array<string>",
     QUALITY_ERROR: "string",
+    DETAIL: "double",
+    COLORFULNESS: "double",
+    ASPECT_RATIO: "double",
+    DUPLICATE_NOTE: "string",
+    CAPTURED_AT: "string",
+    GPS_LAT: "double",
+    GPS_LON: "double",
+    CAMERA: "string",
+    SOFTWARE: "string",
+    CAPTURE_AGE_DAYS: "double",
+    GPS_COUNTRY: "string",
     EMBEDDING: "array<float>",
     EMBEDDING_FLIP: "array<float>",
     PRED_LABEL: "string",

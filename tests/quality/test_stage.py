@@ -15,11 +15,12 @@ import pytest
 from PIL import Image
 
 from crowdlens import schema as S
-from crowdlens.decode import DecodeError, decode_image, sha256_hex
+from crowdlens.decode import sha256_hex
 from crowdlens.quality.config import QualityConfig
 from crowdlens.quality.duplicates import near_pairs
 from crowdlens.quality.hashing import hamming
 from crowdlens.quality.synthetic import DISTORTIONS, jpeg_bytes
+from crowdlens.stages.decode import decode_row
 
 pytestmark = pytest.mark.spark
 
@@ -33,10 +34,11 @@ def photo_folder(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) ->
     root = tmp_path_factory.mktemp("quality-photos")
     for i, name in enumerate(["c1_clean", "c2_clean", "c3_clean"]):
         (root / f"{name}.jpg").write_bytes(src[i].read_bytes())
-    for j, kind in enumerate(
-        ["gaussian_blur", "motion_blur", "underexposed", "overexposed", "downscaled"]
-    ):
-        img = DISTORTIONS[kind][0](Image.open(src[3 + j]).convert("RGB"), rng)
+    kinds = ["gaussian_blur", "motion_blur", "underexposed", "overexposed", "downscaled"]
+    kinds += ["featureless", "grayscale", "screenshot", "panorama"]
+    more = [files[i] for i in range(len(files) // 18, len(files), len(files) // 9)]
+    for j, kind in enumerate(kinds):
+        img = DISTORTIONS[kind][0](Image.open((src + more)[3 + j]).convert("RGB"), rng)
         (root / f"d_{kind}.jpg").write_bytes(jpeg_bytes(img))
     # Copies sort after their originals ("c1" < "z"): the original is first.
     (root / "z_exact_copy_of_c1.jpg").write_bytes(src[0].read_bytes())
@@ -51,16 +53,14 @@ def decoded_frame(spark, folder: Path):
     rows = []
     for i, f in enumerate(sorted(folder.iterdir())):
         data = f.read_bytes()
-        try:
-            img = decode_image(data)
-            status, w, h = S.STATUS_OK, img.width, img.height
-        except DecodeError:
-            status, w, h = S.STATUS_ERROR, None, None
-        rows.append((f"img{i:03d}", str(f), i, data, status, w, h, sha256_hex(data)))
+        d = decode_row(data, None, 50_000_000)
+        prov = tuple(d[c] for c in S.PROVENANCE_COLUMNS)
+        rows.append((f"img{i:03d}", str(f), i, data, d[S.STATUS], d[S.WIDTH], d[S.HEIGHT]))
+        rows[-1] += (sha256_hex(data), *prov)
     ddl = (
         S.struct_ddl(S.IMAGE_ID, S.PATH)
         + f", {S.ROW_NUMBER} long, "
-        + S.struct_ddl(S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT, S.SHA256)
+        + S.struct_ddl(S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT, S.SHA256, *S.PROVENANCE_COLUMNS)
     )
     return spark.createDataFrame(rows, ddl).repartition(2)
 
@@ -76,7 +76,7 @@ def results(spark, photo_folder: Path) -> dict[str, dict]:
 
 
 def test_each_photo_gets_its_flag_and_clean_ones_none(results: dict[str, dict]) -> None:
-    assert len(results) == 11
+    assert len(results) == 15
     expected = {
         "c1_clean": [],
         "c2_clean": [],
@@ -86,6 +86,10 @@ def test_each_photo_gets_its_flag_and_clean_ones_none(results: dict[str, dict]) 
         "d_underexposed": ["too_dark"],
         "d_overexposed": ["too_bright"],
         "d_downscaled": ["low_resolution"],
+        "d_featureless": ["low_information"],
+        "d_grayscale": ["grayscale"],
+        "d_screenshot": ["odd_aspect_ratio"],
+        "d_panorama": ["odd_aspect_ratio"],
         "z_exact_copy_of_c1": ["duplicate"],
         "z_near_copy_of_c2": ["duplicate"],
     }
@@ -108,6 +112,9 @@ def test_measures_are_filled_and_error_rows_untouched(results: dict[str, dict]) 
     for col in (S.SHARPNESS, S.BLUR_EXTENT, S.PHASH, S.QUALITY_FLAGS, S.DUPLICATE_OF):
         assert broken[col] is None
     clean = results["c1_clean"]
+    assert clean[S.DETAIL] > 0.05 and clean[S.COLORFULNESS] > 0.15 and clean[S.ASPECT_RATIO] == 1
+    assert results["d_panorama"][S.ASPECT_RATIO] > 2.4
+    assert results["d_featureless"][S.DETAIL] < 0.045
     assert clean[S.SHORT_SIDE] == 348 and abs(clean[S.MEGAPIXELS] - 348 * 348 / 1e6) < 1e-9
     assert 0 < clean[S.BRIGHTNESS] < 1 and clean[S.SHARPNESS] > 0 and len(clean[S.PHASH]) == 16
     assert clean[S.QUALITY_ERROR] is None
@@ -115,24 +122,61 @@ def test_measures_are_filled_and_error_rows_untouched(results: dict[str, dict]) 
     assert all(v == v for k, v in clean.items() if isinstance(v, float))
 
 
-def test_cross_contributor_copies_are_reported(spark, photo_folder: Path) -> None:
+def test_cross_photo_signals_name_both_photos(spark, photo_folder: Path) -> None:
     from pyspark.sql import functions as F
 
     from crowdlens.stages.quality import duplicates_stage, quality_stage
 
     cfg = QualityConfig(contributor_column="contributor")
     df = decoded_frame(spark, photo_folder)
-    # The near copy comes from another contributor; the exact copy from the same one.
+    # The near copy comes from another contributor (the same photo paid twice);
+    # the exact copy from the same contributor, claiming another item.
     who = F.when(F.col(S.PATH).contains("near_copy"), "mallory").otherwise("alice")
-    out = duplicates_stage(quality_stage(df.withColumn("contributor", who), cfg), cfg)
-    kinds = {
-        Path(r[S.PATH]).stem: r[S.DUPLICATE_KIND]
-        for r in out.where(F.col(S.DUPLICATE_OF).isNotNull()).collect()
-    }
-    assert kinds == {
-        "z_exact_copy_of_c1": "exact",
-        "z_near_copy_of_c2": "near_cross_contributor",
-    }
+    item = F.when(F.col(S.PATH).contains("exact_copy"), "Kiwi").otherwise("Banana")
+    df = df.withColumn("contributor", who).withColumn(S.LABEL, item)
+    out = duplicates_stage(quality_stage(df, cfg), cfg)
+    rows = {Path(r[S.PATH]).stem: r for r in out.collect()}
+    exact, near = rows["z_exact_copy_of_c1"], rows["z_near_copy_of_c2"]
+    assert exact[S.DUPLICATE_KIND] == "exact"
+    assert exact[S.QUALITY_FLAGS] == ["duplicate", "reused_photo"]
+    assert near[S.DUPLICATE_KIND] == "near_cross_contributor"
+    assert near[S.QUALITY_FLAGS] == ["duplicate", "shared_photo"]
+    c1, c2 = rows["c1_clean"][S.IMAGE_ID], rows["c2_clean"][S.IMAGE_ID]
+    assert near[S.DUPLICATE_NOTE] == (
+        f"near copy of photo {c2!r} (contributor 'alice', item 'Banana'); "
+        f"this photo {near[S.IMAGE_ID]!r}: contributor 'mallory', item 'Banana'"
+    )
+    assert f"exact copy of photo {c1!r}" in exact[S.DUPLICATE_NOTE]
+    assert "contributor 'alice', item 'Kiwi'" in exact[S.DUPLICATE_NOTE]
+    # Photos that are no one's copy carry no note.
+    assert rows["c1_clean"][S.DUPLICATE_NOTE] is None
+    # Run again over its own output (an incremental run keeps old rows): same flags.
+    again = {Path(r[S.PATH]).stem: r[S.QUALITY_FLAGS] for r in duplicates_stage(out, cfg).collect()}
+    assert again == {k: r[S.QUALITY_FLAGS] for k, r in rows.items()}
+
+
+def test_provenance_flags_from_exif_and_manifest_columns(
+    spark, tmp_path: Path, shared_data: Path
+) -> None:
+    from pyspark.sql import functions as F
+
+    from crowdlens.stages.quality import quality_stage
+
+    exif = Image.Exif()
+    exif[0x0131] = "Adobe Photoshop 25.0"
+    exif[0x8769] = {0x9003: "2023:01:10 10:00:00"}
+    exif[0x8825] = {1: "S", 2: (1.0, 17.0, 11.0), 3: "E", 4: (36.0, 49.0, 4.0)}  # Nairobi
+    photo = Image.open(sorted((shared_data / "val").rglob("*.jpg"))[0]).convert("RGB")
+    photo.save(tmp_path / "a_from_exif.jpg", "JPEG", quality=90, exif=exif.tobytes())
+    photo.save(tmp_path / "b_no_metadata.jpg", "JPEG", quality=90)
+    df = decoded_frame(spark, tmp_path)
+    df = df.withColumn(S.COUNTRY, F.lit("Uganda")).withColumn(S.SUBMITTED_AT, F.lit("2023-06-01"))
+    rows = {Path(r[S.PATH]).stem: r for r in quality_stage(df, QualityConfig()).collect()}
+    a, b = rows["a_from_exif"], rows["b_no_metadata"]
+    assert a[S.QUALITY_FLAGS] == ["stale_capture", "location_mismatch", "edited"]
+    assert a[S.GPS_COUNTRY] == "KE" and a[S.CAPTURE_AGE_DAYS] == pytest.approx(141.58, abs=0.01)
+    # Missing metadata is a null column, not a flag.
+    assert b[S.QUALITY_FLAGS] == [] and b[S.GPS_COUNTRY] is None and b[S.CAPTURE_AGE_DAYS] is None
 
 
 def test_disabled_stage_adds_null_columns(spark, photo_folder: Path) -> None:

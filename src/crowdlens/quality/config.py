@@ -17,6 +17,27 @@ from crowdlens import schema as S
 from crowdlens.config import check
 
 HASH_BAND_CHOICES = (2, 4, 8, 16)
+# Applications whose name in EXIF Software means the photo was edited (case-insensitive
+# substrings). Phone camera firmware writes its own version there, which is not editing.
+EDITING_SOFTWARE = (
+    "photoshop",
+    "lightroom",
+    "gimp",
+    "snapseed",
+    "picsart",
+    "facetune",
+    "pixelmator",
+    "affinity photo",
+    "canva",
+    "vsco",
+    "airbrush",
+    "meitu",
+    "photoscape",
+    "paint.net",
+    "photodirector",
+    "picmonkey",
+    "fotor",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +75,19 @@ class QualityConfig:
     # Off by default: not calibrated to the F1 goal (see docs/quality.md).
     contrast_min: float | None = None
     noise_max: float | None = None
+    # low_information: detail < detail_min (a frame with nothing in it).
+    detail_min: float | None = 0.045
+    # grayscale: colorfulness < colorfulness_max (no colour anywhere).
+    colorfulness_max: float | None = 0.15
+    # odd_aspect_ratio: long / short side > aspect_ratio_max (16:9 is 1.78; 19.5:9 screens 2.17).
+    aspect_ratio_max: float | None = 1.9
+    # Provenance (EXIF, read by the decode stage before anything is stripped).
+    gps_decimals: int = 3  # 3 decimals ~ 110 m; 2 ~ 1.1 km
+    submitted_at_column: str = S.SUBMITTED_AT  # stale_capture needs it in the manifest
+    stale_days: float | None = 30.0  # stale_capture: captured more than this before submission
+    country_column: str = S.COUNTRY  # location_mismatch needs it (English name or ISO code)
+    location_tolerance_km: float = 10.0  # GPS error and coastlines: no flag this close
+    editing_software: tuple[str, ...] = EDITING_SOFTWARE  # edited: EXIF Software contains one
     # Duplicates.
     duplicates: bool = True
     hash_distance: int = 10
@@ -95,6 +129,35 @@ class QualityConfig:
         )
         check(
             self, "noise_max", self.noise_max is None or self.noise_max > 0, "a float > 0 or None"
+        )
+        for name, lo, hi in (
+            ("detail_min", 0.0, 1.0),
+            ("colorfulness_max", 0.0, 1.0),
+            ("aspect_ratio_max", 1.0, 100.0),
+        ):
+            value = getattr(self, name)
+            check(
+                self,
+                name,
+                value is None or lo <= value <= hi,
+                f"a float in [{lo:g}, {hi:g}] or None (off)",
+            )
+        check(self, "gps_decimals", 0 <= self.gps_decimals <= 6, "an int in [0, 6]")
+        check(
+            self,
+            "stale_days",
+            self.stale_days is None or self.stale_days >= 0,
+            "a float >= 0 or None (off)",
+        )
+        check(self, "location_tolerance_km", self.location_tolerance_km >= 0, "a float >= 0")
+        for name in ("submitted_at_column", "country_column"):
+            check(self, name, bool(getattr(self, name)), "a non-empty column name")
+        check(
+            self,
+            "editing_software",
+            isinstance(self.editing_software, tuple)
+            and all(isinstance(v, str) and v for v in self.editing_software),
+            "a list of non-empty application names",
         )
         check(self, "hash_distance", 0 <= self.hash_distance <= 32, "an int in [0, 32]")
         check(

@@ -23,11 +23,18 @@ How it scales (never an all-pairs cross join):
 ``duplicate_kind`` says how a photo relates to its group's first photo:
 ``exact`` (same bytes) or ``near``, with ``_cross_contributor`` appended
 when a contributor column exists and the two contributors differ.
+
+4. **Cross-photo signals** (:func:`relation`): a copy submitted by another
+   contributor than the first photo's gets the flag ``shared_photo``; a copy
+   by the *same* contributor claiming a *different* item gets
+   ``reused_photo``. ``duplicate_note`` says it in words with both ids
+   ("near copy of photo 'a1' (contributor 'c01', item 'Pear'); this photo
+   'b7': contributor 'c02', item 'Apple'").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -41,9 +48,9 @@ from crowdlens.quality.hashing import HASH_BITS, HASH_HEX_DIGITS
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
 
-EXACT = "exact"
-NEAR = "near"
-CROSS_SUFFIX = "_cross_contributor"
+EXACT = S.DUPLICATE_EXACT
+NEAR = S.DUPLICATE_NEAR
+CROSS_SUFFIX = S.DUPLICATE_CROSS_SUFFIX
 # Above this many probe keys per band, the join would explode each photo
 # into too many rows; more bands (or a smaller distance) fix it.
 MAX_PROBES = 4096
@@ -84,6 +91,7 @@ class Node:
     order: Any  # the order column's value (None sorts last)
     sha256: str | None
     contributor: Any = None
+    label: Any = None
 
     @property
     def key(self) -> tuple[bool, Any, str]:
@@ -138,6 +146,38 @@ def group_duplicates(
     return out
 
 
+def _known(value: Any) -> bool:
+    return value is not None and value == value and value != ""
+
+
+def relation(node: Node, first: Node, kind: str) -> tuple[list[str], str]:
+    """The cross-photo flags of a duplicate and its note, naming both photos.
+
+    >>> a, b = Node("a", 0, "x", "c01", "Pear"), Node("b", 1, "y", "c01", "Apple")
+    >>> relation(b, a, "near")[0]
+    ['reused_photo']
+    """
+    flags = []
+    c_node, c_first = node.contributor, first.contributor
+    if _known(c_node) and _known(c_first):
+        if c_node != c_first:
+            flags.append(S.FLAG_SHARED_PHOTO)
+        elif _known(node.label) and _known(first.label) and node.label != first.label:
+            flags.append(S.FLAG_REUSED_PHOTO)
+
+    def who(n: Node) -> str:
+        parts = [f"contributor {n.contributor!r}" if _known(n.contributor) else None]
+        parts.append(f"item {n.label!r}" if _known(n.label) else None)
+        return ", ".join(p for p in parts if p) or "no contributor or item given"
+
+    base = kind.removesuffix(CROSS_SUFFIX)
+    note = (
+        f"{base} copy of photo {first.image_id!r} ({who(first)}); "
+        f"this photo {node.image_id!r}: {who(node)}"
+    )
+    return flags, note
+
+
 def _band_columns(phash_col: str, bands: int) -> list[Any]:
     """Spark expressions: the hash's bands as longs (hex substrings -> base 10)."""
     from pyspark.sql import functions as F
@@ -188,13 +228,42 @@ def near_pairs(reps: DataFrame, cfg: QualityConfig) -> DataFrame:
     ).where(F.col("distance") <= cfg.hash_distance)
 
 
+def _nodes(df: DataFrame, cfg: QualityConfig) -> DataFrame:
+    """The photos duplicates can be among, with what the grouping and the notes need."""
+    from pyspark.sql import functions as F
+
+    def optional(name: str, ddl: str) -> Any:
+        return F.col(name).cast(ddl) if name in df.columns else F.lit(None).cast(ddl)
+
+    blank = F.lit(False)
+    if S.QUALITY_FLAGS in df.columns:
+        blank = F.coalesce(F.array_contains(S.QUALITY_FLAGS, S.FLAG_LOW_INFORMATION), F.lit(False))
+    return df.where(
+        (F.col(S.STATUS) == S.STATUS_OK)
+        & F.col(S.PHASH).isNotNull()
+        & F.col(S.IMAGE_ID).isNotNull()
+    ).select(
+        F.col(S.IMAGE_ID).cast("string").alias(S.IMAGE_ID),
+        (
+            F.col(cfg.order_column) if cfg.order_column in df.columns else F.lit(None).cast("long")
+        ).alias("_order"),
+        F.coalesce(F.col(S.SHA256), F.col(S.IMAGE_ID).cast("string")).alias(S.SHA256),
+        F.col(S.PHASH),
+        optional(cfg.contributor_column, "string").alias("_contributor"),
+        optional(S.LABEL, "string").alias("_label"),
+        blank.alias("_blank"),
+    )
+
+
 def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
-    """A small DataFrame ``(image_id, duplicate_of, duplicate_kind)``: one row per duplicate photo.
+    """A small DataFrame (:data:`DUPLICATES_DDL`): one row per duplicate photo.
 
     ``df`` needs ``image_id``, ``status``, ``sha256`` and ``phash`` (from
     ``quality_stage``); ``cfg.order_column`` and ``cfg.contributor_column``
-    are used when present. Runs two Spark jobs and returns a DataFrame built
-    on the driver (its size is the number of duplicates).
+    are used when present. Photos flagged ``low_information`` take part in
+    exact duplicates only (their pHash is noise). Runs two Spark jobs and
+    returns a DataFrame built on the driver (its size is the number of
+    duplicates).
 
     Example::
 
@@ -205,31 +274,25 @@ def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
 
     check_banding(cfg)
     spark = df.sparkSession
-    order = F.col(cfg.order_column) if cfg.order_column in df.columns else F.lit(None).cast("long")
-    contributor = (
-        F.col(cfg.contributor_column).cast("string")
-        if cfg.contributor_column in df.columns
-        else F.lit(None).cast("string")
-    )
-    nodes = df.where(
-        (F.col(S.STATUS) == S.STATUS_OK)
-        & F.col(S.PHASH).isNotNull()
-        & F.col(S.IMAGE_ID).isNotNull()
-    ).select(
-        F.col(S.IMAGE_ID).cast("string").alias(S.IMAGE_ID),
-        order.alias("_order"),
-        F.coalesce(F.col(S.SHA256), F.col(S.IMAGE_ID).cast("string")).alias(S.SHA256),
-        F.col(S.PHASH),
-        contributor.alias("_contributor"),
-    )
+    nodes = _nodes(df, cfg)
     # One representative per distinct file: the first by (order, image_id).
     first = F.min(F.struct(F.col("_order").isNull(), "_order", S.IMAGE_ID, S.PHASH))
-    reps = nodes.groupBy(S.SHA256).agg(first.alias("f"), F.count(F.lit(1)).alias("n"))
+    reps = nodes.groupBy(S.SHA256).agg(
+        first.alias("f"), F.count(F.lit(1)).alias("n"), F.max("_blank").alias("_blank")
+    )
     reps = reps.select(
-        S.SHA256, "n", F.col(f"f.{S.IMAGE_ID}").alias("rep"), F.col(f"f.{S.PHASH}").alias(S.PHASH)
+        S.SHA256,
+        "n",
+        "_blank",
+        F.col(f"f.{S.IMAGE_ID}").alias("rep"),
+        F.col(f"f.{S.PHASH}").alias(S.PHASH),
     ).persist()
     try:
-        near = near_pairs(reps.select(F.col("rep").alias(S.IMAGE_ID), S.PHASH), cfg)
+        # The pHash of a frame with nothing in it (low_information) is sensor
+        # noise and a gradient: two pocket shots are not "the same photo".
+        # Identical bytes still are (exact duplicates above).
+        seekers = reps.where(~F.col("_blank")).select(F.col("rep").alias(S.IMAGE_ID), S.PHASH)
+        near = near_pairs(seekers, cfg)
         near_edges = [(r["a"], r["b"]) for r in near.collect()]
         near_reps = spark.createDataFrame(
             [(x,) for x in {x for e in near_edges for x in e}], "rep string"
@@ -245,12 +308,20 @@ def find_duplicates(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     finally:
         reps.unpersist()
     node_map = {
-        r[S.IMAGE_ID]: Node(r[S.IMAGE_ID], r["_order"], r[S.SHA256], r["_contributor"])
+        r[S.IMAGE_ID]: Node(r[S.IMAGE_ID], r["_order"], r[S.SHA256], r["_contributor"], r["_label"])
         for r in involved
     }
     exact_edges = [(r[S.IMAGE_ID], r["rep"]) for r in involved if r[S.IMAGE_ID] != r["rep"]]
     groups = group_duplicates(node_map, [*exact_edges, *near_edges])
-    rows: Sequence[tuple[str, str, str]] = [(k, v[0], v[1]) for k, v in sorted(groups.items())]
-    return spark.createDataFrame(
-        list(rows), f"{S.IMAGE_ID} string, {S.DUPLICATE_OF} string, {S.DUPLICATE_KIND} string"
-    )
+    rows: list[tuple[str, str, str, str, list[str]]] = []
+    for k, (first, kind) in sorted(groups.items()):
+        flags, note = relation(node_map[k], node_map[first], kind)
+        rows.append((k, first, kind, note, flags))
+    return spark.createDataFrame(rows, DUPLICATES_DDL)
+
+
+#: The schema of :func:`find_duplicates`' result (``_dup_flags``: the cross-photo flags).
+DUPLICATES_DDL = (
+    f"{S.IMAGE_ID} string, {S.DUPLICATE_OF} string, {S.DUPLICATE_KIND} string, "
+    f"{S.DUPLICATE_NOTE} string, _dup_flags array<string>"
+)

@@ -20,16 +20,33 @@ from typing import Any
 from crowdlens import schema as S
 from crowdlens.quality.config import QualityConfig
 
-LOW_RESOLUTION = "low_resolution"
-BLURRY = "blurry"
-TOO_DARK = "too_dark"
-TOO_BRIGHT = "too_bright"
-LOW_CONTRAST = "low_contrast"
-NOISY = "noisy"
-DUPLICATE = "duplicate"
+LOW_RESOLUTION = S.FLAG_LOW_RESOLUTION
+BLURRY = S.FLAG_BLURRY
+TOO_DARK = S.FLAG_TOO_DARK
+TOO_BRIGHT = S.FLAG_TOO_BRIGHT
+LOW_CONTRAST = S.FLAG_LOW_CONTRAST
+NOISY = S.FLAG_NOISY
+LOW_INFORMATION = S.FLAG_LOW_INFORMATION
+GRAYSCALE = S.FLAG_GRAYSCALE
+ODD_ASPECT_RATIO = S.FLAG_ODD_ASPECT_RATIO
+DUPLICATE = S.FLAG_DUPLICATE
 
 # The fixed vocabulary, in the order flags appear in ``quality_flags``.
-VOCABULARY = (LOW_RESOLUTION, BLURRY, TOO_DARK, TOO_BRIGHT, LOW_CONTRAST, NOISY, DUPLICATE)
+VOCABULARY = (
+    LOW_RESOLUTION,
+    BLURRY,
+    TOO_DARK,
+    TOO_BRIGHT,
+    LOW_CONTRAST,
+    NOISY,
+    LOW_INFORMATION,
+    GRAYSCALE,
+    ODD_ASPECT_RATIO,
+    *S.PROVENANCE_FLAGS,
+    DUPLICATE,
+    S.FLAG_SHARED_PHOTO,
+    S.FLAG_REUSED_PHOTO,
+)
 
 # Which result columns explain each flag (for the report and the review UI).
 FLAG_MEASURES: dict[str, tuple[str, ...]] = {
@@ -39,7 +56,15 @@ FLAG_MEASURES: dict[str, tuple[str, ...]] = {
     TOO_BRIGHT: (S.BRIGHTNESS, S.BRIGHT_FRACTION),
     LOW_CONTRAST: (S.CONTRAST,),
     NOISY: (S.NOISE,),
-    DUPLICATE: (S.DUPLICATE_OF, S.DUPLICATE_KIND),
+    LOW_INFORMATION: (S.DETAIL,),
+    GRAYSCALE: (S.COLORFULNESS,),
+    ODD_ASPECT_RATIO: (S.ASPECT_RATIO,),
+    S.FLAG_STALE_CAPTURE: (S.CAPTURE_AGE_DAYS, S.CAPTURED_AT),
+    S.FLAG_LOCATION_MISMATCH: (S.GPS_COUNTRY, S.GPS_LAT, S.GPS_LON),
+    S.FLAG_EDITED: (S.SOFTWARE,),
+    DUPLICATE: (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DUPLICATE_NOTE),
+    S.FLAG_SHARED_PHOTO: (S.DUPLICATE_NOTE,),
+    S.FLAG_REUSED_PHOTO: (S.DUPLICATE_NOTE,),
 }
 
 
@@ -49,10 +74,39 @@ def is_low_resolution(m: Mapping[str, Any], cfg: QualityConfig) -> bool:
     )
 
 
+def is_low_information(m: Mapping[str, Any], cfg: QualityConfig) -> bool:
+    return cfg.detail_min is not None and _known(m, S.DETAIL) and m[S.DETAIL] < cfg.detail_min
+
+
+def is_grayscale(m: Mapping[str, Any], cfg: QualityConfig) -> bool:
+    # A frame with nothing in it (a grey floor) is low_information; its colour says no more.
+    return (
+        not is_low_information(m, cfg)
+        and cfg.colorfulness_max is not None
+        and _known(m, S.COLORFULNESS)
+        and m[S.COLORFULNESS] < cfg.colorfulness_max
+    )
+
+
+def is_odd_aspect_ratio(m: Mapping[str, Any], cfg: QualityConfig) -> bool:
+    return (
+        cfg.aspect_ratio_max is not None
+        and _known(m, S.ASPECT_RATIO)
+        and m[S.ASPECT_RATIO] > cfg.aspect_ratio_max
+    )
+
+
+def _known(m: Mapping[str, Any], name: str) -> bool:
+    """The measure is there (rows measured before it existed lack it)."""
+    v = m.get(name)
+    return v is not None and v == v
+
+
 def is_blurry(m: Mapping[str, Any], cfg: QualityConfig) -> bool:
     # A photo below the resolution limit is upscaled for measuring, which
     # softens every edge: blur is not judged there (low_resolution says it all).
-    if is_low_resolution(m, cfg):
+    # A frame with nothing in it has no edges to judge either.
+    if is_low_resolution(m, cfg) or is_low_information(m, cfg):
         return False
     if m[S.BLUR_EXTENT] > cfg.blur_extent_max:
         return True
@@ -82,11 +136,14 @@ _RULES = (
     (TOO_BRIGHT, is_too_bright),
     (LOW_CONTRAST, is_low_contrast),
     (NOISY, is_noisy),
+    (LOW_INFORMATION, is_low_information),
+    (GRAYSCALE, is_grayscale),
+    (ODD_ASPECT_RATIO, is_odd_aspect_ratio),
 )
 
 
 def quality_flags(m: Mapping[str, Any], cfg: QualityConfig) -> list[str]:
-    """The per-photo flags (everything but ``duplicate``), in vocabulary order.
+    """The per-photo image flags (not provenance, not duplicates), in vocabulary order.
 
     >>> m = {S.SHORT_SIDE: 64, S.MEGAPIXELS: 0.004, S.BLUR_EXTENT: 0.9, S.SHARPNESS: 3.0,
     ...      S.BRIGHTNESS: 0.5, S.DARK_FRACTION: 0.0, S.BRIGHT_FRACTION: 0.0,
@@ -134,7 +191,25 @@ def explain(flag: str, m: Mapping[str, Any], cfg: QualityConfig) -> str:
         return f"low_contrast: RMS contrast {m[S.CONTRAST]:.3f} < {cfg.contrast_min}"
     if flag == NOISY:
         return f"noisy: noise {m[S.NOISE]:.1f} grey levels > {cfg.noise_max}"
-    if flag == DUPLICATE:
+    if flag == LOW_INFORMATION:
+        return (
+            f"low_information: detail {m[S.DETAIL]:.3f} < {cfg.detail_min} "
+            "(a near-uniform frame: pocket, floor, lens cap)"
+        )
+    if flag == GRAYSCALE:
+        return f"grayscale: colorfulness {m[S.COLORFULNESS]:.3f} < {cfg.colorfulness_max}"
+    if flag == ODD_ASPECT_RATIO:
+        return (
+            f"odd_aspect_ratio: {m[S.ASPECT_RATIO]:.2f}:1 > {cfg.aspect_ratio_max}:1 "
+            "(a screenshot, a panorama or a strip)"
+        )
+    if flag in S.PROVENANCE_FLAGS:
+        from crowdlens.quality.provenance import explain_provenance
+
+        return explain_provenance(flag, m, cfg)
+    if flag in (S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO) and m.get(S.DUPLICATE_NOTE):
+        return f"{flag}: {m[S.DUPLICATE_NOTE]}"
+    if flag in (DUPLICATE, S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO):
         kind = m.get(S.DUPLICATE_KIND) or "near"
-        return f"duplicate: {kind.replace('_', ' ')} copy of {m.get(S.DUPLICATE_OF)}"
+        return f"{flag}: {kind.replace('_', ' ')} copy of {m.get(S.DUPLICATE_OF)}"
     raise ValueError(f"unknown quality flag {flag!r}; known flags: {', '.join(VOCABULARY)}")

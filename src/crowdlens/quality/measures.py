@@ -45,6 +45,9 @@ class QualityMeasures:
     noise: float  # estimated noise standard deviation, in 8-bit grey levels
     megapixels: float  # true size
     short_side: int  # true size
+    detail: float  # thumbnail structure over exposure headroom (0 = flat frame)
+    colorfulness: float  # 95th percentile of per-pixel saturation, 0 (grey) .. 1
+    aspect_ratio: float  # long side / short side, true size
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,6 +185,79 @@ def noise_sigma(gray: np.ndarray) -> float:
     return float(np.sqrt(np.pi / 2.0) * response[flat].mean() / 6.0)
 
 
+# Structure is judged on a 32x32 thumbnail: area averaging removes sensor noise,
+# which would otherwise look like detail in a frame with nothing in it.
+DETAIL_THUMB = 32
+# Luma headroom below which a frame is not darker/brighter "relative" (8-bit levels).
+DETAIL_FLOOR = 16.0
+
+
+def detail(gray: np.ndarray, thumb: int = DETAIL_THUMB) -> float:
+    """How much the frame shows: mean neighbour step on a thumbnail over the exposure headroom.
+
+    The mean absolute luma difference between neighbouring pixels of a
+    ``thumb`` x ``thumb`` area-averaged thumbnail, divided by the distance of
+    the mean luma to black or to white (whichever is nearer, at least 16
+    levels). Dividing makes it exposure-invariant: an under-exposed shelf
+    keeps its structure (and is ``too_dark``, not ``low_information``), a
+    blown-out one too, while the inside of a pocket, the floor or a lens cap
+    have almost none. Calibrated values: clean grocery photos 0.10-0.33,
+    synthetic featureless frames 0-0.05.
+
+    >>> detail(np.full((64, 64), 120, np.uint8))
+    0.0
+    """
+    import cv2
+
+    t = cv2.resize(gray, (thumb, thumb), interpolation=cv2.INTER_AREA).astype(np.float32)
+    step = (np.abs(np.diff(t, axis=0)).mean() + np.abs(np.diff(t, axis=1)).mean()) / 2.0
+    mean = float(t.mean())
+    return float(step) / max(min(mean, 255.0 - mean), DETAIL_FLOOR)
+
+
+# Colour is judged on a thumbnail: chroma needs no detail, and it keeps the cost flat.
+COLOR_THUMB = 64
+COLOR_FLOOR = 32.0  # 8-bit level below which a pixel's hue is noise
+
+
+def colorfulness(image: Image.Image | np.ndarray, thumb: int = COLOR_THUMB) -> float:
+    """95th percentile of per-pixel saturation on a thumbnail, 0 (grey) .. 1.
+
+    Saturation is ``(max - min) / max`` of R, G, B (HSV's), with ``max``
+    floored at 32 so the colour noise of dark pixels does not count and an
+    under-exposed photo keeps its colour. A percentile, not the mean, so a grey
+    shelf with one coloured label still counts as a colour photo. Calibrated:
+    clean grocery photos 0.51-1.0, grey photos (even with a 1.5 % tint and
+    JPEG chroma noise) 0-0.07, under-exposed 0.25+.
+
+    >>> colorfulness(np.full((10, 10, 3), 90, np.uint8))
+    0.0
+    """
+    import cv2
+
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        return 0.0
+    arr = np.ascontiguousarray(arr[..., :3])
+    h, w = arr.shape[:2]
+    scale = thumb / max(h, w)
+    if scale < 1:
+        new = (max(1, round(w * scale)), max(1, round(h * scale)))
+        arr = cv2.resize(arr, new, interpolation=cv2.INTER_AREA)
+    hi = arr.max(axis=2).astype(np.float32)
+    chroma = hi - arr.min(axis=2)
+    return float(np.percentile(chroma / np.maximum(hi, COLOR_FLOOR), 95))
+
+
+def aspect_ratio(width: int, height: int) -> float:
+    """Long side over short side (1.0 = square, 1.78 = 16:9, 2.17 = a 19.5:9 phone screen).
+
+    >>> aspect_ratio(1080, 2340)
+    2.1666666666666665
+    """
+    return max(width, height) / max(1, min(width, height))
+
+
 def measure(
     image: Image.Image | np.ndarray,
     *,
@@ -217,4 +293,7 @@ def measure(
         noise=noise_sigma(gray),
         megapixels=width * height / 1e6,
         short_side=int(min(width, height)),
+        detail=detail(gray),
+        colorfulness=colorfulness(arr),
+        aspect_ratio=aspect_ratio(width, height),
     )

@@ -92,6 +92,88 @@ def near_copy(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
+def _featureless(image: Image.Image, rng: np.random.Generator, level: float) -> Image.Image:
+    """A close, out-of-focus frame of one surface at mean luma ``level`` (0..1)."""
+    import cv2
+    from PIL import Image
+
+    arr = np.asarray(image.convert("RGB"), np.float32)
+    h, w = arr.shape[:2]
+    side = max(4, round(rng.uniform(0.03, 0.08) * min(h, w)))
+    y, x = (int(rng.integers(0, max(1, n - side))) for n in (h, w))
+    patch = cv2.resize(arr[y : y + side, x : x + side], (w, h), interpolation=cv2.INTER_CUBIC)
+    patch = cv2.GaussianBlur(patch, (0, 0), rng.uniform(0.03, 0.08) * min(h, w))
+    mean = patch.mean(axis=(0, 1), keepdims=True)
+    # Light is multiplicative: the surface's variation shrinks with its brightness.
+    flat = ((patch - mean) * rng.uniform(0.1, 0.3) + mean) * (255.0 * level / max(1.0, mean.mean()))
+    flat += rng.normal(0, rng.uniform(1.0, 3.0), flat.shape)
+    return Image.fromarray(np.clip(flat + 0.5, 0, 255).astype(np.uint8))
+
+
+def featureless(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """An accidental shot of the floor, a ceiling or a wall: one surface, out of focus.
+
+    A 3-8 % patch of the photo blown up, blurred by 3-8 % of the short side,
+    contrast cut to 10-30 %, mean luma 0.3-0.55, plus sensor noise.
+    """
+    return _featureless(image, rng, rng.uniform(0.3, 0.55))
+
+
+def pocket_shot(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Taken inside a pocket or with the lens covered: featureless *and* dark (luma 0.02-0.08)."""
+    return _featureless(image, rng, rng.uniform(0.02, 0.08))
+
+
+def to_grayscale(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A black-and-white photo (a filter, or a grey print photographed): chroma tint 0-1.5 %."""
+    from PIL import Image
+
+    grey = np.asarray(image.convert("L"), np.float32)[..., None]
+    tint = 1.0 + rng.uniform(-0.015, 0.015, 3).astype(np.float32)
+    return Image.fromarray(np.clip(grey * tint + 0.5, 0, 255).astype(np.uint8))
+
+
+def screenshot(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A phone screenshot: the photo inside a portrait 18:9 .. 20.5:9 screen with flat UI bars.
+
+    The bars take about half the frame, so their colour is kept mid-tone (levels
+    40-200): a white (light-mode) or black (dark-mode) screen is also, rightly,
+    ``too_bright`` / ``too_dark`` on its pixels, which this case does not test.
+    """
+    from PIL import Image
+
+    w, h = image.size
+    screen_h = round(w * rng.uniform(2.0, 2.28))
+    ui = tuple(int(c) for c in rng.integers(40, 201, 3))
+    canvas = Image.new("RGB", (w, max(screen_h, h)), ui)
+    canvas.paste(image.convert("RGB"), (0, (canvas.height - h) // 2))
+    return canvas
+
+
+def panorama(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A panorama: 2.5-5x as wide as high (the scene continued by mirrored copies)."""
+    from PIL import Image
+
+    arr = np.asarray(image.convert("RGB"))
+    h, w = arr.shape[:2]
+    width = round(h * rng.uniform(2.5, 5.0))
+    reps = [arr if i % 2 == 0 else arr[:, ::-1] for i in range(width // w + 1)]
+    return Image.fromarray(np.ascontiguousarray(np.concatenate(reps, axis=1)[:, :width]))
+
+
+def wide_crop(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """An ordinary phone photo's shape: the photo cropped to 4:3 or 16:9 (a clean case)."""
+    w, h = image.size
+    ratio = (4 / 3, 16 / 9)[int(rng.integers(0, 2))]
+    if rng.uniform() < 0.5:  # landscape
+        new_h = round(w / ratio)
+        top = (h - new_h) // 2
+        return image.convert("RGB").crop((0, top, w, top + new_h))
+    new_w = round(h / ratio)
+    left = (w - new_w) // 2
+    return image.convert("RGB").crop((left, 0, left + new_w, h))
+
+
 Distortion = Callable[["Image.Image", np.random.Generator], "Image.Image"]
 
 # Distortion name -> (function, the flag it must raise).
@@ -102,7 +184,15 @@ DISTORTIONS: dict[str, tuple[Distortion, str]] = {
     "overexposed": (overexpose, "too_bright"),
     "downscaled": (downscale, "low_resolution"),
     "near_copy": (near_copy, "duplicate"),
+    "featureless": (featureless, "low_information"),
+    "pocket_shot": (pocket_shot, "low_information"),
+    "grayscale": (to_grayscale, "grayscale"),
+    "screenshot": (screenshot, "odd_aspect_ratio"),
+    "panorama": (panorama, "odd_aspect_ratio"),
 }
+
+# Flags a distortion raises besides its own, by design (a pocket is also dark).
+ALSO_FLAGS: dict[str, set[str]] = {"pocket_shot": {"too_dark"}}
 
 
 def jpeg_bytes(image: Image.Image, quality: int = 92) -> bytes:

@@ -1,22 +1,38 @@
-"""The decode stage: status, error, size, hash and format for every photo."""
+"""The decode stage: status, error, size, hash and format for every photo.
+
+It also reads each photo's provenance (EXIF capture time, GPS, camera,
+software; :mod:`crowdlens.quality.provenance`) in the same pass over the
+bytes, before anything is stripped: the columns are private results, never
+part of a released copy.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.config import DecodeConfig
 from crowdlens.decode import DecodeError, decode_image
+from crowdlens.quality.config import QualityConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import DataFrame
 
 
-def decode_row(data: bytes | None, read_error: str | None, max_pixels: int) -> dict:
-    """The decode columns for one photo (pure; no Spark)."""
-    row: dict = dict.fromkeys(S.DECODE_COLUMNS)
+#: Columns the stage adds, in order.
+COLUMNS = (*S.DECODE_COLUMNS, *S.PROVENANCE_COLUMNS)
+
+
+def decode_row(
+    data: bytes | None, read_error: str | None, max_pixels: int, gps_decimals: int = 3
+) -> dict:
+    """The decode and provenance columns for one photo (pure; no Spark)."""
+    from crowdlens.quality.provenance import read_provenance
+
+    row: dict = dict.fromkeys(COLUMNS)
     if read_error is not None:
         row.update({S.STATUS: S.STATUS_ERROR, S.ERROR: read_error})
         return row
@@ -37,31 +53,43 @@ def decode_row(data: bytes | None, read_error: str | None, max_pixels: int) -> d
             S.HAS_GPS: img.has_gps,
         }
     )
+    # Odd metadata is missing metadata, never a failed photo.
+    with contextlib.suppress(Exception):
+        row.update(read_provenance(img.exif, gps_decimals))
     return row
 
 
-def _decode_batch(batch: pd.DataFrame, max_pixels: int) -> pd.DataFrame:
+def _decode_batch(batch: pd.DataFrame, max_pixels: int, gps_decimals: int = 3) -> pd.DataFrame:
     import pandas as pd
 
     rows = [
-        decode_row(data, err, max_pixels)
+        decode_row(data, err, max_pixels, gps_decimals)
         for data, err in zip(batch[S.CONTENT], batch[S.READ_ERROR], strict=True)
     ]
-    out = pd.DataFrame(rows, columns=list(S.DECODE_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(COLUMNS))
     out[S.WIDTH] = out[S.WIDTH].astype("Int32")
     out[S.HEIGHT] = out[S.HEIGHT].astype("Int32")
     out[S.HAS_GPS] = out[S.HAS_GPS].astype("boolean")
+    for name in (S.GPS_LAT, S.GPS_LON):
+        out[name] = out[name].astype("Float64")
     return out
 
 
-def decode_stage(df: DataFrame, cfg: DecodeConfig) -> DataFrame:
-    """Add :data:`~crowdlens.schema.DECODE_COLUMNS`; every row gets a status."""
+def decode_stage(
+    df: DataFrame, cfg: DecodeConfig, quality: QualityConfig | None = None
+) -> DataFrame:
+    """Add the decode and provenance columns (:data:`COLUMNS`); every row gets a status.
+
+    ``quality`` supplies ``gps_decimals`` (how coarsely GPS is kept); the
+    default keeps 3 decimals (~110 m).
+    """
     from crowdlens.spark.columns import add_columns
 
+    decimals = (quality or QualityConfig()).gps_decimals
     return add_columns(
         df,
-        partial(_decode_batch, max_pixels=cfg.max_pixels),
+        partial(_decode_batch, max_pixels=cfg.max_pixels, gps_decimals=decimals),
         [S.CONTENT, S.READ_ERROR],
-        list(S.DECODE_COLUMNS),
+        list(COLUMNS),
         name="decode",
     )

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,20 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import DataFrame
 
-MEASURE_COLUMNS = S.QUALITY_MEASURES
-QUALITY_COLUMNS = (*MEASURE_COLUMNS, S.PHASH, S.QUALITY_FLAGS, S.QUALITY_ERROR)
-DUPLICATE_COLUMNS = (S.DUPLICATE_OF, S.DUPLICATE_KIND)
+# The measures of issue #16 (low_information, grayscale, odd_aspect_ratio) follow the
+# original ten; then what explains the provenance flags.
+CHECK_MEASURES = (S.DETAIL, S.COLORFULNESS, S.ASPECT_RATIO)
+PROVENANCE_MEASURES = (S.CAPTURE_AGE_DAYS, S.GPS_COUNTRY)
+MEASURE_COLUMNS = (*S.QUALITY_MEASURES, *CHECK_MEASURES)
+QUALITY_COLUMNS = (
+    *MEASURE_COLUMNS,
+    *PROVENANCE_MEASURES,
+    S.PHASH,
+    S.QUALITY_FLAGS,
+    S.QUALITY_ERROR,
+)
+DUPLICATE_COLUMNS = (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DUPLICATE_NOTE)
+CROSS_PHOTO_FLAGS = (S.FLAG_DUPLICATE, S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO)
 _INPUTS = (S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT)
 # The decode stage already applied the user's pixel limit to these photos.
 _NO_PIXEL_LIMIT = 1 << 62
@@ -43,20 +55,26 @@ def assess_photo(
     width: int | None,
     height: int | None,
     cfg: QualityConfig,
+    meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """All quality columns of one photo (pure; no Spark).
+
+    ``meta`` holds the provenance columns and the manifest columns the
+    provenance checks read (``cfg.submitted_at_column``, ``cfg.country_column``)
+    when the table has them.
 
     >>> from crowdlens.quality.synthetic import jpeg_bytes
     >>> from PIL import Image
     >>> row = assess_photo(jpeg_bytes(Image.new("RGB", (80, 60), "black")), "ok", 80, 60,
     ...                    QualityConfig())
     >>> row["quality_flags"]
-    ['low_resolution', 'too_dark']
+    ['low_resolution', 'too_dark', 'low_information']
     """
     from crowdlens.decode import decode_image
     from crowdlens.quality.flags import quality_flags
     from crowdlens.quality.hashing import phash
     from crowdlens.quality.measures import measure
+    from crowdlens.quality.provenance import provenance_row
 
     row: dict[str, Any] = dict.fromkeys(QUALITY_COLUMNS)
     if status != S.STATUS_OK:
@@ -74,9 +92,11 @@ def assess_photo(
         ).as_dict()
         row.update({k: m[k] for k in MEASURE_COLUMNS})
         row[S.PHASH] = phash(decoded.image)
-        row[S.QUALITY_FLAGS] = quality_flags(m, cfg)
+        facts, provenance_flags = provenance_row(meta or {}, cfg)
+        row.update(facts)
+        row[S.QUALITY_FLAGS] = quality_flags(m, cfg) + provenance_flags
     except Exception as exc:  # one odd photo must never fail the job
-        row.update(dict.fromkeys(MEASURE_COLUMNS))
+        row.update(dict.fromkeys((*MEASURE_COLUMNS, *PROVENANCE_MEASURES)))
         row[S.PHASH] = None
         row[S.QUALITY_FLAGS] = []
         row[S.QUALITY_ERROR] = (
@@ -92,14 +112,31 @@ def _quality_batch(batch: pd.DataFrame, cfg: QualityConfig) -> pd.DataFrame:
     def _int(v: Any) -> int | None:
         return None if v is None or pd.isna(v) else int(v)
 
+    meta_cols = [c for c in batch.columns if c not in _INPUTS]
+    metas = batch[meta_cols].to_dict("records") if meta_cols else [{}] * len(batch)
     rows = [
-        assess_photo(c, s, _int(w), _int(h), cfg)
-        for c, s, w, h in zip(
-            batch[S.CONTENT], batch[S.STATUS], batch[S.WIDTH], batch[S.HEIGHT], strict=True
+        assess_photo(c, s, _int(w), _int(h), cfg, _clean(meta))
+        for c, s, w, h, meta in zip(
+            batch[S.CONTENT], batch[S.STATUS], batch[S.WIDTH], batch[S.HEIGHT], metas, strict=True
         )
     ]
     # object columns keep None as null (a float column would turn it into NaN).
     return pd.DataFrame(rows, columns=list(QUALITY_COLUMNS), dtype=object)
+
+
+def _clean(meta: dict[str, Any]) -> dict[str, Any]:
+    """pandas NA/NaN/NaT -> None, so the pure helpers see plain nulls."""
+    import pandas as pd
+
+    return {
+        k: (None if not isinstance(v, list | tuple) and pd.isna(v) else v) for k, v in meta.items()
+    }
+
+
+def meta_inputs(columns: list[str], cfg: QualityConfig) -> list[str]:
+    """The provenance and manifest columns of ``columns`` the provenance checks read."""
+    wanted = (*S.PROVENANCE_COLUMNS, cfg.submitted_at_column, cfg.country_column)
+    return [c for c in dict.fromkeys(wanted) if c in columns and c not in _INPUTS]
 
 
 def _require(df: DataFrame, columns: tuple[str, ...], stage: str, hint: str) -> None:
@@ -133,8 +170,9 @@ def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     if not cfg.enabled:
         return _null_columns(df, QUALITY_COLUMNS)
     _require(df, _INPUTS, "quality_stage", "run the decode stage first")
+    inputs = [*_INPUTS, *meta_inputs(df.columns, cfg)]
     return add_columns(
-        df, partial(_quality_batch, cfg=cfg), list(_INPUTS), list(QUALITY_COLUMNS), name="quality"
+        df, partial(_quality_batch, cfg=cfg), inputs, list(QUALITY_COLUMNS), name="quality"
     )
 
 
@@ -144,7 +182,10 @@ def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     ``duplicate_of`` is the ``image_id`` of the first photo of the group (by
     ``cfg.order_column``, else ``image_id``); that first photo itself keeps
     nulls. ``duplicate_kind`` is ``exact`` or ``near``, suffixed with
-    ``_cross_contributor`` when ``cfg.contributor_column`` exists and differs.
+    ``_cross_contributor`` when ``cfg.contributor_column`` exists and differs;
+    then ``shared_photo`` (another contributor) or ``reused_photo`` (same
+    contributor, another item) is appended too, and ``duplicate_note`` names
+    both photos, their contributors and items.
 
     This runs Spark jobs when called (the duplicate edges are collected to
     the driver); persist ``df`` first if what comes before it is expensive,
@@ -173,10 +214,16 @@ def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     # The duplicate table is small (one row per duplicate): broadcast it so
     # the photos, bytes and all, are never shuffled.
     joined = base.join(F.broadcast(dups), on=S.IMAGE_ID, how="left")
+    added = F.concat(
+        F.array(F.lit(DUPLICATE)), F.coalesce("_dup_flags", F.array().cast("array<string>"))
+    )
+    # Flags of an earlier duplicate pass (incremental runs keep old rows) are
+    # derived again here, never carried over: the stage is idempotent.
+    kept = F.filter(S.QUALITY_FLAGS, lambda f: ~f.isin(*CROSS_PHOTO_FLAGS))
     flags = F.when(
         F.col(S.DUPLICATE_OF).isNotNull() & F.col(S.QUALITY_FLAGS).isNotNull(),
-        F.concat(F.col(S.QUALITY_FLAGS), F.array(F.lit(DUPLICATE))),
-    ).otherwise(F.col(S.QUALITY_FLAGS))
+        F.concat(kept, added),
+    ).otherwise(kept)
     return joined.select(
         *[F.col(c) for c in base.columns if c != S.QUALITY_FLAGS],
         flags.alias(S.QUALITY_FLAGS),
