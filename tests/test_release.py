@@ -140,6 +140,12 @@ def test_public_columns_are_input_metadata_only(tmp_path):
     for column, message in ((S.PATH, "derived by crowdlens"), ("nope", "not a column")):
         with pytest.raises(CrowdlensError, match=message):
             release(results, tmp_path / "p", ReleaseConfig(public_columns=(column,)))
+    # Provenance read from EXIF (capture time, GPS, camera) is private, always.
+    from crowdlens.release import check_public_columns
+
+    for column in S.PRIVATE_COLUMNS:
+        with pytest.raises(CrowdlensError, match="derived by crowdlens"):
+            check_public_columns((column,), [S.IMAGE_ID, column])
 
 
 def test_cli_refuses_an_existing_release_unless_overwrite(tmp_path, capsys):

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 REPORT = "report.html"
 # Columns the cross-photo stages derive again on every run (incremental runs
 # recompute them over old and new rows together).
-DERIVED = (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DECISION, S.REASONS)
+DERIVED = (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DUPLICATE_NOTE, S.DECISION, S.REASONS)
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def build_results(
             spark, photos.df, previous, max_bytes, photos.policy
         )
     df = read_bytes_stage(todo, max_bytes=max_bytes, policy=photos.policy)
-    df = decode_stage(df, cfg.decode)
+    df = decode_stage(df, cfg.decode, cfg.quality)
     df = per_photo_stages(df, cfg, out_dir=out_dir, root=photos.root)
     return Plan(df, photos.n_photos, photos.root, kept, n_expected, n_todo)
 
@@ -286,12 +286,28 @@ def moderate(
     finally:
         light.unpersist()
     summary = summarize(spark, target, plan.n_expected, time.monotonic() - start, run_id)
+    cards = write_scorecards(spark, target, out_dir, cfg)
+    if cards is not None:
+        summary.extra["contributors"] = cards
     if cfg.write_report:
         from crowdlens.report.html import write_report
 
         html = write_report(target, join(str(out_dir), REPORT), cfg.report, quality=cfg.quality)
         summary.extra["report"] = str(html)
     return summary
+
+
+def write_scorecards(
+    spark: SparkSession, target: Path | str, out_dir: str | Path, cfg: ModerateConfig
+) -> str | None:
+    """``out_dir/contributors.parquet`` when the input names contributors, else None."""
+    column = cfg.quality.contributor_column
+    results = read_results(spark, target)
+    if column not in results.columns:
+        return None
+    from crowdlens.contributors import scorecards, write_contributors
+
+    return write_contributors(scorecards(results, contributor_column=column), out_dir)
 
 
 def finalize(df: DataFrame) -> DataFrame:

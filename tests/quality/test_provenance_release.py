@@ -143,8 +143,13 @@ def test_contributors_table_and_report_section_on_the_sample(spark, sample_run) 
         distributed.sort_values(S.CONTRIBUTOR).reset_index(drop=True),
         check_dtype=False,
     )
-    write_contributors(local, sample_run)
+    # moderate itself wrote the scorecards, and the report shows them.
     cards = pd.read_parquet(sample_run / S.CONTRIBUTORS_FILE).set_index(S.CONTRIBUTOR)
+    pd.testing.assert_frame_equal(
+        cards.sort_index(), local.set_index(S.CONTRIBUTOR).sort_index(), check_dtype=False
+    )
+    report = (sample_run / "report.html").read_text(encoding="utf-8")
+    assert '<section id="contributors">' in report and ">c42<" in report
     assert cards[S.SC_PHOTOS].sum() == 70 == len(results)
     assert set(cards.index) == set(results[S.CONTRIBUTOR].astype(str))
     # c42 resubmitted c07's photos (a near and an exact copy): both are named.

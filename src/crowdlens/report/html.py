@@ -298,6 +298,29 @@ def _example_grids(
     return grids
 
 
+def contributors_section(base: Path | str, column: str) -> Any:
+    """The scorecards of ``base/contributors.parquet`` (written by moderate) as safe HTML.
+
+    None when the run wrote no scorecards (the input names no contributors).
+    """
+    from markupsafe import Markup
+
+    from crowdlens.contributors import render_contributors_section
+    from crowdlens.io.fs import join
+    from crowdlens.report.results import open_results
+
+    target = join(str(base), S.CONTRIBUTORS_FILE)
+    if is_url(target):
+        fs, inner = filesystem(target)
+        if not fs.exists(inner):
+            return None
+    elif not Path(target).exists():
+        return None
+    table = open_results(target).to_table().to_pandas()
+    # Built with html.escape on every value (crowdlens.contributors).
+    return Markup(render_contributors_section(table, contributor_column=column))
+
+
 def render(ctx: Mapping[str, Any]) -> str:
     """Render the report template (autoescaped) with ``ctx``."""
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -341,7 +364,10 @@ def write_report(
         base: Path | str = src.parent if src.name.endswith(".parquet") else src
     else:
         base = src.rsplit("/", 1)[0] if src.rstrip("/").endswith(".parquet") else src
-    html = render(build_context(df, base, cfg))
+    ctx = build_context(df, base, cfg)
+    column = getattr(quality, "contributor_column", S.CONTRIBUTOR)
+    ctx["contributors_html"] = contributors_section(base, column)
+    html = render(ctx)
     if is_url(str(out_html)):  # one PUT: the object appears whole or not at all
         fs, inner = filesystem(str(out_html))
         fs.pipe_file(inner, html.encode("utf-8"))
