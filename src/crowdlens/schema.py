@@ -61,6 +61,8 @@ QUALITY_ERROR = "quality_error"  # why an ok photo could not be measured (null i
 DETAIL = "detail"  # structure at thumbnail scale, relative to exposure headroom (0 = flat)
 COLORFULNESS = "colorfulness"  # 95th percentile of per-pixel saturation, 0 (grey) .. 1
 ASPECT_RATIO = "aspect_ratio"  # long side / short side of the true size
+# The measures behind the checks of issue #16, plotted and shown like QUALITY_MEASURES.
+CHECK_MEASURES = (DETAIL, COLORFULNESS, ASPECT_RATIO)
 DUPLICATE_NOTE = "duplicate_note"  # the duplicate in words, with both ids and contributors
 
 # Flag vocabulary (the order flags appear in ``quality_flags``).

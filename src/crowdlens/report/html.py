@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 # Quality measures plotted as histograms, in order.
-MEASURES = S.QUALITY_MEASURES
+MEASURES = (*S.QUALITY_MEASURES, *S.CHECK_MEASURES)
 # Everything the report reads (never the embeddings or logits: they are large).
 COLUMNS = (
     S.IMAGE_ID,

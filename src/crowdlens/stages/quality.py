@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The measures of issue #16 (low_information, grayscale, odd_aspect_ratio) follow the
 # original ten; then what explains the provenance flags.
-CHECK_MEASURES = (S.DETAIL, S.COLORFULNESS, S.ASPECT_RATIO)
+CHECK_MEASURES = S.CHECK_MEASURES
 PROVENANCE_MEASURES = (S.CAPTURE_AGE_DAYS, S.GPS_COUNTRY)
 MEASURE_COLUMNS = (*S.QUALITY_MEASURES, *CHECK_MEASURES)
 QUALITY_COLUMNS = (
