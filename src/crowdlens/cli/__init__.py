@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "crowdlens.cli.models",
     "crowdlens.cli.train",
     "crowdlens.cli.review",
+    "crowdlens.cli.audit",
 )
 
 EPILOG = """\

@@ -252,7 +252,14 @@ def train(
     )
     with tempfile.TemporaryDirectory(prefix="crowdlens-train-") as tmp:
         work = Path(tmp)
-        if cfg.mode == "head":
+        if cfg.mode == "probe":
+            from crowdlens.spark.session import get_spark
+            from crowdlens.training.probe_mode import train_probe
+
+            model, val_logits, val_rows, info = train_probe(
+                get_spark(spark_cfg), train_t, val_t, labels, parents, cfg, work
+            )
+        elif cfg.mode == "head":
             from crowdlens.spark.session import get_spark
 
             spark = get_spark(spark_cfg)
@@ -265,11 +272,13 @@ def train(
             )
     index = {lab: i for i, lab in enumerate(labels)}
     actual = [val_t[S.LABEL].iloc[i] for i in val_rows]
-    temperature = None
+    # probe mode fits the temperature by cross-validation on the training photos.
+    temperature = info.pop("temperature", None)
     val_report: dict[str, Any] = {}
     if len(actual):
         targets = np.array([index[a] for a in actual])
-        temperature = fit_temperature(val_logits, targets)
+        if temperature is None:
+            temperature = fit_temperature(val_logits, targets)
         full = summarize(val_logits, actual, labels, parents or None, skipped=info["skipped_val"])
         val_report = {k: full[k] for k in ("n", "top1", "top5", "parent_top1") if k in full}
     report = {
@@ -289,7 +298,12 @@ def train(
         out,
         labels=labels,
         metrics={k: v for k, v in report.items() if k != "history"} | {"history": info["history"]},
-        extra={"training": cfg.to_dict(), "parents": parents, "mode": cfg.mode},
+        extra={"training": cfg.to_dict(), "parents": parents, "mode": cfg.mode}
+        | (
+            {"validate": info["thresholds"] | {"fitted_on": "training photos, out-of-fold"}}
+            if "thresholds" in info
+            else {}
+        ),
         temperature=temperature,
     )
     log.info("wrote bundle %s (val top-1 %s)", out, val_report.get("top1"))

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -145,8 +146,10 @@ def out_of_fold_logits(
     """
     ids = sorted(int(f) for f in np.unique(folds))
 
-    def one(fold: int) -> tuple[np.ndarray, np.ndarray]:
-        return fold_logits(fold, views, y, folds, n_classes, l2)
+    # A partial of a module-level function pickles (Spark broadcasts it).
+    one = functools.partial(
+        fold_logits, views=list(views), y=y, folds=folds, n_classes=n_classes, l2=l2
+    )
 
     results = map_folds(one, ids) if map_folds else [one(f) for f in ids]
     out = np.full((len(y), n_classes), np.nan, dtype=np.float32)
