@@ -220,7 +220,6 @@ def levers(args, spark_cfg, work):
     from crowdlens.training.probe import (
         assign_folds,
         fit_probe,
-        mean_view,
         out_of_fold_logits,
         stack_views,
     )  # fmt: skip
@@ -242,13 +241,13 @@ def levers(args, spark_cfg, work):
         for flip in (False, True):
             tv, vv = (trv, vav) if flip else (trv[:1], vav[:1])
             cv = {}
-            for l2 in (1e-4, 3e-4, 1e-3):
+            for l2 in (0.01, 0.03, 0.1):
                 oof = out_of_fold_logits(tv, y, folds, len(labels), l2)
                 cv[l2] = float((oof.argmax(1) == y).mean())
             l2 = max(cv, key=cv.get)
             t0 = time.perf_counter()
             probe = fit_probe(stack_views(tv), np.tile(y, len(tv)), len(labels), l2=l2)
-            rep = summarize(probe.logits(mean_view(vv)), list(va.label), labels, parents)
+            rep = summarize(probe.logits_views(vv), list(va.label), labels, parents)
             name = "+".join(combo) + (" flip-aug+TTA" if flip else " centre")
             out[name] = {
                 "cv_top1": round(cv[l2], 4), "l2": l2, "val_top1": round(rep["top1"], 4),

@@ -19,7 +19,8 @@ INPUT (for --train and --val) is a folder (label = parent folder name) or a
 modes:
   probe     (default) the best model measured on this machine in minutes:
             EfficientNet-Lite2 features of each photo and its mirror image
-            (computed once on Spark, cached), an L2 logistic probe, flip
+            (computed once on Spark, cached), a ridge probe on sqrt-normalised
+            features, flip
             test-time augmentation in the exported network; the softmax
             temperature and the label-verdict thresholds are fitted by K-fold
             cross-validation on the training photos (docs/training.md)
@@ -63,7 +64,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--schedule", choices=["constant", "poly", "step", "cosine"])
     g.add_argument("--warmup-epochs", type=float)
     g.add_argument("--head-hidden", type=int, help="0 = linear softmax head, N = MLP with N units")
-    g.add_argument("--l2", type=float, help="probe: L2 penalty (default 3e-4)")
+    g.add_argument("--l2", type=float, help="probe: ridge penalty (default 0.03)")
     g.add_argument("--cv-folds", type=int, help="probe: folds for temperature/thresholds (5)")
     g.add_argument("--input-size", type=int, help="smaller input for quick finetune/scratch runs")
     g.add_argument("--seed", type=int)

@@ -1,7 +1,7 @@
 """A frozen backbone with flip test-time augmentation and a linear head, as one network.
 
-``forward_features(x)`` is the mean of the backbone's features of ``x`` and
-of its mirror image, exactly what :mod:`crowdlens.training.probe` trains and
+``forward_features(x)`` is the mean of the backbone's (power-normalised)
+features of ``x`` and of its mirror image, exactly what :mod:`crowdlens.training.probe` trains and
 predicts on, so the exported ONNX model reproduces the probe's predictions
 (one graph, two forward passes of the backbone per photo).
 
@@ -22,9 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def flip_tta_model(
-    backbone: str, weight: np.ndarray, bias: np.ndarray, *, flip: bool = True
+    backbone: str, weight: np.ndarray, bias: np.ndarray, *, flip: bool = True, power: float = 1.0
 ) -> torch.nn.Module:
-    """The registry's pretrained ``backbone`` + (flip-averaged features) + ``Linear(weight, bias)``."""
+    """The registry's pretrained ``backbone`` + (flip-averaged ``relu(features) ** power``)
+    + ``Linear(weight, bias)``: what :class:`crowdlens.training.probe.LinearProbe` computes."""
     import torch
     from torch import nn
 
@@ -42,11 +43,14 @@ def flip_tta_model(
             self.base = base
             self.fc = fc
 
+        def _view(self, x: torch.Tensor) -> torch.Tensor:
+            feats = self.base.forward_features(x).clamp_min(0.0)
+            return feats if power == 1.0 else feats.pow(power)
+
         def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-            feats = self.base.forward_features(x)
             if not flip:
-                return feats
-            return (feats + self.base.forward_features(x.flip(3))) / 2
+                return self._view(x)
+            return (self._view(x) + self._view(x.flip(3))) / 2
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.fc(self.forward_features(x))

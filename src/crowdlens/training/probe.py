@@ -1,15 +1,16 @@
 """Linear probes on cached features: one fit, K-fold out-of-fold predictions.
 
-The probe is a multinomial logistic regression on standardised features,
-fitted full-batch with L-BFGS and an L2 penalty (deterministic, seconds on
-thousands of photos). Standardisation is folded into the weights, so the
-result is one plain ``Linear(d, C)`` layer that exports with the backbone.
+The probe is a ridge-regression classifier (least squares onto one-hot
+targets, L2 penalty ``l2`` x rows) on power-normalised (``sqrt``), standardised
+features, solved in closed form. On this machine it is ~50x faster than an
+L-BFGS logistic regression of the same features and, measured on the grocery
+val split, as accurate or better (docs/training.md); calibration comes from
+a softmax temperature fitted on out-of-fold scores. Standardisation is folded
+into the weights, so the result is one ``Linear(d, C)`` after ``x ** power``.
 
 Features come in *views* (the photo, its mirror image, ...): every view of a
 training photo is a training example, and a photo is predicted from the mean
-of its views' features (test-time augmentation at the cost of one forward
-pass per view; for a linear head the mean of features equals the mean of
-logits).
+of its views' (normalised) features - test-time augmentation.
 
 Example::
 
@@ -27,18 +28,32 @@ import numpy as np
 
 from crowdlens.errors import CrowdlensError
 
-DEFAULT_L2 = 3e-4
+DEFAULT_L2 = 0.03
+DEFAULT_POWER = 0.5
+
+
+def normalise(x: np.ndarray, power: float = DEFAULT_POWER) -> np.ndarray:
+    """Power normalisation of non-negative pooled features: ``max(x, 0) ** power``."""
+    return np.power(np.maximum(np.asarray(x, np.float64), 0.0), power)
 
 
 @dataclass(frozen=True)
 class LinearProbe:
-    """``logits = x @ weight.T + bias`` (standardisation folded in)."""
+    """``logits = normalise(x) @ weight.T + bias`` (standardisation folded in)."""
 
     weight: np.ndarray  # [C, d]
     bias: np.ndarray  # [C]
+    power: float = DEFAULT_POWER
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, np.float32) @ self.weight.T + self.bias
+        return (normalise(x, self.power) @ self.weight.T + self.bias).astype(np.float32)
+
+    def logits_views(
+        self, views: Sequence[np.ndarray], rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Logits of the mean of the views' normalised features (test-time augmentation)."""
+        z = np.mean([normalise(v if rows is None else v[rows], self.power) for v in views], axis=0)
+        return (z @ self.weight.T + self.bias).astype(np.float32)
 
 
 def stack_views(views: Sequence[np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
@@ -57,37 +72,23 @@ def fit_probe(
     n_classes: int,
     *,
     l2: float = DEFAULT_L2,
-    max_iter: int = 150,
-    threads: int = 1,
+    power: float = DEFAULT_POWER,
 ) -> LinearProbe:
-    """Fit a multinomial logistic regression (L2 ``l2`` on standardised weights)."""
-    import torch
-
+    """Fit the ridge classifier on raw features ``x`` ``[n, d]`` and targets ``y``."""
     if len(y) == 0:
         raise CrowdlensError("No training photo could be decoded: nothing to train on.")
-    torch.set_num_threads(max(1, threads))
-    xt = torch.as_tensor(np.asarray(x, np.float32))
-    yt = torch.as_tensor(np.asarray(y, np.int64))
-    mu = xt.mean(0)
-    sd = xt.std(0).clamp_min(1e-6)
-    z = (xt - mu) / sd
-    w = torch.zeros(n_classes, z.shape[1], requires_grad=True)
-    b = torch.zeros(n_classes, requires_grad=True)
-    opt = torch.optim.LBFGS(
-        [w, b], lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe"
-    )
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(z @ w.T + b, yt) + l2 * (w * w).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        weight = w / sd
-        bias = b - weight @ mu
-    return LinearProbe(weight.numpy().astype(np.float32), bias.numpy().astype(np.float32))
+    z = normalise(x, power)
+    mu = z.mean(0)
+    sd = z.std(0) + 1e-6
+    z = (z - mu) / sd
+    t = np.zeros((len(y), n_classes))
+    t[np.arange(len(y)), np.asarray(y)] = 1.0
+    prior = t.mean(0)
+    gram = z.T @ z + l2 * len(z) * np.eye(z.shape[1])
+    w = np.linalg.solve(gram, z.T @ (t - prior))  # [d, C]
+    weight = (w / sd[:, None]).T
+    bias = prior - weight @ mu
+    return LinearProbe(weight.astype(np.float32), bias.astype(np.float32), power)
 
 
 def assign_folds(y: Sequence[int] | np.ndarray, k: int, seed: int = 0) -> np.ndarray:
@@ -126,7 +127,7 @@ def fold_logits(
     train = np.flatnonzero(folds != fold)
     held = np.flatnonzero(folds == fold)
     probe = fit_probe(stack_views(views, train), np.tile(y[train], len(views)), n_classes, l2=l2)
-    return held, probe.logits(mean_view(views, held))
+    return held, probe.logits_views(views, held)
 
 
 def out_of_fold_logits(

@@ -6,7 +6,7 @@
    out-of-fold logits give the softmax temperature and the verdict thresholds
    (:mod:`crowdlens.training.thresholds`). The validation split is never used
    to fit anything; it is only measured.
-3. The final L2 logistic probe on all training photos (both views).
+3. The final ridge probe on all training photos (both views).
 4. The network exported is backbone -> mean of the photo's and its mirror's
    features -> the probe (:mod:`crowdlens.models.tta`).
 
@@ -82,7 +82,7 @@ def train_probe(
     """(exportable model, val logits, val rows predicted, info incl. the CV fit)."""
     from crowdlens.models.tta import flip_tta_model
     from crowdlens.training.head import feature_views
-    from crowdlens.training.probe import fit_probe, mean_view, stack_views
+    from crowdlens.training.probe import fit_probe, stack_views
 
     assert cfg.backbone is not None
     cache = cfg.features_cache or str(work / "features")
@@ -105,8 +105,10 @@ def train_probe(
     t2 = time.perf_counter()
     probe = fit_probe(stack_views(xs), np.tile(y, len(xs)), len(labels), l2=cfg.l2)
     t_fit = time.perf_counter() - t2
-    val_logits = probe.logits(mean_view(vx)) if len(vy) else np.zeros((0, len(labels)))
-    model = flip_tta_model(cfg.backbone, probe.weight, probe.bias, flip=cfg.flip_features)
+    val_logits = probe.logits_views(vx) if len(vy) else np.zeros((0, len(labels)))
+    model = flip_tta_model(
+        cfg.backbone, probe.weight, probe.bias, flip=cfg.flip_features, power=probe.power
+    )
     info = {
         "history": [],
         "skipped_train": int((train_t[S.STATUS] != S.STATUS_OK).sum()),
@@ -117,7 +119,7 @@ def train_probe(
         "chosen": {
             "backbone": cfg.backbone,
             "views": "photo + mirror image (flip TTA)" if cfg.flip_features else "photo",
-            "head": f"L2 logistic probe (l2={cfg.l2}, L-BFGS)",
+            "head": f"ridge probe on sqrt-normalised features (l2={cfg.l2}, closed form)",
         },
         **fitted,
     }
