@@ -100,7 +100,7 @@ class ValidateConfig:
     temperature: float | None = None
     confirm_margin: float | None = None
     mismatch_prob: float | None = None
-    confirm_max_rank: int = 2
+    confirm_max_rank: int | None = None
 
     def __post_init__(self) -> None:
         check(
@@ -120,7 +120,7 @@ class ValidateConfig:
         check(
             self,
             "confirm_max_rank",
-            1 <= self.confirm_max_rank <= MAX_CONFIRM_RANK,
+            self.confirm_max_rank is None or 1 <= self.confirm_max_rank <= MAX_CONFIRM_RANK,
             f"an int in [1, {MAX_CONFIRM_RANK}] (a claimed item ranked lower is never confirmed)",
         )
 
@@ -128,7 +128,7 @@ class ValidateConfig:
         """The thresholds in force: this config's, else ``fitted`` (the bundle's), else defaults."""
         fitted = fitted or {}
 
-        def pick(name: str, default: float) -> float:
+        def pick(name: str, default: float) -> float:  # the config's, the bundle's, the default
             mine = getattr(self, name)
             if mine is not None:
                 return float(mine)
@@ -137,7 +137,7 @@ class ValidateConfig:
         return Thresholds(
             confirm_margin=pick("confirm_margin", DEFAULT_CONFIRM_MARGIN),
             mismatch_prob=pick("mismatch_prob", DEFAULT_MISMATCH_PROB),
-            confirm_max_rank=self.confirm_max_rank,
+            confirm_max_rank=int(pick("confirm_max_rank", 2)),
         )
 
 

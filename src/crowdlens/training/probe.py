@@ -30,6 +30,9 @@ from crowdlens.errors import CrowdlensError
 
 DEFAULT_L2 = 0.03
 DEFAULT_POWER = 0.5
+# Ridge scores live in about [-0.5, 1.5]; scaled so that the fitted softmax
+# temperature lands near 1 (inside evaluate.fit_temperature's range).
+LOGIT_SCALE = 20.0
 
 
 def normalise(x: np.ndarray, power: float = DEFAULT_POWER) -> np.ndarray:
@@ -86,8 +89,8 @@ def fit_probe(
     prior = t.mean(0)
     gram = z.T @ z + l2 * len(z) * np.eye(z.shape[1])
     w = np.linalg.solve(gram, z.T @ (t - prior))  # [d, C]
-    weight = (w / sd[:, None]).T
-    bias = prior - weight @ mu
+    weight = LOGIT_SCALE * (w / sd[:, None]).T
+    bias = LOGIT_SCALE * prior - weight @ mu
     return LinearProbe(weight.astype(np.float32), bias.astype(np.float32), power)
 
 
