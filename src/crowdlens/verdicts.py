@@ -21,11 +21,12 @@ SUSPECT = S.VERDICT_SUSPECT
 MISMATCH = S.VERDICT_MISMATCH
 UNKNOWN = S.VERDICT_UNKNOWN
 
-# Used only when neither the config nor the bundle sets a value (a bundle
-# imported from elsewhere): the values cross-validation picks on the grocery
-# training split (docs/training.md).
-DEFAULT_CONFIRM_MARGIN = 0.10
+# Used only when neither the config nor the bundle sets a value (an imported
+# bundle, crowdlens audit): the values 5-fold cross-validation picked on the
+# grocery training split (crowdlens train, docs/training.md), rounded.
+DEFAULT_CONFIRM_MARGIN = 0.8
 DEFAULT_MISMATCH_PROB = 0.01
+DEFAULT_CONFIRM_MAX_RANK = 3
 MAX_CONFIRM_RANK = 3
 
 
@@ -35,7 +36,7 @@ class Thresholds:
 
     confirm_margin: float = DEFAULT_CONFIRM_MARGIN
     mismatch_prob: float = DEFAULT_MISMATCH_PROB
-    confirm_max_rank: int = 2
+    confirm_max_rank: int = DEFAULT_CONFIRM_MAX_RANK
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -48,6 +48,7 @@ from crowdlens.errors import CrowdlensError
 from crowdlens.spark.columns import add_columns
 from crowdlens.verdicts import (  # noqa: F401  (re-exported: the public API of validation)
     DEFAULT_CONFIRM_MARGIN,
+    DEFAULT_CONFIRM_MAX_RANK,
     DEFAULT_MISMATCH_PROB,
     MAX_CONFIRM_RANK,
     NO_JUDGEMENT,
@@ -137,7 +138,7 @@ class ValidateConfig:
         return Thresholds(
             confirm_margin=pick("confirm_margin", DEFAULT_CONFIRM_MARGIN),
             mismatch_prob=pick("mismatch_prob", DEFAULT_MISMATCH_PROB),
-            confirm_max_rank=int(pick("confirm_max_rank", 2)),
+            confirm_max_rank=int(pick("confirm_max_rank", DEFAULT_CONFIRM_MAX_RANK)),
         )
 
 
