@@ -222,6 +222,28 @@ def _train_network(
     return model.eval(), out["val_logits"], list(out["val_rows"]), info
 
 
+def _run_mode(
+    spark_cfg: SparkConfig | None,
+    train_t: pd.DataFrame,
+    val_t: pd.DataFrame,
+    labels: list[str],
+    parents: dict[str, str],
+    cfg: TrainConfig,
+    work: Path,
+) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
+    """Train in ``cfg.mode``: (model, val logits, val rows predicted, info)."""
+    if cfg.mode in ("probe", "head"):
+        from crowdlens.spark.session import get_spark
+
+        spark = get_spark(spark_cfg)
+        if cfg.mode == "probe":
+            from crowdlens.training.probe_mode import train_probe
+
+            return train_probe(spark, train_t, val_t, labels, parents, cfg, work)
+        return _train_head(spark, train_t, val_t, labels, cfg, work)
+    return _train_network(spark_cfg, train_t, val_t, labels, cfg, work)
+
+
 def train(
     train_input: str | Path,
     val_input: str | Path | None,
@@ -251,25 +273,9 @@ def train(
         len(val_t),
     )
     with tempfile.TemporaryDirectory(prefix="crowdlens-train-") as tmp:
-        work = Path(tmp)
-        if cfg.mode == "probe":
-            from crowdlens.spark.session import get_spark
-            from crowdlens.training.probe_mode import train_probe
-
-            model, val_logits, val_rows, info = train_probe(
-                get_spark(spark_cfg), train_t, val_t, labels, parents, cfg, work
-            )
-        elif cfg.mode == "head":
-            from crowdlens.spark.session import get_spark
-
-            spark = get_spark(spark_cfg)
-            model, val_logits, val_rows, info = _train_head(
-                spark, train_t, val_t, labels, cfg, work
-            )
-        else:
-            model, val_logits, val_rows, info = _train_network(
-                spark_cfg, train_t, val_t, labels, cfg, work
-            )
+        model, val_logits, val_rows, info = _run_mode(
+            spark_cfg, train_t, val_t, labels, parents, cfg, Path(tmp)
+        )
     index = {lab: i for i, lab in enumerate(labels)}
     actual = [val_t[S.LABEL].iloc[i] for i in val_rows]
     # probe mode fits the temperature by cross-validation on the training photos.
