@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -227,12 +228,18 @@ def audit(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Audit ``input_path``'s labels; write ``out_dir/results.parquet`` and ``audit.json``."""
+    from crowdlens.io.fs import is_url
     from crowdlens.io.results import prepare_output, write_parquet_atomically
     from crowdlens.spark.session import get_spark
     from crowdlens.stages.validate import bundle_facts
     from crowdlens.training.data import list_labelled_photos
 
     cfg = cfg or AuditConfig()
+    if is_url(str(out_dir)):
+        raise CrowdlensError(
+            f"crowdlens audit writes to a local folder; {str(out_dir)!r} is a URL. "
+            "Pass a local --out and copy the results afterwards."
+        )
     t0 = time.perf_counter()
     target = prepare_output(out_dir, overwrite)
     fitted = bundle_facts(cfg.thresholds_from).fitted if cfg.thresholds_from else None
@@ -261,5 +268,7 @@ def audit(
         "seconds": round(time.perf_counter() - t0, 1),
         "config": asdict(cfg) | {"validate": asdict(cfg.validate)},
     }
-    Path(out_dir, "audit.json").write_text(json.dumps(summary, indent=2, default=str))
+    tmp = Path(out_dir, f".audit.json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, Path(out_dir, "audit.json"))  # never a half-written summary
     return summary

@@ -120,3 +120,35 @@ def test_train_fits_thresholds_on_training_photos_only(spark, shared_data, tmp_p
     assert fitted["fitted_on"].startswith("training photos")
     assert 0 <= fitted["mismatch_prob"] <= 1 and 1 <= fitted["confirm_max_rank"] <= 3
     assert stored["extra"]["mode"] == "probe" and stored["temperature"] > 0
+
+
+def test_audit_frame_is_one_row_per_input_with_error_rows_unknown():
+    from crowdlens.audit import RESULT_COLUMNS, AuditConfig, audit_frame
+
+    labels = ["Granny-Smith", "Pink-Lady", "Banana"]
+    table = pd.DataFrame(
+        {
+            S.IMAGE_ID: ["a", "b", "c", "d"],
+            S.PATH: ["a.jpg", "b.jpg", "c.jpg", "d.jpg"],
+            S.LABEL: ["Granny-Smith", "Pink-Lady", None, "Banana"],
+            S.PARENT_LABEL: ["Apple", "Apple", None, "Banana"],
+            S.STATUS: ["ok", "ok", "ok", "error"],
+            S.ERROR: [None, None, None, "truncated"],
+        }
+    )
+    logits = np.array(
+        [[5.0, 0.0, -5.0], [5.0, 0.5, -5.0], [np.nan] * 3, [np.nan] * 3], dtype=np.float32
+    )
+    folds = np.array([0, 1, -1, -1])
+    out = audit_frame(table, logits, folds, labels, AuditConfig(), None)
+    assert list(out.columns) == list(RESULT_COLUMNS) and len(out) == 4
+    assert out[S.LABEL_VERDICT].tolist() == ["confirmed", "suspect", "unknown", "unknown"]
+    assert (out.loc[1, S.LABEL_PREFERRED], out.loc[1, S.LABEL_RELATION]) == (
+        "Granny-Smith",
+        "sibling",
+    )
+    assert out[S.AUDIT_FOLD].tolist()[:2] == [0, 1] and out[S.AUDIT_FOLD].isna().tolist()[2:] == [
+        True,
+        True,
+    ]
+    assert out.loc[3, S.ERROR] == "truncated" and out.loc[3, S.PRED_LABEL] is None
