@@ -5,6 +5,8 @@
     python benchmarks/training.py --what finetune  # full data finetune: top-1, photos/s per core
     ... --what finetune --init-head models/grocery-lite0   # linear probe, then fine-tune
     python benchmarks/training.py --what overhead  # TorchDistributor vs plain loop; 2 vs 1 processes
+    python benchmarks/training.py --what features --backbone efficientnet_lite2   # cache (ORT)
+    python benchmarks/training.py --what levers    # frozen-feature levers on the cached features
     ... --quick                                     # small scale, to prove the script works
 
 Every figure of one stage is measured in the same run, side by side. Wall
@@ -163,11 +165,114 @@ def overhead(args, spark_cfg, work):
     return times
 
 
+FEATURES = Path(__file__).resolve().parent / "_work" / "features"
+
+
+def features(args, spark_cfg, work):
+    """Cache features of every train/val photo and its mirror image (ONNX Runtime, 2 threads)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.preprocess import load_image, preprocess
+    from crowdlens.training.data import list_labelled_photos
+
+    FEATURES.mkdir(parents=True, exist_ok=True)
+    b = resolve_bundle(args.backbone)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(b.onnx_path), so, providers=["CPUExecutionProvider"])
+    out = {}
+    for split in ("val", "train"):
+        t = list_labelled_photos(DATA / split).sort_values("path").reset_index(drop=True)
+        t[["path", "label", "parent_label"]].to_csv(FEATURES / f"{split}_table.csv", index=False)
+        views: dict[str, list] = {"center": [], "flip": []}
+        t0 = time.perf_counter()
+        for s in range(0, len(t), 32):
+            arr = np.stack(
+                [preprocess(load_image(Path(p).read_bytes(), b.preprocess), b.preprocess)
+                 for p in t.path[s : s + 32]]
+            )  # fmt: skip
+            for name, x in (("center", arr), ("flip", np.ascontiguousarray(arr[..., ::-1]))):
+                views[name].append(sess.run([b.features_output], {b.input_name: x})[0])
+        for name, parts in views.items():
+            np.save(FEATURES / f"{args.backbone}_{split}_{name}.npy", np.concatenate(parts))
+        out[split] = {"photos": len(t), "seconds": round(time.perf_counter() - t0, 1)}
+        print(split, out[split], flush=True)
+    return out
+
+
+def _load(backbones, split):
+    import numpy as np
+
+    return [
+        np.concatenate([np.load(FEATURES / f"{b}_{split}_{v}.npy") for b in backbones], axis=1)
+        for v in ("center", "flip")
+    ]
+
+
+def levers(args, spark_cfg, work):
+    """Val top-1 of each frozen-feature lever; L2 chosen by 5-fold CV on train only."""
+    import numpy as np
+    import pandas as pd
+
+    from crowdlens.training.evaluate import summarize
+    from crowdlens.training.probe import (
+        assign_folds,
+        fit_probe,
+        out_of_fold_logits,
+        stack_views,
+    )  # fmt: skip
+
+    tr = pd.read_csv(FEATURES / "train_table.csv")
+    va = pd.read_csv(FEATURES / "val_table.csv")
+    labels = sorted(tr.label.unique())
+    parents = dict(zip(tr.label, tr.parent_label))
+    index = {lab: i for i, lab in enumerate(labels)}
+    y = tr.label.map(index).to_numpy()
+    folds = assign_folds(y, 5, 0)
+    have = [
+        b for b in args.levers_backbones.split(",") if (FEATURES / f"{b}_train_flip.npy").exists()
+    ]
+    combos = [[b] for b in have] + ([have] if len(have) > 1 else [])
+    out = {}
+    for combo in combos:
+        trv, vav = _load(combo, "train"), _load(combo, "val")
+        for flip in (False, True):
+            tv, vv = (trv, vav) if flip else (trv[:1], vav[:1])
+            cv = {}
+            for l2 in (0.01, 0.03, 0.1):
+                oof = out_of_fold_logits(tv, y, folds, len(labels), l2)
+                cv[l2] = float((oof.argmax(1) == y).mean())
+            l2 = max(cv, key=cv.get)
+            t0 = time.perf_counter()
+            probe = fit_probe(stack_views(tv), np.tile(y, len(tv)), len(labels), l2=l2)
+            rep = summarize(probe.logits_views(vv), list(va.label), labels, parents)
+            name = "+".join(combo) + (" flip-aug+TTA" if flip else " centre")
+            out[name] = {
+                "cv_top1": round(cv[l2], 4), "l2": l2, "val_top1": round(rep["top1"], 4),
+                "val_parent_top1": round(rep["parent_top1"], 4), "val_top5": round(rep["top5"], 4),
+                "fit_s": round(time.perf_counter() - t0, 1),
+            }  # fmt: skip
+            print(f"{name:<48} {out[name]}", flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--what", choices=["seed", "head", "finetune", "overhead"], required=True)
+    p.add_argument(
+        "--what",
+        choices=["seed", "head", "finetune", "overhead", "features", "levers"],
+        required=True,
+    )
+    p.add_argument("--backbone", default="efficientnet_lite2", help="features: backbone to cache")
+    p.add_argument(
+        "--levers-backbones",
+        default="efficientnet_lite0,efficientnet_lite2",
+        help="levers: backbones (cached) to compare and concatenate",
+    )
     p.add_argument("--quick", action="store_true", help="tiny scale: proves the script runs")
     p.add_argument("--epochs", type=int, default=10, help="seed / finetune / overhead epochs")
     p.add_argument("--scratch-size", type=int, default=128, help="scratch input size (px)")
@@ -192,7 +297,14 @@ def main(argv=None) -> int:
     from crowdlens.config import SparkConfig
 
     spark_cfg = SparkConfig(master="local[2]")
-    run = {"seed": seed, "head": head, "finetune": finetune, "overhead": overhead}[args.what]
+    run = {
+        "seed": seed,
+        "head": head,
+        "finetune": finetune,
+        "overhead": overhead,
+        "features": features,
+        "levers": levers,
+    }[args.what]
     if args.keep:  # the trained bundles stay, e.g. for crowdlens evaluate
         Path(args.keep).mkdir(parents=True, exist_ok=True)
         result = run(args, spark_cfg, Path(args.keep))

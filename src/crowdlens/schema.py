@@ -125,6 +125,19 @@ TOPK = "topk"
 LABEL_PROB = "label_prob"
 LABEL_RANK = "label_rank"
 LABEL_VERDICT = "label_verdict"
+# --- label validation: verdicts and what they name (issue #12) ---------------
+LABEL_PREFERRED = "label_preferred"  # the item the model prefers over the claimed one
+LABEL_RELATION = "label_relation"  # how the preferred item relates to the claimed one
+LABEL_ISSUE_SCORE = "label_issue_score"  # best other p - claimed p: higher = likelier wrong
+AUDIT_FOLD = "audit_fold"  # audit: the fold whose head did not see this photo
+VERDICT_CONFIRMED = "confirmed"  # the claimed item is what the model sees
+VERDICT_SUSPECT = "suspect"  # the model prefers another item: a person should look
+VERDICT_MISMATCH = "mismatch"  # the claimed item is implausible
+VERDICT_UNKNOWN = "unknown"  # no label, a label the model does not know, or no prediction
+VERDICTS = (VERDICT_CONFIRMED, VERDICT_SUSPECT, VERDICT_MISMATCH, VERDICT_UNKNOWN)
+RELATION_SIBLING = "sibling"  # same parent (Granny-Smith vs Pink-Lady)
+RELATION_DIFFERENT = "different_kind"  # another parent (banana vs milk)
+RELATIONS = (RELATION_SIBLING, RELATION_DIFFERENT)
 # Raw classifier scores over the bundle's labels (before softmax), so label
 # validation can apply the bundle's calibration to the full distribution.
 LOGITS = "logits"
@@ -227,6 +240,10 @@ DDL: dict[str, str] = {
     LABEL_PROB: "float",
     LABEL_RANK: "int",
     LABEL_VERDICT: "string",
+    LABEL_PREFERRED: "string",
+    LABEL_RELATION: "string",
+    LABEL_ISSUE_SCORE: "float",
+    AUDIT_FOLD: "int",
     LOGITS: "array<float>",
     HAS_TEXT: "boolean",
     TEXT_REGIONS: (

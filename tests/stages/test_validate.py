@@ -11,15 +11,17 @@ import pytest
 from crowdlens import schema as S
 from crowdlens.errors import ConfigError
 from crowdlens.stages.validate import (
+    Thresholds,
     ValidateConfig,
     calibrate,
+    judge,
+    judge_from_topk,
     validate_stage,
-    verdict,
-    verdict_from_topk,
 )
 
-LABELS = ["Apple", "Pear", "Kiwi", "Fig"]
-STRICT = ValidateConfig(confirm_prob=0.4, confirm_rank=1, mismatch_prob=0.02)
+LABELS = ["Granny-Smith", "Pink-Lady", "Banana", "Oat-Milk"]
+PARENTS = {"Granny-Smith": "Apple", "Pink-Lady": "Apple"}
+TH = Thresholds(confirm_margin=0.1, mismatch_prob=0.02, confirm_max_rank=2)
 
 
 def test_calibrate_temperature_flattens_and_sharpens():
@@ -40,65 +42,113 @@ def test_calibrate_is_stable_for_huge_logits():
 @pytest.mark.parametrize(
     ("label", "probs", "expected"),
     [
-        ("Apple", [0.90, 0.05, 0.03, 0.02], ("confirmed", 1)),
-        ("Apple", [0.30, 0.29, 0.21, 0.20], ("suspect", 1)),  # top but unsure
-        ("Pear", [0.60, 0.30, 0.05, 0.05], ("suspect", 2)),
-        ("Fig", [0.97, 0.015, 0.01, 0.005], ("mismatch", 4)),
+        # top-1, even when unsure: the claimed item is what the model sees
+        ("Granny-Smith", [0.30, 0.29, 0.21, 0.20], ("confirmed", 1, None, None)),
+        # rank 2 within the margin of the top-1
+        ("Pink-Lady", [0.45, 0.40, 0.10, 0.05], ("confirmed", 2, None, None)),
+        # rank 2 but the model clearly prefers a sibling
+        ("Pink-Lady", [0.70, 0.25, 0.03, 0.02], ("suspect", 2, "Granny-Smith", "sibling")),
+        # plausible but another kind of item preferred
+        ("Oat-Milk", [0.05, 0.03, 0.80, 0.12], ("suspect", 2, "Banana", "different_kind")),
+        # implausible
+        ("Oat-Milk", [0.97, 0.015, 0.01, 0.005], ("mismatch", 4, "Granny-Smith", "different_kind")),
     ],
 )
 def test_verdict_rules(label, probs, expected):
-    v, p, rank = verdict(label, probs, LABELS, STRICT)
-    assert (v, rank) == expected
-    assert p == pytest.approx(probs[LABELS.index(label)])
+    j = judge(label, probs, LABELS, TH, PARENTS)
+    assert (j.verdict, j.rank, j.preferred, j.relation) == expected
+    assert j.prob == pytest.approx(probs[LABELS.index(label)])
+    best_other = max(p for lab, p in zip(LABELS, probs) if lab != label)
+    assert j.issue_score == pytest.approx(best_other - j.prob)
+
+
+def test_issue_score_ranks_a_likely_wrong_label_first():
+    right = judge("Banana", [0.05, 0.05, 0.85, 0.05], LABELS, TH, PARENTS)
+    wrong = judge("Pink-Lady", [0.85, 0.05, 0.05, 0.05], LABELS, TH, PARENTS)
+    assert wrong.issue_score > 0 > right.issue_score
+
+
+def test_the_issue_case_rank_8_at_p_0007_is_never_confirmed():
+    # Issue #12: claimed p = 0.007, rank 8, another item at 0.86 was 'confirmed'.
+    labels = [f"item{i}" for i in range(81)]
+    probs = np.full(81, (1 - 0.86 - 0.007 - 6 * 0.015) / 73)
+    probs[0], probs[1:7], probs[7] = 0.86, 0.015, 0.007
+    for cfg in (ValidateConfig(), ValidateConfig(confirm_margin=1.0, mismatch_prob=0.0)):
+        for fitted in (None, {"confirm_margin": 1.0, "mismatch_prob": 0.0}):
+            j = judge("item7", probs, labels, cfg.thresholds(fitted))
+            assert j.rank == 8 and j.verdict != "confirmed" and j.preferred == "item0"
+
+
+def test_rank_8_is_never_confirmed_under_any_allowed_thresholds():
+    rng = np.random.default_rng(0)
+    labels = [f"item{i}" for i in range(20)]
+    seen = 0
+    for _ in range(400):
+        # flat and peaked distributions alike
+        probs = rng.dirichlet(np.full(20, rng.choice([0.1, 1.0, 50.0])))
+        claimed = labels[int(np.argsort(-probs)[7])]
+        for rank in (1, 2, 3):
+            for margin in (0.0, 0.5, 1.0):
+                th = ValidateConfig(
+                    confirm_margin=margin, mismatch_prob=0.0, confirm_max_rank=rank
+                ).thresholds()
+                j = judge(claimed, probs, labels, th)
+                assert j.rank == 8 and j.verdict in ("suspect", "mismatch")
+                seen += 1
+    assert seen == 400 * 9
+
+
+def test_confirm_max_rank_cannot_reach_rank_8():
+    with pytest.raises(ConfigError, match=re.escape("must be an int in [1, 3]")):
+        ValidateConfig(confirm_max_rank=8)
 
 
 @pytest.mark.parametrize("label", [None, "", "Durian"])
 def test_verdict_unknown_for_missing_or_unknown_label(label):
-    assert verdict(label, [0.25] * 4, LABELS, ValidateConfig()) == ("unknown", None, None)
-
-
-def test_default_thresholds_ignore_rank():
-    # A weak but plausible claim (rank 3, p = 0.05) is confirmed by default: the
-    # noisy-label benchmark shows rank requirements flag too many clean photos.
-    assert verdict("Kiwi", [0.6, 0.3, 0.05, 0.05], LABELS, ValidateConfig())[0] == "confirmed"
-    assert verdict("Fig", [0.9, 0.0995, 0.0, 0.0005], LABELS, ValidateConfig())[0] == "mismatch"
+    assert judge(label, [0.25] * 4, LABELS, TH).verdict == "unknown"
 
 
 def test_verdict_unknown_without_prediction():
-    assert verdict("Apple", None, LABELS, ValidateConfig()) == ("unknown", None, None)
+    assert judge("Banana", None, LABELS, TH).verdict == "unknown"
 
 
 def test_verdict_refuses_misaligned_probabilities():
     with pytest.raises(ValueError, match="3 probabilities for 4 labels"):
-        verdict("Apple", [0.5, 0.3, 0.2], LABELS, ValidateConfig())
+        judge("Banana", [0.5, 0.3, 0.2], LABELS, TH)
+
+
+def test_config_overrides_bundle_which_overrides_defaults():
+    fitted = {"confirm_margin": 0.3, "mismatch_prob": 0.004}
+    assert ValidateConfig().thresholds(fitted).confirm_margin == 0.3
+    assert ValidateConfig(confirm_margin=0.05).thresholds(fitted).confirm_margin == 0.05
+    assert ValidateConfig().thresholds(None) == Thresholds()
 
 
 def test_topk_matches_full_vector_when_label_is_in_topk():
     logits = np.array([3.0, 2.0, 0.5, -1.0])
-    t = 1.7
-    full = verdict("Pear", calibrate(logits, t), LABELS, STRICT)
-    p1 = calibrate(logits, 1.0)
-    topk = [{"label": LABELS[i], "score": float(p1[i])} for i in (0, 1, 2)]
-    approx = verdict_from_topk("Pear", topk, LABELS, STRICT, temperature=t)
-    assert approx[0] == full[0] and approx[2] == full[2]
-    # Only the tail is estimated, so the claimed label's probability is close.
-    assert approx[1] == pytest.approx(full[1], abs=0.01)
+    p = calibrate(logits, 1.0)
+    full = judge("Pink-Lady", p, LABELS, TH, PARENTS)
+    topk = [{"label": LABELS[i], "score": float(p[i])} for i in (0, 1, 2)]
+    approx = judge_from_topk("Pink-Lady", topk, LABELS, TH, PARENTS)
+    assert approx[:4] == full[:4] and approx[0] == "suspect"
+    assert approx.prob == pytest.approx(full.prob)
+    assert approx.issue_score == pytest.approx(full.issue_score)
 
 
-def test_topk_label_outside_topk_has_no_rank():
-    topk = [("Apple", 0.95), ("Pear", 0.04)]
-    v, p, rank = verdict_from_topk("Kiwi", topk, LABELS, STRICT)
-    assert (v, rank) == ("mismatch", None)
-    assert p == pytest.approx(0.005)
+def test_topk_label_outside_topk_has_no_rank_and_is_never_confirmed():
+    topk = [("Granny-Smith", 0.50), ("Pink-Lady", 0.45)]
+    j = judge_from_topk("Banana", topk, LABELS, Thresholds(confirm_margin=1.0, mismatch_prob=0.0))
+    assert (j.verdict, j.rank, j.preferred) == ("suspect", None, "Granny-Smith")
+    assert j.prob == pytest.approx(0.025)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"temperature": 0.0}, "The 'temperature' parameter of ValidateConfig must be a float > 0"),
-        ({"confirm_prob": 1.5}, "The 'confirm_prob' parameter of ValidateConfig"),
-        ({"mismatch_prob": 0.6, "confirm_prob": 0.5}, "must be a float <= confirm_prob"),
-        ({"confirm_rank": 0}, "must be an int >= 1 (or unset: any rank). Got 0."),
+        ({"confirm_margin": 1.5}, "The 'confirm_margin' parameter of ValidateConfig"),
+        ({"mismatch_prob": -0.1}, "must be a float in [0, 1] (or unset to use the bundle's)"),
+        ({"confirm_max_rank": 0}, "must be an int in [1, 3]"),
     ],
 )
 def test_config_messages(kwargs, message):
@@ -107,15 +157,16 @@ def test_config_messages(kwargs, message):
 
 
 def _table(spark, with_logits: bool):
-    p = calibrate([3.0, 0.0, -1.0, -4.0])  # a confident "Apple"
+    logits = [3.0, 0.0, -1.0, -4.0]  # a confident "Granny-Smith"
+    p = calibrate(logits)
     rows = [
-        ("a", "ok", "Apple"),
-        ("b", "ok", "Fig"),
+        ("a", "ok", "Granny-Smith"),
+        ("b", "ok", "Oat-Milk"),
         ("c", "ok", None),
-        ("d", "error", "Apple"),
+        ("d", "error", "Banana"),
         ("e", "ok", "Durian"),
+        ("f", "ok", "Pink-Lady"),
     ]
-    logits = [3.0, 0.0, -1.0, -4.0]
     topk = [{"label": LABELS[i], "score": float(p[i])} for i in range(3)]
     data = []
     for image_id, status, label in rows:
@@ -133,11 +184,16 @@ def _table(spark, with_logits: bool):
 @pytest.mark.parametrize("with_logits", [True, False])
 def test_stage_on_spark(spark, with_logits):
     df = _table(spark, with_logits)
-    out = validate_stage(df, ValidateConfig(), labels=LABELS, temperature=1.0)
+    cfg = ValidateConfig(confirm_margin=0.1, mismatch_prob=0.02)
+    out = validate_stage(df, cfg, labels=LABELS, temperature=1.0, parents=PARENTS)
     got = {r[S.IMAGE_ID]: r for r in out.collect()}
     assert got["a"][S.LABEL_VERDICT] == "confirmed" and got["a"][S.LABEL_RANK] == 1
+    assert got["a"][S.LABEL_PREFERRED] is None
     assert got["b"][S.LABEL_VERDICT] == "mismatch"
     assert got["b"][S.LABEL_RANK] == (4 if with_logits else None)
+    assert got["f"][S.LABEL_VERDICT] == "suspect"
+    assert (got["f"][S.LABEL_PREFERRED], got["f"][S.LABEL_RELATION]) == ("Granny-Smith", "sibling")
+    assert got["f"][S.LABEL_ISSUE_SCORE] > 0
     for unknown in ("c", "d", "e"):
         assert got[unknown][S.LABEL_VERDICT] == "unknown"
         assert got[unknown][S.LABEL_PROB] is None

@@ -35,7 +35,7 @@ def test_train_head_then_evaluate_reports_the_same_top1(spark, shared_data, tmp_
     code = main(
         [
             "train", "--train", str(shared_data / "train"), "--val", str(val),
-            "--out", str(out), "--classes", ",".join(CLASSES), "--max-per-class", "6",
+            "--out", str(out), "--mode", "head", "--classes", ",".join(CLASSES), "--max-per-class", "6",
             "--epochs", "3", "--batch-size", "8", "--master", "local[2]",
             "--tensorboard-dir", str(tmp_path / "tb"),
         ]

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "crowdlens.cli.train",
     "crowdlens.cli.review",
     "crowdlens.cli.release",
+    "crowdlens.cli.audit",
 )
 
 EPILOG = """\

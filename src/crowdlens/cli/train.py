@@ -17,6 +17,13 @@ INPUT (for --train and --val) is a folder (label = parent folder name) or a
 .csv/.parquet manifest with 'path' and label columns, exactly as for moderate.
 
 modes:
+  probe     (default) the best model measured on this machine in minutes:
+            EfficientNet-Lite2 features of each photo and its mirror image
+            (computed once on Spark, cached), a ridge probe on sqrt-normalised
+            features, flip
+            test-time augmentation in the exported network; the softmax
+            temperature and the label-verdict thresholds are fitted by K-fold
+            cross-validation on the training photos (docs/training.md)
   head      features of the frozen pretrained backbone are computed once on
             Spark (cached as Parquet), a softmax head is trained on them (fast)
   finetune  the whole network is trained (data-parallel DDP through Spark's
@@ -44,9 +51,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write")
     p.add_argument("--config", metavar="FILE", help="TOML file with [train] and [spark] sections")
     g = p.add_argument_group("model and optimisation")
-    g.add_argument("--mode", choices=["head", "finetune", "scratch"])
+    g.add_argument("--mode", choices=["probe", "head", "finetune", "scratch"])
     g.add_argument(
-        "--backbone", help="model name (crowdlens models list); default efficientnet_lite0"
+        "--backbone",
+        help="model name (crowdlens models list); default efficientnet_lite2 for probe, "
+        "efficientnet_lite0 for head/finetune",
     )
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int, help="global batch size (split over processes)")
@@ -55,6 +64,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--schedule", choices=["constant", "poly", "step", "cosine"])
     g.add_argument("--warmup-epochs", type=float)
     g.add_argument("--head-hidden", type=int, help="0 = linear softmax head, N = MLP with N units")
+    g.add_argument("--l2", type=float, help="probe: ridge penalty (default 0.03)")
+    g.add_argument("--cv-folds", type=int, help="probe: folds for temperature/thresholds (5)")
     g.add_argument("--input-size", type=int, help="smaller input for quick finetune/scratch runs")
     g.add_argument("--seed", type=int)
     g.add_argument(
@@ -133,11 +144,15 @@ def run_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         tensorboard_dir=args.tensorboard_dir,
         features_cache=args.features_cache,
+        l2=args.l2,
+        cv_folds=args.cv_folds,
     )
     if cfg.resume and not cfg.checkpoint_dir:
         raise ConfigError("--resume needs --checkpoint-dir (the folder of the run to continue).")
     report = train(args.train, args.val, args.out, cfg, spark_cfg=spark_config(args, base_spark))
     summary = {k: v for k, v in report.items() if k != "history"}
+    if "chosen" in report:
+        print(f"crowdlens train chose: {json.dumps(report['chosen'])}", file=sys.stderr)
     print(json.dumps(summary | {"bundle": str(args.out)}, indent=2, default=str))
     return 0
 

@@ -222,6 +222,28 @@ def _train_network(
     return model.eval(), out["val_logits"], list(out["val_rows"]), info
 
 
+def _run_mode(
+    spark_cfg: SparkConfig | None,
+    train_t: pd.DataFrame,
+    val_t: pd.DataFrame,
+    labels: list[str],
+    parents: dict[str, str],
+    cfg: TrainConfig,
+    work: Path,
+) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
+    """Train in ``cfg.mode``: (model, val logits, val rows predicted, info)."""
+    if cfg.mode in ("probe", "head"):
+        from crowdlens.spark.session import get_spark
+
+        spark = get_spark(spark_cfg)
+        if cfg.mode == "probe":
+            from crowdlens.training.probe_mode import train_probe
+
+            return train_probe(spark, train_t, val_t, labels, parents, cfg, work)
+        return _train_head(spark, train_t, val_t, labels, cfg, work)
+    return _train_network(spark_cfg, train_t, val_t, labels, cfg, work)
+
+
 def train(
     train_input: str | Path,
     val_input: str | Path | None,
@@ -251,25 +273,18 @@ def train(
         len(val_t),
     )
     with tempfile.TemporaryDirectory(prefix="crowdlens-train-") as tmp:
-        work = Path(tmp)
-        if cfg.mode == "head":
-            from crowdlens.spark.session import get_spark
-
-            spark = get_spark(spark_cfg)
-            model, val_logits, val_rows, info = _train_head(
-                spark, train_t, val_t, labels, cfg, work
-            )
-        else:
-            model, val_logits, val_rows, info = _train_network(
-                spark_cfg, train_t, val_t, labels, cfg, work
-            )
+        model, val_logits, val_rows, info = _run_mode(
+            spark_cfg, train_t, val_t, labels, parents, cfg, Path(tmp)
+        )
     index = {lab: i for i, lab in enumerate(labels)}
     actual = [val_t[S.LABEL].iloc[i] for i in val_rows]
-    temperature = None
+    # probe mode fits the temperature by cross-validation on the training photos.
+    temperature = info.pop("temperature", None)
     val_report: dict[str, Any] = {}
     if len(actual):
         targets = np.array([index[a] for a in actual])
-        temperature = fit_temperature(val_logits, targets)
+        if temperature is None:
+            temperature = fit_temperature(val_logits, targets)
         full = summarize(val_logits, actual, labels, parents or None, skipped=info["skipped_val"])
         val_report = {k: full[k] for k in ("n", "top1", "top5", "parent_top1") if k in full}
     report = {
@@ -289,7 +304,12 @@ def train(
         out,
         labels=labels,
         metrics={k: v for k, v in report.items() if k != "history"} | {"history": info["history"]},
-        extra={"training": cfg.to_dict(), "parents": parents, "mode": cfg.mode},
+        extra={"training": cfg.to_dict(), "parents": parents, "mode": cfg.mode}
+        | (
+            {"validate": info["thresholds"] | {"fitted_on": "training photos, out-of-fold"}}
+            if "thresholds" in info
+            else {}
+        ),
         temperature=temperature,
     )
     log.info("wrote bundle %s (val top-1 %s)", out, val_report.get("top1"))

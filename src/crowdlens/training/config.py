@@ -20,22 +20,29 @@ from typing import Any
 from crowdlens.config import check
 from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
 
-MODES = ("head", "finetune", "scratch")
+MODES = ("probe", "head", "finetune", "scratch")
 
 # Per-mode defaults for the settings left at None.
+# ``probe`` (the default) is the measured best of the frozen-feature levers
+# (docs/training.md): EfficientNet-Lite2 features of the photo and its mirror
+# image, a ridge probe on sqrt-normalised features, flip test-time augmentation.
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "probe": {"backbone": "efficientnet_lite2", "epochs": 1, "lr": 1.0, "batch_size": 64},
     "head": {"epochs": 30, "lr": 0.1, "batch_size": 64, "warmup_epochs": 0.0},
     "finetune": {"epochs": 8, "lr": 0.01, "batch_size": 32, "warmup_epochs": 1.0},
     "scratch": {"epochs": 40, "lr": 0.05, "batch_size": 32, "warmup_epochs": 1.0},
 }
+for _mode, _defaults in MODE_DEFAULTS.items():
+    _defaults.setdefault("backbone", "inception_v1" if _mode == "scratch" else "efficientnet_lite0")
+    _defaults.setdefault("warmup_epochs", 0.0)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of a training run (``crowdlens train``)."""
 
-    mode: str = "head"
-    backbone: str = "efficientnet_lite0"  # scratch mode defaults to inception_v1
+    mode: str = "probe"
+    backbone: str | None = None  # default per mode (MODE_DEFAULTS)
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -65,7 +72,9 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None
     resume: bool = False
-    features_cache: str | None = None  # head mode: Parquet cache of features
+    features_cache: str | None = None  # head/probe mode: Parquet cache of features
+    l2: float = 0.03  # probe mode: ridge penalty (x rows) on standardised features
+    cv_folds: int = 5  # probe mode: folds for the temperature and verdict thresholds
 
     def __post_init__(self) -> None:
         check(self, "mode", self.mode in MODES, f"one of {', '.join(MODES)}")
@@ -91,6 +100,8 @@ class TrainConfig:
         check(self, "min_per_class", self.min_per_class >= 1, "an int >= 1")
         check(self, "max_per_class", self.max_per_class >= 0, "an int >= 0 (0 = all)")
         check(self, "num_processes", self.num_processes >= 1, "an int >= 1")
+        check(self, "l2", self.l2 >= 0, "a float >= 0")
+        check(self, "cv_folds", self.cv_folds >= 2, "an int >= 2")
         check(self, "label_column", bool(self.label_column), "a non-empty column name")
         if self.init_head is not None:
             check(
@@ -103,8 +114,6 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in from the mode's defaults."""
         changes = {k: v for k, v in MODE_DEFAULTS[self.mode].items() if getattr(self, k) is None}
-        if self.mode == "scratch" and self.backbone == "efficientnet_lite0":
-            changes["backbone"] = "inception_v1"  # parity with the seed
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -51,13 +51,15 @@ def list_labelled_photos(
     *,
     label_column: str = S.LABEL,
     parent_label_column: str | None = None,
+    keep_unlabelled: bool = False,
 ) -> pd.DataFrame:
     """Photos and labels of a folder or manifest: columns ``path``, ``label``, ``parent_label``.
 
     ``parent_label`` comes from ``parent_label_column`` for a manifest, from a
     ``classes.csv`` or the folder layout for a folder (see
     :mod:`crowdlens.training.hierarchy`), and is null when unknown. Photos
-    without a label are dropped (they cannot be trained on), with a log line.
+    without a label are dropped (they cannot be trained on), with a log line,
+    unless ``keep_unlabelled`` (``crowdlens audit``: one row per input).
     """
     import pandas as pd
 
@@ -107,6 +109,8 @@ def list_labelled_photos(
     unlabelled = int(out[S.LABEL].isna().sum())
     if unlabelled:
         log.warning("%d photos in %s have no label and are not used for training", unlabelled, p)
+    if keep_unlabelled:
+        return out.reset_index(drop=True)
     return out[out[S.LABEL].notna()].reset_index(drop=True)
 
 

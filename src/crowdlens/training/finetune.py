@@ -107,7 +107,8 @@ def build_model(cfg: TrainConfig, num_classes: int, pretrained: bool | None = No
 
     if pretrained is None:
         pretrained = cfg.mode != "scratch"
-    return create_model(cfg.backbone, pretrained=pretrained, num_classes=num_classes)
+    backbone = cfg.resolved().backbone
+    return create_model(backbone, pretrained=pretrained, num_classes=num_classes)
 
 
 def freeze_batchnorm(model: Any) -> int:

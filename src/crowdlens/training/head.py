@@ -216,3 +216,49 @@ def set_classifier(model: torch.nn.Module, head: torch.nn.Module) -> None:
         parent[int(path[-1])] = head
     else:
         setattr(parent, path[-1], head)
+
+
+def feature_views(
+    spark: SparkSession,
+    table: pd.DataFrame,
+    backbones: Sequence[str],
+    *,
+    cache: str | Path | None = None,
+) -> tuple[list[np.ndarray], pd.DataFrame]:
+    """Features of ``table``'s photos as two views (the photo, its mirror image).
+
+    Each view concatenates the features of every backbone in ``backbones``
+    (computed on Spark, cached per backbone). Returns ``[centre, flip]``
+    ``[n, sum of feature dims]`` (zeros for photos that failed to decode) and
+    ``table`` with ``status`` and ``error`` (the first backbone's reason).
+    """
+    if table.empty:
+        raise CrowdlensError("No photos to compute features of.")
+    centre: list[np.ndarray] = []
+    flip: list[np.ndarray] = []
+    out = table.copy()
+    ok = np.ones(len(table), dtype=bool)
+    for name in backbones:
+        feats = compute_features(
+            spark, table[[S.PATH]].drop_duplicates(), name, cache=cache, flip=True
+        )
+        feats = table[[S.PATH]].merge(feats, on=S.PATH, how="left")
+        good = (feats[S.STATUS] == S.STATUS_OK).to_numpy()
+        if name == backbones[0]:
+            out[S.STATUS] = feats[S.STATUS].fillna(S.STATUS_ERROR).to_numpy()
+            out[S.ERROR] = feats[S.ERROR].to_numpy()
+        ok &= good
+        dim = len(next(v for v, g in zip(feats[S.EMBEDDING], good) if g)) if good.any() else 1
+        for column, sink in ((S.EMBEDDING, centre), (S.EMBEDDING_FLIP, flip)):
+            sink.append(
+                np.stack(
+                    [v if g else np.zeros(dim, np.float32) for v, g in zip(feats[column], good)]
+                )
+            )
+    out.loc[~ok & (out[S.STATUS] == S.STATUS_OK), S.ERROR] = "features could not be computed"
+    out.loc[~ok, S.STATUS] = S.STATUS_ERROR
+    views = [
+        np.concatenate(centre, axis=1).astype(np.float32),
+        np.concatenate(flip, axis=1).astype(np.float32),
+    ]
+    return views, out

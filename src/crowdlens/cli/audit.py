@@ -1,0 +1,85 @@
+"""``crowdlens audit``: find wrong labels in a labelled collection from its own labels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from crowdlens.cli.common import add_spark_args, spark_config
+
+DESCRIPTION = """\
+Audit the labels of a collection that has no clean training set.
+
+K-fold cross-validation on INPUT's own (possibly noisy) labels: features of a
+frozen pretrained backbone are computed once on Spark, K linear probes are
+trained (one Spark task per fold), and every photo is judged by the probe that
+never saw it. OUT/results.parquet has one row per input photo with the same
+verdict columns as 'moderate' (pred_label, label_prob, label_rank,
+label_verdict, label_preferred, label_relation) plus label_issue_score
+(higher = likelier wrong; sort by it) and audit_fold. Photos that cannot be
+read are rows with status = 'error'.
+
+The verdict thresholds are never fitted on INPUT: they come from the flags,
+else from a trained bundle (--thresholds-from), else the defaults fitted by
+cross-validation on the grocery training split (docs/training.md).
+"""
+
+EPILOG = """\
+examples:
+  crowdlens audit photos/ --out out/audit
+  crowdlens audit manifest.csv --out out/audit --folds 10 --parent-label-column group
+  crowdlens audit photos/ --out out/audit --thresholds-from models/grocery
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="find wrong labels in a labelled collection (K-fold, out-of-fold verdicts)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="INPUT", help="a labelled folder, or a .csv/.parquet manifest")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace existing results in DIR")
+    p.add_argument("--folds", type=int, default=5, help="K, the number of folds (default 5)")
+    p.add_argument(
+        "--backbone",
+        action="append",
+        help="feature backbone, repeatable to concatenate (default efficientnet_lite2)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    p.add_argument("--label-column", default="label", help="manifest column with the label")
+    p.add_argument("--parent-label-column", help="manifest column with the parent label")
+    p.add_argument("--features-cache", metavar="DIR", help="Parquet cache of features")
+    p.add_argument("--thresholds-from", metavar="BUNDLE", help="use this bundle's thresholds")
+    p.add_argument("--confirm-margin", type=float, help="override the confirm margin")
+    p.add_argument("--mismatch-prob", type=float, help="override the mismatch probability")
+    add_spark_args(p)
+    p.set_defaults(func=run_audit)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from crowdlens.audit import DEFAULT_BACKBONES, AuditConfig, audit
+    from crowdlens.config import SparkConfig
+    from crowdlens.spark.session import get_spark
+    from crowdlens.stages.validate import ValidateConfig
+
+    cfg = AuditConfig(
+        folds=args.folds,
+        backbones=tuple(args.backbone or DEFAULT_BACKBONES),
+        seed=args.seed,
+        features_cache=args.features_cache,
+        thresholds_from=args.thresholds_from,
+        label_column=args.label_column,
+        parent_label_column=args.parent_label_column,
+        validate=ValidateConfig(
+            confirm_margin=args.confirm_margin, mismatch_prob=args.mismatch_prob
+        ),
+    )
+    spark = get_spark(spark_config(args, SparkConfig()))
+    summary = audit(args.input, args.out, cfg, spark=spark, overwrite=args.overwrite)
+    summary.pop("config", None)
+    print(json.dumps(summary | {"results": f"{args.out}/results.parquet"}, indent=2))
+    return 0

@@ -1,0 +1,126 @@
+"""``probe`` mode, the default of ``crowdlens train``: the best model this machine trains fast.
+
+1. Features of the frozen backbone for every photo and its mirror image,
+   computed once on Spark (cached): :func:`crowdlens.training.head.feature_views`.
+2. K-fold cross-validation on the training photos (one Spark task per fold):
+   out-of-fold logits give the softmax temperature and the verdict thresholds
+   (:mod:`crowdlens.training.thresholds`). The validation split is never used
+   to fit anything; it is only measured.
+3. The final ridge probe on all training photos (both views).
+4. The network exported is backbone -> mean of the photo's and its mirror's
+   features -> the probe (:mod:`crowdlens.models.tta`).
+
+Example::
+
+    model, val_logits, val_rows, info = train_probe(spark, train, val, labels, parents, cfg, work)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from crowdlens import schema as S
+from crowdlens.errors import CrowdlensError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import SparkSession
+
+    from crowdlens.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def _usable(views: list[np.ndarray], table: pd.DataFrame, labels: list[str]):
+    index = {lab: i for i, lab in enumerate(labels)}
+    ok = (table[S.STATUS] == S.STATUS_OK).to_numpy() & table[S.LABEL].isin(index).to_numpy()
+    rows = np.flatnonzero(ok)
+    y = table[S.LABEL].to_numpy()[rows]
+    return [v[rows] for v in views], np.array([index[v] for v in y], np.int64), rows
+
+
+def cross_validate(
+    spark: SparkSession,
+    views: list[np.ndarray],
+    y: np.ndarray,
+    labels: list[str],
+    parents: dict[str, str],
+    cfg: TrainConfig,
+) -> dict[str, Any]:
+    """Temperature and verdict thresholds from out-of-fold predictions on the training photos."""
+    from crowdlens.audit import spark_map
+    from crowdlens.training.evaluate import fit_temperature
+    from crowdlens.training.probe import assign_folds, out_of_fold_logits
+    from crowdlens.training.thresholds import fit_thresholds
+    from crowdlens.verdicts import calibrate
+
+    folds = assign_folds(y, cfg.cv_folds, cfg.seed)
+    oof = out_of_fold_logits(views, y, folds, len(labels), cfg.l2, map_folds=spark_map(spark))
+    temperature = fit_temperature(oof, y)
+    th, fit = fit_thresholds(calibrate(oof, temperature), y, labels, parents, seed=cfg.seed)
+    return {
+        "temperature": temperature,
+        "thresholds": th.to_dict(),
+        "cv": fit | {"folds": cfg.cv_folds, "top1": float((oof.argmax(1) == y).mean())},
+    }
+
+
+def train_probe(
+    spark: SparkSession,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    labels: list[str],
+    parents: dict[str, str],
+    cfg: TrainConfig,
+    work: Path,
+) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
+    """(exportable model, val logits, val rows predicted, info incl. the CV fit)."""
+    from crowdlens.models.tta import flip_tta_model
+    from crowdlens.training.head import feature_views
+    from crowdlens.training.probe import fit_probe, stack_views
+
+    assert cfg.backbone is not None
+    cache = cfg.features_cache or str(work / "features")
+    t0 = time.perf_counter()
+    views, train_t = feature_views(spark, train, [cfg.backbone], cache=cache)
+    if not cfg.flip_features:
+        views = views[:1]
+    xs, y, _ = _usable(views, train_t, labels)
+    if len(y) == 0:
+        raise CrowdlensError("No training photo could be decoded: nothing to train on.")
+    vx: list[np.ndarray] = []
+    vy, val_rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if len(val):
+        val_views, val_t = feature_views(spark, val, [cfg.backbone], cache=cache)
+        vx, vy, val_rows = _usable(val_views[: len(views)], val_t, labels)
+    t_features = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    fitted = cross_validate(spark, xs, y, labels, parents, cfg)
+    t_cv = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    probe = fit_probe(stack_views(xs), np.tile(y, len(xs)), len(labels), l2=cfg.l2)
+    t_fit = time.perf_counter() - t2
+    val_logits = probe.logits_views(vx) if len(vy) else np.zeros((0, len(labels)))
+    model = flip_tta_model(
+        cfg.backbone, probe.weight, probe.bias, flip=cfg.flip_features, power=probe.power
+    )
+    info = {
+        "history": [],
+        "skipped_train": int((train_t[S.STATUS] != S.STATUS_OK).sum()),
+        "skipped_val": int(len(val) - len(val_rows)),
+        "seconds_features": round(t_features, 2),
+        "seconds_cross_validation": round(t_cv, 2),
+        "seconds_head": round(t_fit, 2),
+        "chosen": {
+            "backbone": cfg.backbone,
+            "views": "photo + mirror image (flip TTA)" if cfg.flip_features else "photo",
+            "head": f"ridge probe on sqrt-normalised features (l2={cfg.l2}, closed form)",
+        },
+        **fitted,
+    }
+    return model, val_logits, [int(r) for r in val_rows], info

@@ -1,0 +1,154 @@
+"""`crowdlens audit` end to end on real grocery photos (a small subset) and real Spark.
+
+Checks the fold handling (every usable photo judged out-of-fold exactly once),
+one row per input with error rows, that the thresholds are never fitted on
+the audited photos, and that `train`'s probe mode fits its thresholds on
+training photos only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdlens import schema as S
+from crowdlens.cli import main
+from crowdlens.verdicts import Thresholds
+
+CLASSES = ("Granny-Smith", "Pink-Lady", "Banana", "Lime")
+PER_CLASS = 6
+FOLDS = 3
+
+
+def _manifest(shared_data, tmp_path):
+    from crowdlens.training.hierarchy import read_classes_csv
+
+    parents = read_classes_csv(shared_data / "classes.csv")
+    rows = []
+    for cls in CLASSES:
+        photos = sorted((shared_data / "train").rglob(f"{cls}/*.jpg"))[:PER_CLASS]
+        rows += [(str(p), cls, parents[cls]) for p in photos]
+    rows[0] = (rows[0][0], "Pink-Lady", "Apple")  # one label flipped to a sibling
+    unlabelled = sorted((shared_data / "train").rglob("Banana/*.jpg"))[PER_CLASS]
+    rows.append((str(unlabelled), "", ""))  # a photo that claims nothing
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    rows.append((str(broken), "Lime", "Lime"))  # a photo that cannot be decoded
+    path = tmp_path / "audit.csv"
+    pd.DataFrame(rows, columns=["path", "label", "group"]).to_csv(path, index=False)
+    return path, len(rows)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_audit_judges_every_photo_out_of_fold_once_with_unfitted_thresholds(
+    spark, shared_data, tmp_path, capsys, monkeypatch
+):
+    import crowdlens.training.thresholds as thresholds
+
+    def refuse(*a, **k):
+        raise AssertionError("audit must not fit thresholds on the photos it judges")
+
+    monkeypatch.setattr(thresholds, "fit_thresholds", refuse)
+    manifest, n_rows = _manifest(shared_data, tmp_path)
+    out = tmp_path / "out"
+    args = ["audit", str(manifest), "--out", str(out), "--folds", str(FOLDS)]
+    args += ["--backbone", "efficientnet_lite0", "--parent-label-column", "group"]
+    assert main([*args, "--master", "local[2]"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    df = pd.read_parquet(out / "results.parquet")
+    summary = json.loads((out / "audit.json").read_text())
+
+    assert len(df) == n_rows == printed["photos"]  # one row per input
+    assert df[S.IMAGE_ID].is_unique
+    bad = df[df[S.PATH].str.endswith("broken.jpg")].iloc[0]
+    assert bad[S.STATUS] == "error" and bad[S.ERROR]
+    assert bad[S.LABEL_VERDICT] == "unknown" and pd.isna(bad[S.AUDIT_FOLD])
+    no_label = df[df[S.LABEL].isna()]
+    assert len(no_label) == 1 and (no_label[S.LABEL_VERDICT] == "unknown").all()
+
+    judged = df[df[S.STATUS].eq("ok") & df[S.LABEL].notna()]
+    assert len(judged) == len(CLASSES) * PER_CLASS
+    assert set(judged[S.AUDIT_FOLD]) == set(range(FOLDS))  # each photo in exactly one fold
+    assert (
+        judged[S.AUDIT_FOLD].value_counts().max() - judged[S.AUDIT_FOLD].value_counts().min() <= 1
+    )
+    assert judged[S.LABEL_VERDICT].isin(["confirmed", "suspect", "mismatch"]).all()
+    assert np.isfinite(np.stack(judged[S.LOGITS].to_numpy())).all()
+
+    # the thresholds are the configured defaults, never fitted on the audited photos
+    assert summary["thresholds"] == Thresholds().to_dict()
+    # the flipped photo ranks among the likeliest wrong labels
+    flipped = judged[judged[S.PATH] == judged[S.PATH].iloc[0]].iloc[0]
+    assert flipped[S.LABEL] == "Pink-Lady"
+    if flipped[S.LABEL_VERDICT] != "confirmed":
+        assert flipped[S.LABEL_PREFERRED] == "Granny-Smith"
+        assert flipped[S.LABEL_RELATION] == "sibling"
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_train_fits_thresholds_on_training_photos_only(spark, shared_data, tmp_path, monkeypatch):
+    import crowdlens.training.thresholds as thresholds
+
+    seen: list[int] = []
+    real = thresholds.fit_thresholds
+
+    def spy(probs, y, *a, **k):
+        seen.append(len(y))
+        return real(probs, y, *a, **k)
+
+    monkeypatch.setattr(thresholds, "fit_thresholds", spy)
+    val = tmp_path / "val.csv"
+    rows = [
+        (str(p), p.parent.name)
+        for c in CLASSES
+        for p in sorted((shared_data / "val").rglob(f"{c}/*.jpg"))[:2]
+    ]
+    pd.DataFrame(rows, columns=["path", "label"]).to_csv(val, index=False)
+    out = tmp_path / "bundle"
+    args = ["train", "--train", str(shared_data / "train"), "--val", str(val), "--out", str(out)]
+    args += ["--classes", ",".join(CLASSES), "--max-per-class", str(PER_CLASS)]
+    args += ["--backbone", "efficientnet_lite0", "--cv-folds", "3", "--master", "local[2]"]
+    assert main(args) == 0
+    assert seen == [len(CLASSES) * PER_CLASS]  # once, on the training photos
+    stored = json.loads((out / "bundle.json").read_text())
+    fitted = stored["extra"]["validate"]
+    assert fitted["fitted_on"].startswith("training photos")
+    assert 0 <= fitted["mismatch_prob"] <= 1 and 1 <= fitted["confirm_max_rank"] <= 3
+    assert stored["extra"]["mode"] == "probe" and stored["temperature"] > 0
+
+
+def test_audit_frame_is_one_row_per_input_with_error_rows_unknown():
+    from crowdlens.audit import RESULT_COLUMNS, AuditConfig, audit_frame
+
+    labels = ["Granny-Smith", "Pink-Lady", "Banana"]
+    table = pd.DataFrame(
+        {
+            S.IMAGE_ID: ["a", "b", "c", "d"],
+            S.PATH: ["a.jpg", "b.jpg", "c.jpg", "d.jpg"],
+            S.LABEL: ["Granny-Smith", "Pink-Lady", None, "Banana"],
+            S.PARENT_LABEL: ["Apple", "Apple", None, "Banana"],
+            S.STATUS: ["ok", "ok", "ok", "error"],
+            S.ERROR: [None, None, None, "truncated"],
+        }
+    )
+    logits = np.array(
+        [[5.0, 0.0, -5.0], [5.0, 0.5, -5.0], [np.nan] * 3, [np.nan] * 3], dtype=np.float32
+    )
+    folds = np.array([0, 1, -1, -1])
+    out = audit_frame(table, logits, folds, labels, AuditConfig(), None)
+    assert list(out.columns) == list(RESULT_COLUMNS) and len(out) == 4
+    assert out[S.LABEL_VERDICT].tolist() == ["confirmed", "suspect", "unknown", "unknown"]
+    assert (out.loc[1, S.LABEL_PREFERRED], out.loc[1, S.LABEL_RELATION]) == (
+        "Granny-Smith",
+        "sibling",
+    )
+    assert out[S.AUDIT_FOLD].tolist()[:2] == [0, 1] and out[S.AUDIT_FOLD].isna().tolist()[2:] == [
+        True,
+        True,
+    ]
+    assert out.loc[3, S.ERROR] == "truncated" and out.loc[3, S.PRED_LABEL] is None
