@@ -50,6 +50,8 @@ def test_report_sections_come_from_the_columns(report):
     ):
         assert heading in html
     assert "label mismatch" in html and "quality: blurry" in html
+    # Per-item figures (issue 12): the table of items most often confused.
+    assert "Per item: agreement, suspects, mismatches" in html
     assert "truncated JPEG: the upload was cut off" in html
     # Self-contained: every image inline, nothing fetched.
     srcs = re.findall(r'src="([^"]*)"', html)

@@ -53,6 +53,7 @@ COLUMNS = (
     S.PRED_SCORE,
     S.LABEL_PROB,
     S.LABEL_VERDICT,
+    S.LABEL_PREFERRED,
     S.TEXT_REGIONS,
     S.PII_TYPES,
     S.REDACTED_PATH,
@@ -186,6 +187,9 @@ def _label_section(df: pd.DataFrame, cfg: ReportConfig, ctx: dict[str, Any]) -> 
     cols = set(df.columns)
     if S.LABEL_VERDICT in cols:
         ctx["verdicts"] = _counts(df[S.LABEL_VERDICT].fillna("none"))
+        from crowdlens.report.items import item_figures
+
+        ctx["items"] = item_figures(df, top=3)
     if {S.LABEL, S.PRED_LABEL} <= cols:
         lab = df[[S.LABEL, S.PRED_LABEL]].dropna()
         if len(lab):
