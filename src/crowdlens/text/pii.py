@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.text.names import GIVEN_NAMES
+from crowdlens.text.pii_rules import Candidate, plausible
 
 if TYPE_CHECKING:  # pragma: no cover
     from presidio_analyzer import AnalyzerEngine
@@ -58,8 +60,9 @@ EMAIL_PATTERN = (
     r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\s?\.\s?[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 )
 
-# (name, regex, score). Scores below the default threshold (0.35) fire only
-# when presidio's context enhancer finds a word such as "passport" nearby.
+# (name, regex, score). Every match is judged again by
+# crowdlens.text.pii_rules.plausible_id: checksums, and an ID word nearby for
+# the generic shapes.
 ID_PATTERNS = (
     # Any case: OCR of handwriting often reads "X1234567" as "x1234567".
     ("passport-like", r"\b(?i:[A-Z]{1,2})[ -]?\d{6,9}\b", 0.45),
@@ -70,8 +73,9 @@ ID_PATTERNS = (
     ("mx-curp", r"\b[A-Z]{4}\d{6}[HM][A-Z]{5}[A-Z0-9]\d\b", 0.8),
     ("uk-nino", r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.6),
     ("fr-nir", r"\b[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3}(?: ?\d{2})?\b", 0.6),
-    ("digit-groups", r"\b\d{2,6}(?:[ .-]\d{2,6}){1,4}\b", 0.2),
-    ("long-number", r"\b\d{8,14}\b", 0.25),
+    # Generic shapes: kept only next to an ID word (crowdlens.text.pii_rules).
+    ("digit-groups", r"\b\d{2,6}(?:[ .-]\d{2,6}){1,4}\b", 0.4),
+    ("long-number", r"\b\d{8,14}\b", 0.4),
 )
 ID_CONTEXT = [
     "id", "identity", "identification", "passport", "passeport", "pasaporte",
@@ -115,27 +119,6 @@ ADDRESS_PATTERNS = (
     ("uk-postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", 0.5),
 )
 ADDRESS_CONTEXT = ["address", "adresse", "dirección", "direccion", "endereço", "morada", "domicile"]
-
-#: Common given names across the surveyed countries; "Given Family" after one
-#: of these is a PERSON even when spaCy's small model misses it on OCR text.
-GIVEN_NAMES = (
-    "James", "John", "Robert", "Michael", "William", "David", "Richard", "Joseph", "Thomas",
-    "Charles", "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan",
-    "Jessica", "Sarah", "Karen", "Emma", "Olivia", "Sophie", "Oliver", "George", "Harry",
-    "Jack", "Amelia", "Jean", "Pierre", "Marie", "Michel", "Philippe", "Nicolas", "Camille",
-    "Julien", "Isabelle", "Nathalie", "Sylvie", "Claire", "Louis", "Lucas", "Hugo", "Léa",
-    "Chloé", "Manon", "Antoine", "François", "Mohamed", "Ahmed", "Fatima", "Aïcha", "Moussa",
-    "Mamadou", "Awa", "Aminata", "Ibrahim", "Ousmane", "Maria", "José", "Juan", "Carlos",
-    "Luis", "Miguel", "Javier", "Antonio", "Manuel", "Francisco", "Pedro", "Alejandro",
-    "Carmen", "Ana", "Lucía", "Laura", "Sofía", "Valentina", "Camila", "Diego", "Andrés",
-    "Jorge", "Ricardo", "Fernando", "Gabriel", "João", "Paulo", "Mateus", "Rafael", "Gustavo",
-    "Bruno", "Felipe", "Mariana", "Beatriz", "Juliana", "Fernanda", "Luiz", "Hans", "Peter",
-    "Klaus", "Stefan", "Andreas", "Anna", "Julia", "Katharina", "Giuseppe", "Giovanni", "Marco",
-    "Luca", "Francesca", "Giulia", "Chiara", "Raj", "Rahul", "Amit", "Priya", "Anjali",
-    "Sunita", "Ravi", "Arjun", "Deepak", "Chinedu", "Emeka", "Ngozi", "Oluwaseun", "Adebayo",
-    "Chioma", "Wanjiru", "Kamau", "Otieno", "Achieng", "Mwangi", "Maricel", "Jose", "Rosa",
-    "Sipho", "Thabo", "Nomvula", "Lerato", "Pieter", "Johan", "Kwame", "Kofi", "Ama",
-)  # fmt: skip
 
 NAME_LABEL_PATTERN = (
     r"(?i:\b(?:name|nom|pr[ée]nom|nombre|nome|client|customer|cliente|sr\.?|sra\.?|mr\.?|mrs\.?|ms\.?|"
@@ -268,18 +251,28 @@ def get_analyzer(languages: tuple[str, ...], phone_regions: tuple[str, ...]) -> 
     return build_analyzer(languages, phone_regions)
 
 
-# Title case only: spaCy also calls ALL-CAPS store names and brands PERSON.
-_CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’-]+")
-
-
-def _plausible_person(text: str) -> bool:
-    """spaCy's small model calls many OCR'd product words PERSON ("Crème").
-
-    Keep a NER name only if it has at least two title-case words, as names
-    written on receipts and notes do; single names are caught by the
-    given-name and "Name:" recognisers instead.
-    """
-    return len(_CAP_WORD.findall(text)) >= 2 and not any(ch.isdigit() for ch in text)
+def _candidate(text: str, r: object) -> tuple[Candidate, str | None]:
+    """A presidio result as a :class:`Candidate` (its line, the text before it, the line above)."""
+    start, end = r.start, r.end  # type: ignore[attr-defined]
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    prev_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+    previous = text[prev_start : line_start - 1] if line_start else ""
+    meta = getattr(r, "recognition_metadata", None) or {}
+    name = str(meta.get("recognizer_name", ""))
+    explanation = getattr(r, "analysis_explanation", None)
+    pattern = getattr(explanation, "pattern_name", None)
+    source = "spacy" if name.startswith("Spacy") else f"pattern:{pattern}" if pattern else name
+    cand = Candidate(
+        entity_type=r.entity_type,  # type: ignore[attr-defined]
+        text=text[start:end],
+        line=text[line_start:line_end],
+        before=text[line_start:start],
+        previous=previous,
+        source=source,
+    )
+    return cand, pattern
 
 
 def find_pii(
@@ -289,8 +282,14 @@ def find_pii(
     languages: Sequence[str] = ("en",),
     entities: Sequence[str] | None = None,
     score_threshold: float = 0.35,
+    phone_regions: Sequence[str] = (),
 ) -> list[Entity]:
     """Personal information in ``text``, for every language, best score per span.
+
+    Every candidate of the recognisers is judged again from its line and the
+    line above (:func:`crowdlens.text.pii_rules.plausible`): product words,
+    dates, prices and lot codes are not personal information. Phones must be
+    valid for one of ``phone_regions`` (or international).
 
     Example::
 
@@ -300,24 +299,32 @@ def find_pii(
     if not text.strip():
         return []
     supported = set(analyzer.supported_languages)
+    regions = list(phone_regions) or list(_registry_regions(analyzer))
     best: dict[tuple[str, int, int], float] = {}
     for lang in languages:
         if lang not in supported:
             continue
         results = analyzer.analyze(
             text, language=lang, entities=list(entities) if entities else None,
-            score_threshold=score_threshold,
+            score_threshold=score_threshold, return_decision_process=True,
         )  # fmt: skip
         for r in results:
-            if (
-                r.entity_type == "PERSON"
-                and (r.recognition_metadata or {}).get("recognizer_name", "").startswith("Spacy")
-                and not _plausible_person(text[r.start : r.end])
-            ):
-                continue
             key = (r.entity_type, r.start, r.end)
-            best[key] = max(best.get(key, 0.0), float(r.score))
+            if r.score <= best.get(key, -1.0):
+                continue
+            cand, pattern = _candidate(text, r)
+            if plausible(cand, pattern, regions):
+                best[key] = float(r.score)
     return [Entity(t, s, e, sc) for (t, s, e), sc in sorted(best.items(), key=lambda kv: kv[0][1])]
+
+
+def _registry_regions(analyzer: AnalyzerEngine) -> tuple[str, ...]:
+    """The phone regions the analyzer was built with (its phone recogniser's)."""
+    for rec in analyzer.registry.recognizers:
+        regions = getattr(rec, "supported_regions", None)
+        if regions:
+            return tuple(regions)
+    return ()
 
 
 def document(lines: Sequence[TextLine]) -> tuple[str, list[int]]:
