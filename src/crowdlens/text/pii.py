@@ -65,7 +65,9 @@ EMAIL_PATTERN = (
 # the generic shapes.
 ID_PATTERNS = (
     # Any case: OCR of handwriting often reads "X1234567" as "x1234567".
-    ("passport-like", r"\b(?i:[A-Z]{1,2})[ -]?\d{6,9}\b", 0.45),
+    ("passport-like", r"\b(?i:[A-Z]{1,3})[ -]?\d{6,9}\b", 0.45),
+    ("fr-passport", r"\b\d{2}(?i:[A-Z]{2})\d{5}\b", 0.45),
+    ("br-rg", r"\b\d{1,2}\.?\d{3}\.?\d{3}-?[\dXx]\b", 0.4),
     ("us-ssn", r"\b\d{3}-\d{2}-\d{4}\b", 0.6),
     ("br-cpf", r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b", 0.7),
     ("es-dni", r"\b\d{8}-?[A-HJ-NP-TV-Z]\b", 0.6),
