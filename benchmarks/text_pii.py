@@ -227,8 +227,31 @@ def norm(s: str) -> str:
     return re.sub(r"[^0-9a-zà-ÿ]", "", s.lower())
 
 
+def fuzzy_in(needle: str, text: str, ratio: float = 0.85) -> bool:
+    """``needle`` is in ``text`` up to OCR slips ("250 g" read as "258 g").
+
+    Used on both sides: a plain item read with one slip is still readable, and
+    a personal item read with one slip still leaked.
+    """
+    from difflib import SequenceMatcher
+
+    n = norm(needle)
+    if not n:
+        return False
+    for line in text.split("\n"):
+        hay = norm(line)
+        if n in hay:
+            return True
+        for i in range(max(1, len(hay) - len(n) + 1)):
+            if SequenceMatcher(None, n, hay[i : i + len(n)]).ratio() >= ratio:
+                return True
+    return False
+
+
 def readable(secret: str, kind: str, text: str) -> bool:
-    """Whether ``secret`` can still be read in OCR ``text``."""
+    """Whether ``secret`` can still be read in OCR ``text`` (one OCR slip allowed)."""
+    if len(norm(secret)) >= 6 and fuzzy_in(secret, text):
+        return True
     hay = norm(text)
     if kind == "PHONE_NUMBER":
         digits = re.sub(r"\D", "", secret)
@@ -325,9 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                     misses.append(f"photo {k}: {it.kind} {it.text!r} readable after redaction")
             else:
                 plain_total += 1
-                kept = norm(it.text) in norm(after)
+                kept = fuzzy_in(it.text, after)
                 plain_kept += kept
-                if norm(it.text) in norm(before):
+                if fuzzy_in(it.text, before):
                     plain_read_before += 1
                     plain_kept_of_read += kept
                     if not kept:

@@ -23,6 +23,16 @@ FOUND = [
     ("12 rue de la Paix", "STREET_ADDRESS", "rue de la Paix"),
     ("Calle Mayor 12", "STREET_ADDRESS", "Calle Mayor 12"),
     ("Rua Augusta, 1500", "STREET_ADDRESS", "Rua Augusta"),
+    # Spanish and Portuguese (patterns, lexicons and cue words: no spaCy model fits)
+    ("Nombre: Xochitl Quispe", "PERSON", "Xochitl Quispe"),
+    ("Nome: Mariana Souza", "PERSON", "Mariana Souza"),
+    ("Teléfono 912 345 678", "PHONE_NUMBER", "912 345 678"),
+    ("Telefone: +351 912 345 678", "PHONE_NUMBER", "912 345 678"),
+    ("NIE X1234567L", "ID_NUMBER", "X1234567L"),
+    ("Pasaporte PAA123456", "ID_NUMBER", "PAA123456"),
+    ("Passeport 18AV12345", "ID_NUMBER", "18AV12345"),
+    ("RG 12.345.678-9", "ID_NUMBER", "12.345.678-9"),
+    ("Calle de Alcalá 48", "STREET_ADDRESS", "Alcalá 48"),
 ]
 
 PLAIN = [
@@ -34,6 +44,17 @@ PLAIN = [
     "3 for 2 5.00",
     "Leche entera 1,29",
     "Arroz 5 kg R$ 24,90",
+    # Shelf labels, brands, best-before and lot codes that were read as PII
+    "Päron Kaiser",
+    "Vattenmelon Hel",
+    "Citrus",
+    "Innocent",
+    "Apple Granny Smith",
+    "Bäst före 20.07 2018 13 06",
+    "Lot L20180713",
+    "EAN 7310865004703",
+    "Jfr pris 39,90 kr/kg",
+    "Leite integral 1L",
 ]
 
 

@@ -75,6 +75,7 @@ def phone(text, line=None, before="", previous=""):
         phone("0612345678", "Lot 0612345678"),
         phone("0612345678", "Vikt 0,512 kg 0612345678"),
         phone("1234 5678 9012"),  # not valid in any configured region
+        phone("123.456.789-09", "CPF 123.456.789-09", before="CPF "),  # an ID, not a phone
     ],
 )
 def test_dates_prices_weights_and_lots_are_not_phones(cand):

@@ -169,6 +169,8 @@ def plausible_phone(c: Candidate, regions: Sequence[str]) -> bool:
         return False
     if not cued and (has_cue([c.line], NUMBER_NOT_PERSONAL) or _MONEY.search(c.line)):
         return False
+    if not cued and has_cue([c.before], ID_CUES):
+        return False  # "CPF 123.456.789-09": an ID number, reported as one
     candidates = [c.text.strip()]
     for region in [None, *regions] if c.text.strip().startswith("+") else regions:
         for raw in candidates:
