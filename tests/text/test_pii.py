@@ -26,6 +26,7 @@ FOUND = [
     # Spanish and Portuguese (patterns, lexicons and cue words: no spaCy model fits)
     ("Nombre: Xochitl Quispe", "PERSON", "Xochitl Quispe"),
     ("Nome: Mariana Souza", "PERSON", "Mariana Souza"),
+    ("THOMAS MLLER", "PERSON", "THOMAS MLLER"),  # handwriting in capitals, as OCR read it
     ("Teléfono 912 345 678", "PHONE_NUMBER", "912 345 678"),
     ("Telefone: +351 912 345 678", "PHONE_NUMBER", "912 345 678"),
     ("NIE X1234567L", "ID_NUMBER", "X1234567L"),
@@ -55,6 +56,7 @@ PLAIN = [
     "EAN 7310865004703",
     "Jfr pris 39,90 kr/kg",
     "Leite integral 1L",
+    "MARIA MJÖLK",  # a given name in capitals before a product word
 ]
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.text.lexicon import fold
 from crowdlens.text.names import GIVEN_NAMES
 from crowdlens.text.pii_rules import Candidate, plausible
 
@@ -146,6 +147,10 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
         return rx.replace(r"[\s", r"[ \t").replace(r"\s", r"[ \t]")
 
     names = "|".join(re.escape(n) for n in sorted(set(GIVEN_NAMES), key=len, reverse=True))
+    # Capitals, with and without accents; short names ("ANA", "ALI") are
+    # too often parts of packaging words in capitals.
+    upper = {v for n in GIVEN_NAMES if len(n) >= 4 for v in (n.upper(), fold(n).upper())}
+    caps = "|".join(re.escape(n) for n in sorted(upper, key=len, reverse=True))
     return [
         PatternRecognizer(
             supported_entity="EMAIL_ADDRESS",
@@ -178,6 +183,12 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
                 Pattern(
                     "given-name",
                     one_line(rf"\b(?:{names})(?:\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+){{1,3}}\b"),
+                    0.7,
+                ),
+                # Handwriting in capitals ("THOMAS MLLER": OCR also drops accents).
+                Pattern(
+                    "given-name-caps",
+                    one_line(rf"\b(?:{caps})(?:\s+[A-ZÀ-Ö][A-ZÀ-Ö'’-]+){{1,3}}\b"),
                     0.7,
                 ),
                 Pattern("name-label", one_line(NAME_LABEL_PATTERN), 0.7),
