@@ -34,6 +34,7 @@ FOUND = [
     ("Passeport 18AV12345", "ID_NUMBER", "18AV12345"),
     ("RG 12.345.678-9", "ID_NUMBER", "12.345.678-9"),
     ("Calle de Alcalá 48", "STREET_ADDRESS", "Alcalá 48"),
+    ("Rua Augusta", "STREET_ADDRESS", "Rua Augusta"),  # its number read as another line
 ]
 
 PLAIN = [
@@ -106,3 +107,14 @@ def test_spans_map_to_whole_words_across_lines():
         ("PERSON", 1, (0,)),
         ("PHONE_NUMBER", 1, (1,)),
     ]
+
+
+def test_a_name_does_not_swallow_the_next_line(analyzer):
+    text = "Luiz Carvalho\nPrico 3.45"  # "Price 3.45" in handwriting, as OCR read it
+    spans = [text[e.start : e.end] for e in find_pii(text, analyzer, languages=("en", "fr"))]
+    assert "Luiz Carvalho" in spans and not any("Prico" in s for s in spans)
+
+
+def test_fullwidth_punctuation_is_read_as_ascii():
+    lines = [_line("Rua Augusta\uff0c 1500")]
+    assert document(lines)[0] == "Rua Augusta, 1500"

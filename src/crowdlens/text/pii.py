@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from crowdlens.errors import CrowdlensError
 from crowdlens.text.lexicon import fold
 from crowdlens.text.names import GIVEN_NAMES
-from crowdlens.text.pii_rules import Candidate, plausible
+from crowdlens.text.pii_rules import Candidate, name_parts, plausible
 
 if TYPE_CHECKING:  # pragma: no cover
     from presidio_analyzer import AnalyzerEngine
@@ -115,6 +115,14 @@ ADDRESS_PATTERNS = (
         "type-name-number",
         rf"\b(?:{_STREET_BEFORE})\s+(?:{_NAME_WORD}\s+){{0,4}}{_NAME_WORD},?\s+(?:n[º°o]\.?\s*)?\d{{1,5}}\b",
         0.6,
+    ),
+    # Rua Augusta / Calle Mayor / Avenida Paulista: unambiguous street words
+    # before a capitalised name, even when the number is on the next line.
+    (
+        "type-name",
+        r"\b(?:rua|calle|rue|avenida|avenue|boulevard|travessa|paseo|rambla|alameda)"
+        r"\s+(?:(?:de|da|do|das|dos|del|de la|la|los|las|des|du)\s+)?[A-ZÀ-Ö][a-zß-öø-ÿ'’-]{2,}",
+        0.5,
     ),
     ("name-street-number", rf"\b{_NAME_WORD}(?:strasse|straße|weg|gasse)\s+\d{{1,5}}\b", 0.6),
     # Postcodes with a city after them (75001 Paris, SW1A 1AA London) make an address line.
@@ -329,7 +337,12 @@ def find_pii(
             if r.score <= best.get(key, -1.0):
                 continue
             cand, pattern = _candidate(text, r)
-            if plausible(cand, pattern, regions):
+            if not plausible(cand, pattern, regions):
+                continue
+            if r.entity_type == "PERSON" and "\n" in cand.text:
+                for s, e in name_parts(cand.text):
+                    best[(r.entity_type, r.start + s, r.start + e)] = float(r.score)
+            else:
                 best[key] = float(r.score)
     return [Entity(t, s, e, sc) for (t, s, e), sc in sorted(best.items(), key=lambda kv: kv[0][1])]
 
@@ -343,6 +356,10 @@ def _registry_regions(analyzer: AnalyzerEngine) -> tuple[str, ...]:
     return ()
 
 
+#: The recogniser sometimes reads CJK punctuation ("Rua Augusta，"): ASCII for the patterns.
+_FULLWIDTH = str.maketrans("，．：；＠（）－／", ",.:;@()-/")
+
+
 def document(lines: Sequence[TextLine]) -> tuple[str, list[int]]:
     """Join OCR lines into one text (one line per line) and each line's start offset.
 
@@ -352,7 +369,7 @@ def document(lines: Sequence[TextLine]) -> tuple[str, list[int]]:
     starts, parts, at = [], [], 0
     for line in lines:
         starts.append(at)
-        parts.append(line.text)
+        parts.append(line.text.translate(_FULLWIDTH))  # one char for one: offsets hold
         at += len(line.text) + 1
     return "\n".join(parts), starts
 

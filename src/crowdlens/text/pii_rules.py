@@ -117,6 +117,32 @@ def plausible_name(c: Candidate) -> bool:
     return cue or known
 
 
+def name_parts(text: str) -> list[tuple[int, int]]:
+    r"""The parts of a name that crosses lines worth keeping, as offsets in ``text``.
+
+    The tagger joins a name with the first word of the next line ("Luiz
+    Carvalho\nPrico 3.45"). The longest part is the name; another part stays
+    only if all its words are known given names or surnames (a name wrapped
+    onto the next line: "Ana\nLopez").
+
+    >>> name_parts("Luiz Carvalho\nPrico")
+    [(0, 13)]
+    >>> name_parts("Ana\nLopez")
+    [(0, 3), (4, 9)]
+    """
+    parts, at = [], 0
+    for piece in text.split("\n"):
+        parts.append((at, at + len(piece)))
+        at += len(piece) + 1
+    main = max(parts, key=lambda p: len(text[p[0] : p[1]].split()))
+    keep = []
+    for s, e in parts:
+        tokens = text[s:e].split()
+        if (s, e) == main or (tokens and all(is_given_name(t) or is_surname(t) for t in tokens)):
+            keep.append((s, e))
+    return keep
+
+
 # --- phones ------------------------------------------------------------------
 
 # Day.month(.year), year-month-day, times: never a phone number.
