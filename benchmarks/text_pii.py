@@ -1,19 +1,24 @@
 """Benchmark: text detection, PII redaction and the has-text gate on real photos.
 
 Renders text items onto real grocery photos (upscaled to phone-photo size):
-personal information (names, phones in several countries' formats, e-mails,
-ID numbers, street addresses) and plain survey text (prices, product names,
-dates, store names), in printed and handwriting fonts from Debian packages,
-rotated up to +-20 degrees, on paper stickers or directly on the photo. A
-third of the photos get no rendered text. Ground-truth polygons are kept.
+personal information (names, phones in 12 countries' formats, e-mails, ID
+numbers of 7 formats, street addresses) with labels in English, French,
+Spanish and Portuguese, and plain survey text (prices, product names, dates,
+best-before and lot codes, store names) in those languages, in printed and
+handwriting fonts from Debian packages, rotated up to +-20 degrees, on paper
+stickers or directly on the photo. A third of the photos get no rendered
+text. Ground-truth polygons are kept.
 
 Then, in one run, on the same photos:
 
 * detection recall: rendered items whose centre falls inside a detected line;
 * gate recall on photos with PII (the gate must not let PII through);
-* PII made unreadable: OCR re-run on the redacted photo, none of the PII
-  strings comes back (compared after normalisation);
-* non-PII kept: the plain items still read on the redacted photo;
+* PII made unreadable: OCR re-run on the released photo (after verification;
+  a withheld photo hides everything), none of the PII strings comes back
+  (compared after normalisation, one OCR slip allowed);
+* non-PII kept: the plain items still read on the released photo (one OCR
+  slip allowed), of all and of those OCR read on the original;
+* what verifying the release adds (re-reading the redacted lines);
 * photos/s of the per-photo text work with and without the gate.
 
 Fonts: apt-get install fonts-liberation fonts-dejavu-core fonts-comic-neue
@@ -56,31 +61,45 @@ HANDWRITING_FONTS = (
     "/usr/share/fonts/truetype/kristi/Kristi.ttf",
 )
 
+# Personal items and survey text in English, French, Spanish and Portuguese.
 NAMES = (
     "John Smith", "Maria Garcia", "Jean Dupont", "Ana Lopez", "Pedro Álvarez",
     "Sophie Martin", "João Silva", "Fatima Diallo", "Chinedu Okafor", "Priya Sharma",
     "Lucía Fernández", "Thomas Müller", "Amina Kamau", "Carlos Pereira", "Claire Lefèvre",
+    "Mariana Souza", "Javier Ortega", "Aminata Traoré", "Luiz Carvalho", "Isabel Navarro",
 )  # fmt: skip
+NAME_LABELS = ("", "", "Name: ", "Nom: ", "Nombre: ", "Nome: ", "Sr. ", "Mme ")
 EMAILS = (
     "john.smith@gmail.com", "maria.garcia@correo.es", "j.dupont@orange.fr",
     "ana_lopez88@hotmail.com", "joao.silva@uol.com.br", "priya.s@yahoo.in",
+    "lucia.fdez@telefonica.net", "claire.lefevre@free.fr",
 )  # fmt: skip
-PHONE_REGIONS = ("US", "GB", "FR", "ES", "BR", "MX", "IN", "NG", "KE", "DE")
+EMAIL_LABELS = ("", "", "Email: ", "Correo: ", "E-mail : ")
+PHONE_REGIONS = ("US", "GB", "FR", "ES", "BR", "MX", "IN", "NG", "KE", "DE", "PT", "AR")
+PHONE_LABELS = ("", "Tel ", "Tél. ", "Teléfono ", "Telefone: ", "Cel. ")
 IDS = (
     "Passport X1234567",
+    "Passeport 18AV12345",
     "DNI 12345678Z",
+    "NIE X1234567L",
     "CPF 123.456.789-09",
+    "RG 12.345.678-9",
     "ID AB9876543",
     "SSN 078-05-1120",
+    "Pasaporte PAA123456",
 )
 ADDRESSES = (
     "12 rue de la Paix", "221B Baker Street", "Calle Mayor 12", "Rua Augusta, 1500",
     "1600 Pennsylvania Avenue", "45 avenue Victor Hugo", "Avenida Paulista 1000",
+    "Rua das Flores 25", "Calle de Alcalá 48", "8 boulevard Voltaire",
 )  # fmt: skip
 PLAIN = (
     "Price 3.45", "Prix 2,99 €", "Precio 1,25", "R$ 24,90", "$ 4.99", "1 kg 3.20",
     "Organic Milk 1L", "Crème fraîche", "Leche entera", "Arroz tipo 1", "Bananas",
     "12/05/2024", "2024-03-18", "SUPERMARCHÉ", "Mercado Central", "FRESH MARKET", "Promo -20%",
+    "Leite integral 1L", "Pão de açúcar", "Oferta 2x1", "Consumir antes 12/2025",
+    "Best before 20.07.2025", "Lot L23145", "Validade 03/26", "Prix au kg 4,50 €",
+    "Queso fresco 250 g", "Bäst före 2025-07-20",
 )  # fmt: skip
 
 
@@ -109,13 +128,13 @@ def pick_item(rng: random.Random, pii: bool) -> tuple[str, str, str]:
     kind = rng.choice(("PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "ID_NUMBER", "STREET_ADDRESS"))
     if kind == "PERSON":
         name = rng.choice(NAMES)
-        return (rng.choice(("", "Name: ", "Nom: ")) + name), name, kind
+        return (rng.choice(NAME_LABELS) + name), name, kind
     if kind == "PHONE_NUMBER":
         number = phone(rng)
-        return rng.choice(("", "Tel ", "Tél. ")) + number, number, kind
+        return rng.choice(PHONE_LABELS) + number, number, kind
     if kind == "EMAIL_ADDRESS":
         email = rng.choice(EMAILS)
-        return email, email, kind
+        return rng.choice(EMAIL_LABELS) + email, email, kind
     if kind == "ID_NUMBER":
         text = rng.choice(IDS)
         return text, text.split(" ", 1)[1], kind
@@ -213,8 +232,31 @@ def norm(s: str) -> str:
     return re.sub(r"[^0-9a-zà-ÿ]", "", s.lower())
 
 
+def fuzzy_in(needle: str, text: str, ratio: float = 0.85) -> bool:
+    """``needle`` is in ``text`` up to OCR slips ("250 g" read as "258 g").
+
+    Used on both sides: a plain item read with one slip is still readable, and
+    a personal item read with one slip still leaked.
+    """
+    from difflib import SequenceMatcher
+
+    n = norm(needle)
+    if not n:
+        return False
+    for line in text.split("\n"):
+        hay = norm(line)
+        if n in hay:
+            return True
+        for i in range(max(1, len(hay) - len(n) + 1)):
+            if SequenceMatcher(None, n, hay[i : i + len(n)]).ratio() >= ratio:
+                return True
+    return False
+
+
 def readable(secret: str, kind: str, text: str) -> bool:
-    """Whether ``secret`` can still be read in OCR ``text``."""
+    """Whether ``secret`` can still be read in OCR ``text`` (one OCR slip allowed)."""
+    if len(norm(secret)) >= 6 and fuzzy_in(secret, text):
+        return True
     hay = norm(text)
     if kind == "PHONE_NUMBER":
         digits = re.sub(r"\D", "", secret)
@@ -238,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="6 photos at 1280 px")
+    parser.add_argument("--skip-gate", action="store_true", help="do not time the gated pass")
     parser.add_argument("--save", type=Path, help="folder to save generated + redacted photos")
     args = parser.parse_args(argv)
     if args.quick:
@@ -250,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     from crowdlens.text.pii import get_analyzer
     from crowdlens.text.redact import redact
 
+    try:
+        from crowdlens.text.verify import release_copy
+    except ImportError:  # a tree from before verification (for before/after timings)
+        release_copy = None
+
     cfg = TextConfig(threads=args.threads)
     photos = make_photos(args.photos, args.side, args.seed)
     ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
@@ -259,31 +307,40 @@ def main(argv: list[str] | None = None) -> int:
     warm = np.asarray(photos[0][0])
     read_photo(warm, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
 
-    t_gate = t_full = 0.0
+    t_gate = t_full = t_redact = t_verify = 0.0
     n_items = detected = 0
     pii_total = pii_hidden = plain_total = plain_kept = plain_read_before = plain_kept_of_read = 0
     pii_photos = pii_photos_gated_in = 0
-    gate_passed = 0
+    gate_passed = verified = withheld = strengthened = 0
     misses: list[str] = []
     for k, (photo, items) in enumerate(photos):
         rgb = np.asarray(photo)
-        t0 = time.perf_counter()
-        gated = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
-        if gated.cover:
-            redact(photo, gated.cover, cfg.redact_mode)
+        has_pii = any(it.secret for it in items)
+        if not args.skip_gate:
+            t0 = time.perf_counter()
+            gated = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
+            if gated.cover:
+                redact(photo, gated.cover, cfg.redact_mode)
+            t_gate += time.perf_counter() - t0
+            gate_passed += not gated.gated_out
+            pii_photos_gated_in += has_pii and not gated.gated_out
         t1 = time.perf_counter()
         full = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=None)
-        released = redact(photo, full.cover, cfg.redact_mode) if full.cover else photo
         t2 = time.perf_counter()
-        t_gate += t1 - t0
-        t_full += t2 - t1
-        gate_passed += not gated.gated_out
-        has_pii = any(it.secret for it in items)
-        if has_pii:
-            pii_photos += 1
-            pii_photos_gated_in += not gated.gated_out
+        released = redact(photo, full.cover, cfg.redact_mode) if full.cover else photo
+        t3 = time.perf_counter()
+        t_full += t3 - t1
+        t_redact += t3 - t2
+        if release_copy is not None:  # this tree verifies its releases
+            out = release_copy(photo, full, cfg, ocr)
+            t_verify += time.perf_counter() - t3 - (t3 - t2)  # what verifying adds
+            released = out.image
+            verified += out.verified is True
+            withheld += out.verified is False
+            strengthened += out.strengthened
+        pii_photos += has_pii
         before = "\n".join(ln.text for ln in full.lines)
-        after = "\n".join(ln.text for ln in ocr.read(np.asarray(released)))
+        after = "\n".join(ln.text for ln in ocr.read(np.asarray(released))) if released else ""
         for it in items:
             n_items += 1
             centre = it.polygon.mean(axis=0)
@@ -296,15 +353,18 @@ def main(argv: list[str] | None = None) -> int:
                     misses.append(f"photo {k}: {it.kind} {it.text!r} readable after redaction")
             else:
                 plain_total += 1
-                kept = norm(it.text) in norm(after)
+                kept = fuzzy_in(it.text, after)
                 plain_kept += kept
-                if norm(it.text) in norm(before):
+                if fuzzy_in(it.text, before):
                     plain_read_before += 1
                     plain_kept_of_read += kept
+                    if not kept:
+                        misses.append(f"photo {k}: plain {it.text!r} no longer readable")
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             photo.save(args.save / f"{k:03d}_in.jpg")
-            released.save(args.save / f"{k:03d}_redacted.jpg")
+            if released:
+                released.save(args.save / f"{k:03d}_redacted.jpg")
 
     n = len(photos)
 
@@ -313,14 +373,21 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"photos: {n} (long side {args.side} px), items: {n_items}, ONNX threads: {args.threads}")
     print(f"text detection recall:            {ratio(detected, n_items)}")
-    print(f"gate recall on photos with PII:   {ratio(pii_photos_gated_in, pii_photos)}")
-    print(f"gate pass rate (all photos):      {ratio(gate_passed, n)}")
-    print(f"PII made unreadable:              {ratio(pii_hidden, pii_total)}   goal >= 0.95")
-    print(f"non-PII kept readable:            {ratio(plain_kept, plain_total)}   goal >= 0.90")
+    if not args.skip_gate:
+        print(f"gate recall on photos with PII:   {ratio(pii_photos_gated_in, pii_photos)}")
+        print(f"gate pass rate (all photos):      {ratio(gate_passed, n)}")
+    print(f"PII made unreadable:              {ratio(pii_hidden, pii_total)}   goal >= 0.97")
+    print(f"non-PII kept readable:            {ratio(plain_kept, plain_total)}   goal >= 0.95")
     print(f"non-PII kept, of those OCR read:  {ratio(plain_kept_of_read, plain_read_before)}")
-    print(f"photos/s without gate:            {n / t_full:.3f}")
-    print(f"photos/s with gate:               {n / t_gate:.3f}")
-    print(f"gate speed-up (same photos):      {t_full / t_gate:.2f}x")
+    if release_copy is not None:
+        print(
+            f"releases verified: {verified}, withheld: {withheld}, "
+            f"lines redacted more strongly: {strengthened}"
+        )
+        print(f"verification s/photo (all photos): {t_verify / n:.3f}")
+    print(f"text s/photo without gate (read + redact): {t_full / n:.3f}")
+    if not args.skip_gate:
+        print(f"photos/s without / with gate:     {n / t_full:.3f} / {n / t_gate:.3f}")
     for line in misses:
         print("  leak:", line)
     return 0

@@ -344,7 +344,7 @@ def summarize(
         r[S.DECISION]: r["count"]
         for r in written.where(F.col(S.DECISION).isNotNull()).groupBy(S.DECISION).count().collect()
     }
-    return ModerateSummary(
+    summary = ModerateSummary(
         results_path=target,
         n_input=n_input,
         n_rows=n_rows,
@@ -354,3 +354,16 @@ def summarize(
         n_processed=n_processed,
         decision_counts=decisions,
     )
+    if S.RELEASE_VERIFIED in table.columns:  # the text stage ran: count verified releases
+        verified = {
+            r[S.RELEASE_VERIFIED]: r["count"]
+            for r in table.where(F.col(S.RELEASE_VERIFIED).isNotNull())
+            .groupBy(S.RELEASE_VERIFIED)
+            .count()
+            .collect()
+        }
+        summary.extra["redacted releases verified"] = (
+            f"{verified.get(True, 0)} (withheld, personal data still readable: "
+            f"{verified.get(False, 0)})"
+        )
+    return summary

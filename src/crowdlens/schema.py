@@ -149,6 +149,11 @@ PII_TYPES = "pii_types"
 REDACTED_PATH = "redacted_path"
 TEXT_ERROR = "text_error"  # why text/PII/redaction failed for this photo (null if fine)
 TEXT_PREVIEW_PATH = "text_preview_path"  # reviewer preview with the text outlined
+# Release verification (docs/text.md): the redacted regions were read again.
+# True: no personal item readable (possibly after stronger redaction); False:
+# still readable, so no copy was released; null: no PII was redacted.
+RELEASE_VERIFIED = "release_verified"
+REASON_PII_STILL_READABLE = "pii_still_readable"  # decide's reason kind for False
 
 # --- decision ----------------------------------------------------------------
 DECISION = "decision"
@@ -254,6 +259,7 @@ DDL: dict[str, str] = {
     REDACTED_PATH: "string",
     TEXT_ERROR: "string",
     TEXT_PREVIEW_PATH: "string",
+    RELEASE_VERIFIED: "boolean",
     DECISION: "string",
     REASONS: "array<string>",
     REVIEW_ACTION: "string",

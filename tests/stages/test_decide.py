@@ -115,3 +115,18 @@ def test_a_failed_check_sends_the_photo_to_review():
         {"status": "ok", "quality_error": "odd size"}, Policy(check_failed="reject")
     )
     assert decision == "reject"
+
+
+def test_pii_still_readable_after_redaction_goes_to_review():
+    import numpy as np
+
+    row = ok(pii_types=["PERSON"], redacted_path=None, release_verified=np.False_)
+    decision, reasons = decide(row, Policy())
+    assert decision == "review"
+    assert [reason_kind(r) for r in reasons] == [S.REASON_PII_STILL_READABLE]
+    assert "no copy was released" in reasons[0]
+    # Verified, or nothing to verify: released redacted as before.
+    for verified in (True, None, float("nan")):
+        row = ok(pii_types=["PERSON"], redacted_path="redacted/a.jpg", release_verified=verified)
+        assert decide(row, Policy())[0] == "accept"
+    assert decide(ok(release_verified=False), Policy()) == ("accept", [])  # no PII: no reason

@@ -23,6 +23,18 @@ FOUND = [
     ("12 rue de la Paix", "STREET_ADDRESS", "rue de la Paix"),
     ("Calle Mayor 12", "STREET_ADDRESS", "Calle Mayor 12"),
     ("Rua Augusta, 1500", "STREET_ADDRESS", "Rua Augusta"),
+    # Spanish and Portuguese (patterns, lexicons and cue words: no spaCy model fits)
+    ("Nombre: Xochitl Quispe", "PERSON", "Xochitl Quispe"),
+    ("Nome: Mariana Souza", "PERSON", "Mariana Souza"),
+    ("THOMAS MLLER", "PERSON", "THOMAS MLLER"),  # handwriting in capitals, as OCR read it
+    ("Teléfono 912 345 678", "PHONE_NUMBER", "912 345 678"),
+    ("Telefone: +351 912 345 678", "PHONE_NUMBER", "912 345 678"),
+    ("NIE X1234567L", "ID_NUMBER", "X1234567L"),
+    ("Pasaporte PAA123456", "ID_NUMBER", "PAA123456"),
+    ("Passeport 18AV12345", "ID_NUMBER", "18AV12345"),
+    ("RG 12.345.678-9", "ID_NUMBER", "12.345.678-9"),
+    ("Calle de Alcalá 48", "STREET_ADDRESS", "Alcalá 48"),
+    ("Rua Augusta", "STREET_ADDRESS", "Rua Augusta"),  # its number read as another line
 ]
 
 PLAIN = [
@@ -34,6 +46,18 @@ PLAIN = [
     "3 for 2 5.00",
     "Leche entera 1,29",
     "Arroz 5 kg R$ 24,90",
+    # Shelf labels, brands, best-before and lot codes that were read as PII
+    "Päron Kaiser",
+    "Vattenmelon Hel",
+    "Citrus",
+    "Innocent",
+    "Apple Granny Smith",
+    "Bäst före 20.07 2018 13 06",
+    "Lot L20180713",
+    "EAN 7310865004703",
+    "Jfr pris 39,90 kr/kg",
+    "Leite integral 1L",
+    "MARIA MJÖLK",  # a given name in capitals before a product word
 ]
 
 
@@ -83,3 +107,14 @@ def test_spans_map_to_whole_words_across_lines():
         ("PERSON", 1, (0,)),
         ("PHONE_NUMBER", 1, (1,)),
     ]
+
+
+def test_a_name_does_not_swallow_the_next_line(analyzer):
+    text = "Luiz Carvalho\nPrico 3.45"  # "Price 3.45" in handwriting, as OCR read it
+    spans = [text[e.start : e.end] for e in find_pii(text, analyzer, languages=("en", "fr"))]
+    assert "Luiz Carvalho" in spans and not any("Prico" in s for s in spans)
+
+
+def test_fullwidth_punctuation_is_read_as_ascii():
+    lines = [_line("Rua Augusta\uff0c 1500")]
+    assert document(lines)[0] == "Rua Augusta, 1500"

@@ -40,6 +40,7 @@ def test_text_stage_redacts_strips_and_survives_bad_rows(spark, tmp_path, ocr):
     row = got["pii"]
     assert row[S.HAS_TEXT] is True and row[S.TEXT_ERROR] is None
     assert set(PII_LINES) <= set(row[S.PII_TYPES])
+    assert row[S.RELEASE_VERIFIED] is True  # the redacted lines were read again
     texts = {r["text"]: r["pii_types"] for r in row[S.TEXT_REGIONS]}
     assert texts["Price 3.45"] == []
     # Stored relative to the results folder (crowdlens.io.outputs).
@@ -56,6 +57,7 @@ def test_text_stage_redacts_strips_and_survives_bad_rows(spark, tmp_path, ocr):
     assert row[S.HAS_TEXT] is False and row[S.PII_TYPES] == [] and row[S.TEXT_REGIONS] == []
     assert len(Image.open(out / row[S.REDACTED_PATH]).getexif()) == 0
     assert row[S.TEXT_PREVIEW_PATH] is None
+    assert row[S.RELEASE_VERIFIED] is None  # nothing redacted, nothing to verify
 
     assert all(got["failed"][c] is None for c in TEXT_COLUMNS)
     row = got["broken"]

@@ -15,7 +15,10 @@ The rules, in the :class:`Policy` (config file section ``[policy]``):
   ``no_label``;
 * personal information -> the photo is released *redacted*, not rejected: the
   reason is noted and the decision is unchanged, unless no redacted copy was
-  written, which sends it to ``pii_unredacted`` (``review``).
+  written, which sends it to ``pii_unredacted`` (``review``). When the
+  redacted regions, read again, still showed personal data
+  (``release_verified`` false), the copy was withheld and the reason kind is
+  ``pii_still_readable`` (action ``pii_unredacted``).
 
 The strongest action wins: reject > review > accept.
 """
@@ -67,6 +70,7 @@ INPUTS = (
     S.REDACTED_PATH,
     S.QUALITY_ERROR,
     S.TEXT_ERROR,
+    S.RELEASE_VERIFIED,
 )
 OUTPUTS = (S.DECISION, S.REASONS)
 
@@ -158,6 +162,16 @@ def _present(value: Any) -> bool:
         return True
 
 
+def _is_false(value: Any) -> bool:
+    """False (Python or numpy), but not null (None, NaN, pandas NA)."""
+    if not _present(value) or isinstance(value, str):
+        return False
+    try:
+        return not bool(value)
+    except TypeError:  # pandas NA
+        return False
+
+
 def _seq(value: Any) -> list[Any]:
     return list(value) if _present(value) and not isinstance(value, str) else []
 
@@ -217,7 +231,15 @@ def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
             steps.append((policy.check_failed, f"{KIND_CHECK}: {what} failed: {row[column]}"))
 
     pii = sorted({str(t) for t in _seq(row.get(S.PII_TYPES))})
-    if pii:
+    if pii and _is_false(row.get(S.RELEASE_VERIFIED)):
+        steps.append(
+            (
+                policy.pii_unredacted,
+                f"{S.REASON_PII_STILL_READABLE}: {', '.join(pii)} could still be read after "
+                "redaction, so no copy was released; redact it by hand or reject it",
+            )
+        )
+    elif pii:
         if _present(row.get(S.REDACTED_PATH)) or S.REDACTED_PATH not in row:
             steps.append((ACCEPT, f"{KIND_PII}: {', '.join(pii)} (released redacted)"))
         else:

@@ -13,6 +13,7 @@ so nothing unchecked is released.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ TEXT_COLUMNS = (
     S.REDACTED_PATH,
     S.TEXT_PREVIEW_PATH,
     S.TEXT_ERROR,
+    S.RELEASE_VERIFIED,
 )
 TEXT_INPUTS = (S.IMAGE_ID, S.PATH, S.CONTENT, S.STATUS)
 
@@ -57,7 +59,8 @@ def text_row(
     from crowdlens.text.photo import PhotoText, read_photo
     from crowdlens.text.pii import get_analyzer
     from crowdlens.text.preview import render_preview
-    from crowdlens.text.redact import mirrored_path, redact, save_clean
+    from crowdlens.text.redact import mirrored_path, save_clean
+    from crowdlens.text.verify import release_copy
 
     row: dict[str, Any] = dict.fromkeys(TEXT_COLUMNS)
     if status != S.STATUS_OK:
@@ -66,29 +69,32 @@ def text_row(
     try:
         image = decode_image(data).image
         found = PhotoText(has_text=False, gated_out=True)
+        ocr = None
         if cfg.enabled:
             step = "reading text"
-            rgb = np.asarray(image)
+            ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
             gate = (
                 get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads)
                 if cfg.gate
                 else None
             )
-            found = read_photo(
-                rgb,
-                cfg,
-                ocr=get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold),
-                analyzer=get_analyzer(cfg.languages, cfg.phone_regions),
-                gate=gate,
-            )
+            analyzer = get_analyzer(cfg.languages, cfg.phone_regions)
+            found = read_photo(np.asarray(image), cfg, ocr=ocr, analyzer=analyzer, gate=gate)
             row[S.HAS_TEXT] = found.has_text
             row[S.TEXT_REGIONS] = found.regions()
             row[S.PII_TYPES] = found.pii_types
-        step = "writing the released copy"
-        released = redact(image, found.cover, cfg.redact_mode) if found.cover else image
+        step = "verifying the redaction"
+        released = release_copy(image, found, cfg, ocr)
+        row[S.RELEASE_VERIFIED] = released.verified
         stored = mirrored_path("", path, input_root, image_id)
-        save_clean(released, output_target(out_dir, stored), jpeg_quality=cfg.jpeg_quality)
-        row[S.REDACTED_PATH] = stored
+        target = output_target(out_dir, stored)
+        if released.image is None:  # personal data stayed readable: withheld
+            if "://" not in target and os.path.exists(target):
+                os.remove(target)  # a copy from an earlier run must not stay behind
+        else:
+            step = "writing the released copy"
+            save_clean(released.image, target, jpeg_quality=cfg.jpeg_quality)
+            row[S.REDACTED_PATH] = stored
         if cfg.previews and found.has_text:
             step = "writing the preview"
             preview = render_preview(
@@ -124,6 +130,7 @@ def _text_batch(
     ]
     out = pd.DataFrame(rows, columns=list(TEXT_COLUMNS))
     out[S.HAS_TEXT] = out[S.HAS_TEXT].astype("boolean")
+    out[S.RELEASE_VERIFIED] = out[S.RELEASE_VERIFIED].astype("boolean")
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crowdlens.text.pii import document, find_pii, map_spans
+from crowdlens.text.pii import PiiHit, document, find_pii, map_spans
 from crowdlens.text.redact import cover_polygon
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,6 +32,8 @@ class PhotoText:
     line_pii: list[list[str]] = field(default_factory=list)  # PII types of each line
     pii_types: list[str] = field(default_factory=list)  # sorted, unique
     cover: list[np.ndarray] = field(default_factory=list)  # polygons to redact
+    # The personal items of each line (text of the words covered), to verify the release.
+    secrets: dict[int, list[str]] = field(default_factory=dict)
 
     def regions(self) -> list[dict[str, Any]]:
         """Rows for the ``text_regions`` column."""
@@ -44,6 +46,26 @@ class PhotoText:
             }
             for line, types in zip(self.lines, self.line_pii)
         ]
+
+
+def line_hits(lines: list[TextLine], cfg: TextConfig, analyzer: AnalyzerEngine) -> list[PiiHit]:
+    """The personal information on OCR ``lines``: which words of which line carry what.
+
+    The one PII decision of the text path, shared by the stage, the
+    verification of released copies and the benchmarks.
+    """
+    if not lines:
+        return []
+    text, starts = document(lines)
+    found = find_pii(
+        text,
+        analyzer,
+        languages=cfg.languages,
+        entities=cfg.entities,
+        score_threshold=cfg.score_threshold,
+        phone_regions=cfg.phone_regions,
+    )
+    return map_spans(lines, starts, found)
 
 
 def read_photo(
@@ -67,21 +89,15 @@ def read_photo(
     lines = ocr.read(rgb)
     if not lines:
         return PhotoText(has_text=False, gated_out=False)
-    text, starts = document(lines)
-    found = find_pii(
-        text,
-        analyzer,
-        languages=cfg.languages,
-        entities=cfg.entities,
-        score_threshold=cfg.score_threshold,
-    )
-    hits = map_spans(lines, starts, found)
+    hits = line_hits(lines, cfg, analyzer)
     line_pii: list[set[str]] = [set() for _ in lines]
     cover = []
+    secrets: dict[int, list[str]] = {}
     for hit in hits:
         line_pii[hit.line].add(hit.entity_type)
         words = lines[hit.line].words
         cover.append(cover_polygon([words[j].polygon for j in hit.words], cfg.padding))
+        secrets.setdefault(hit.line, []).append(" ".join(words[j].text for j in hit.words))
     return PhotoText(
         has_text=True,
         gated_out=False,
@@ -89,4 +105,5 @@ def read_photo(
         line_pii=[sorted(t) for t in line_pii],
         pii_types=sorted(set().union(*line_pii)),
         cover=cover,
+        secrets=secrets,
     )

@@ -30,6 +30,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.text.lexicon import fold
+from crowdlens.text.names import GIVEN_NAMES
+from crowdlens.text.patterns import (
+    ADDRESS_CONTEXT,
+    ADDRESS_PATTERNS,
+    EMAIL_PATTERN,
+    ID_CONTEXT,
+    ID_PATTERNS,
+    INTERNATIONAL_PHONE,
+    NAME_LABEL_PATTERN,
+)
+from crowdlens.text.pii_rules import Candidate, name_parts, plausible
 
 if TYPE_CHECKING:  # pragma: no cover
     from presidio_analyzer import AnalyzerEngine
@@ -52,98 +64,6 @@ class Entity:
     score: float
 
 
-# --- own recognisers -----------------------------------------------------------
-
-EMAIL_PATTERN = (
-    r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\s?\.\s?[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
-)
-
-# (name, regex, score). Scores below the default threshold (0.35) fire only
-# when presidio's context enhancer finds a word such as "passport" nearby.
-ID_PATTERNS = (
-    # Any case: OCR of handwriting often reads "X1234567" as "x1234567".
-    ("passport-like", r"\b(?i:[A-Z]{1,2})[ -]?\d{6,9}\b", 0.45),
-    ("us-ssn", r"\b\d{3}-\d{2}-\d{4}\b", 0.6),
-    ("br-cpf", r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b", 0.7),
-    ("es-dni", r"\b\d{8}-?[A-HJ-NP-TV-Z]\b", 0.6),
-    ("es-nie", r"\b[XYZ]-?\d{7}-?[A-Z]\b", 0.6),
-    ("mx-curp", r"\b[A-Z]{4}\d{6}[HM][A-Z]{5}[A-Z0-9]\d\b", 0.8),
-    ("uk-nino", r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.6),
-    ("fr-nir", r"\b[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3}(?: ?\d{2})?\b", 0.6),
-    ("digit-groups", r"\b\d{2,6}(?:[ .-]\d{2,6}){1,4}\b", 0.2),
-    ("long-number", r"\b\d{8,14}\b", 0.25),
-)
-ID_CONTEXT = [
-    "id", "identity", "identification", "passport", "passeport", "pasaporte",
-    "passaporte", "dni", "nie", "cni", "nif", "nin", "cpf", "rg", "ssn", "curp",
-    "cedula", "cédula", "carte", "card", "no", "number", "numéro", "número", "licence",
-    "license", "permis", "identidad", "identité", "identidade", "social", "security",
-]  # fmt: skip
-
-_STREET_BEFORE = (
-    r"rue|avenue|av\.?|boulevard|bd|chemin|place|all[ée]e|impasse|quai|route|"
-    r"calle|c/|avenida|avda\.?|paseo|plaza|carrera|camino|"
-    r"rua|travessa|estrada|largo|pra[çc]a|via|viale|piazza|corso"
-)
-_STREET_AFTER = (
-    r"street|st\.?|road|rd\.?|avenue|ave\.?|lane|ln\.?|drive|dr\.?|boulevard|blvd\.?|way|"
-    r"close|court|ct\.?|place|pl\.?|terrace|crescent|highway|hwy|strasse|straße|str\.?|weg|gasse"
-)
-_NAME_WORD = r"[A-Za-zÀ-ÖØ-öø-ÿ'’.-]+"
-ADDRESS_PATTERNS = (
-    # 12 rue de la Paix / 1500 Avenida Paulista
-    (
-        "number-first",
-        rf"\b\d{{1,5}}[a-zA-Z]?,?\s+(?:{_STREET_BEFORE})\s+(?:{_NAME_WORD}\s?){{1,5}}",
-        0.6,
-    ),
-    # 221B Baker Street
-    (
-        "number-name-type",
-        rf"\b\d{{1,5}}[a-zA-Z]?\s+(?:{_NAME_WORD}\s+){{1,4}}(?:{_STREET_AFTER})\b",
-        0.6,
-    ),
-    # Calle Mayor 12 / Rua Augusta, 1500 / Hauptstraße 5
-    (
-        "type-name-number",
-        rf"\b(?:{_STREET_BEFORE})\s+(?:{_NAME_WORD}\s+){{0,4}}{_NAME_WORD},?\s+(?:n[º°o]\.?\s*)?\d{{1,5}}\b",
-        0.6,
-    ),
-    ("name-street-number", rf"\b{_NAME_WORD}(?:strasse|straße|weg|gasse)\s+\d{{1,5}}\b", 0.6),
-    # Postcodes with a city after them (75001 Paris, SW1A 1AA London) make an address line.
-    ("postcode-city", r"\b\d{5}\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]{2,}\b", 0.4),
-    ("uk-postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", 0.5),
-)
-ADDRESS_CONTEXT = ["address", "adresse", "dirección", "direccion", "endereço", "morada", "domicile"]
-
-#: Common given names across the surveyed countries; "Given Family" after one
-#: of these is a PERSON even when spaCy's small model misses it on OCR text.
-GIVEN_NAMES = (
-    "James", "John", "Robert", "Michael", "William", "David", "Richard", "Joseph", "Thomas",
-    "Charles", "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan",
-    "Jessica", "Sarah", "Karen", "Emma", "Olivia", "Sophie", "Oliver", "George", "Harry",
-    "Jack", "Amelia", "Jean", "Pierre", "Marie", "Michel", "Philippe", "Nicolas", "Camille",
-    "Julien", "Isabelle", "Nathalie", "Sylvie", "Claire", "Louis", "Lucas", "Hugo", "Léa",
-    "Chloé", "Manon", "Antoine", "François", "Mohamed", "Ahmed", "Fatima", "Aïcha", "Moussa",
-    "Mamadou", "Awa", "Aminata", "Ibrahim", "Ousmane", "Maria", "José", "Juan", "Carlos",
-    "Luis", "Miguel", "Javier", "Antonio", "Manuel", "Francisco", "Pedro", "Alejandro",
-    "Carmen", "Ana", "Lucía", "Laura", "Sofía", "Valentina", "Camila", "Diego", "Andrés",
-    "Jorge", "Ricardo", "Fernando", "Gabriel", "João", "Paulo", "Mateus", "Rafael", "Gustavo",
-    "Bruno", "Felipe", "Mariana", "Beatriz", "Juliana", "Fernanda", "Luiz", "Hans", "Peter",
-    "Klaus", "Stefan", "Andreas", "Anna", "Julia", "Katharina", "Giuseppe", "Giovanni", "Marco",
-    "Luca", "Francesca", "Giulia", "Chiara", "Raj", "Rahul", "Amit", "Priya", "Anjali",
-    "Sunita", "Ravi", "Arjun", "Deepak", "Chinedu", "Emeka", "Ngozi", "Oluwaseun", "Adebayo",
-    "Chioma", "Wanjiru", "Kamau", "Otieno", "Achieng", "Mwangi", "Maricel", "Jose", "Rosa",
-    "Sipho", "Thabo", "Nomvula", "Lerato", "Pieter", "Johan", "Kwame", "Kofi", "Ama",
-)  # fmt: skip
-
-NAME_LABEL_PATTERN = (
-    r"(?i:\b(?:name|nom|pr[ée]nom|nombre|nome|client|customer|cliente|sr\.?|sra\.?|mr\.?|mrs\.?|ms\.?|"
-    r"mme\.?|m\.)\s*[:.]?\s*)[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+(?:\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+){0,3}"
-)
-INTERNATIONAL_PHONE = r"(?<![\w+])\+\s?\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,5}\b"
-
-
 def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[object]:
     from presidio_analyzer import Pattern, PatternRecognizer
     from presidio_analyzer.predefined_recognizers import (
@@ -161,6 +81,10 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
         return rx.replace(r"[\s", r"[ \t").replace(r"\s", r"[ \t]")
 
     names = "|".join(re.escape(n) for n in sorted(set(GIVEN_NAMES), key=len, reverse=True))
+    # Capitals, with and without accents; short names ("ANA", "ALI") are
+    # too often parts of packaging words in capitals.
+    upper = {v for n in GIVEN_NAMES if len(n) >= 4 for v in (n.upper(), fold(n).upper())}
+    caps = "|".join(re.escape(n) for n in sorted(upper, key=len, reverse=True))
     return [
         PatternRecognizer(
             supported_entity="EMAIL_ADDRESS",
@@ -193,6 +117,12 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
                 Pattern(
                     "given-name",
                     one_line(rf"\b(?:{names})(?:\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+){{1,3}}\b"),
+                    0.7,
+                ),
+                # Handwriting in capitals ("THOMAS MLLER": OCR also drops accents).
+                Pattern(
+                    "given-name-caps",
+                    one_line(rf"\b(?:{caps})(?:\s+[A-ZÀ-Ö][A-ZÀ-Ö'’-]+){{1,3}}\b"),
                     0.7,
                 ),
                 Pattern("name-label", one_line(NAME_LABEL_PATTERN), 0.7),
@@ -257,8 +187,10 @@ def build_analyzer(
         registry.add_recognizer(
             SpacyRecognizer(supported_language=lang, supported_entities=["PERSON"])
         )
-        for rec in _pattern_recognizers(lang, phone_regions):
-            registry.add_recognizer(rec)  # type: ignore[arg-type]
+    # The patterns do not depend on the language: running them once (with the
+    # first language) instead of once per language saves their time.
+    for rec in _pattern_recognizers(usable[0], phone_regions):
+        registry.add_recognizer(rec)  # type: ignore[arg-type]
     return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=usable)
 
 
@@ -268,18 +200,28 @@ def get_analyzer(languages: tuple[str, ...], phone_regions: tuple[str, ...]) -> 
     return build_analyzer(languages, phone_regions)
 
 
-# Title case only: spaCy also calls ALL-CAPS store names and brands PERSON.
-_CAP_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’-]+")
-
-
-def _plausible_person(text: str) -> bool:
-    """spaCy's small model calls many OCR'd product words PERSON ("Crème").
-
-    Keep a NER name only if it has at least two title-case words, as names
-    written on receipts and notes do; single names are caught by the
-    given-name and "Name:" recognisers instead.
-    """
-    return len(_CAP_WORD.findall(text)) >= 2 and not any(ch.isdigit() for ch in text)
+def _candidate(text: str, r: object) -> tuple[Candidate, str | None]:
+    """A presidio result as a :class:`Candidate` (its line, the text before it, the line above)."""
+    start, end = r.start, r.end  # type: ignore[attr-defined]
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    prev_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+    previous = text[prev_start : line_start - 1] if line_start else ""
+    meta = getattr(r, "recognition_metadata", None) or {}
+    name = str(meta.get("recognizer_name", ""))
+    explanation = getattr(r, "analysis_explanation", None)
+    pattern = getattr(explanation, "pattern_name", None)
+    source = "spacy" if name.startswith("Spacy") else f"pattern:{pattern}" if pattern else name
+    cand = Candidate(
+        entity_type=r.entity_type,  # type: ignore[attr-defined]
+        text=text[start:end],
+        line=text[line_start:line_end],
+        before=text[line_start:start],
+        previous=previous,
+        source=source,
+    )
+    return cand, pattern
 
 
 def find_pii(
@@ -289,8 +231,14 @@ def find_pii(
     languages: Sequence[str] = ("en",),
     entities: Sequence[str] | None = None,
     score_threshold: float = 0.35,
+    phone_regions: Sequence[str] = (),
 ) -> list[Entity]:
     """Personal information in ``text``, for every language, best score per span.
+
+    Every candidate of the recognisers is judged again from its line and the
+    line above (:func:`crowdlens.text.pii_rules.plausible`): product words,
+    dates, prices and lot codes are not personal information. Phones must be
+    valid for one of ``phone_regions`` (or international).
 
     Example::
 
@@ -300,24 +248,42 @@ def find_pii(
     if not text.strip():
         return []
     supported = set(analyzer.supported_languages)
+    regions = list(phone_regions) or list(_registry_regions(analyzer))
     best: dict[tuple[str, int, int], float] = {}
-    for lang in languages:
-        if lang not in supported:
-            continue
+    langs = [lang for lang in languages if lang in supported]
+    if langs and analyzer.supported_languages[0] not in langs:
+        langs.append(analyzer.supported_languages[0])  # the patterns are registered there
+    for lang in langs:
         results = analyzer.analyze(
             text, language=lang, entities=list(entities) if entities else None,
-            score_threshold=score_threshold,
+            score_threshold=score_threshold, return_decision_process=True,
         )  # fmt: skip
         for r in results:
-            if (
-                r.entity_type == "PERSON"
-                and (r.recognition_metadata or {}).get("recognizer_name", "").startswith("Spacy")
-                and not _plausible_person(text[r.start : r.end])
-            ):
-                continue
             key = (r.entity_type, r.start, r.end)
-            best[key] = max(best.get(key, 0.0), float(r.score))
+            if r.score <= best.get(key, -1.0):
+                continue
+            cand, pattern = _candidate(text, r)
+            if not plausible(cand, pattern, regions):
+                continue
+            if r.entity_type == "PERSON" and "\n" in cand.text:
+                for s, e in name_parts(cand.text):
+                    best[(r.entity_type, r.start + s, r.start + e)] = float(r.score)
+            else:
+                best[key] = float(r.score)
     return [Entity(t, s, e, sc) for (t, s, e), sc in sorted(best.items(), key=lambda kv: kv[0][1])]
+
+
+def _registry_regions(analyzer: AnalyzerEngine) -> tuple[str, ...]:
+    """The phone regions the analyzer was built with (its phone recogniser's)."""
+    for rec in analyzer.registry.recognizers:
+        regions = getattr(rec, "supported_regions", None)
+        if regions:
+            return tuple(regions)
+    return ()
+
+
+#: The recogniser sometimes reads CJK punctuation ("Rua Augusta，"): ASCII for the patterns.
+_FULLWIDTH = str.maketrans("，．：；＠（）－／", ",.:;@()-/")
 
 
 def document(lines: Sequence[TextLine]) -> tuple[str, list[int]]:
@@ -329,7 +295,7 @@ def document(lines: Sequence[TextLine]) -> tuple[str, list[int]]:
     starts, parts, at = [], [], 0
     for line in lines:
         starts.append(at)
-        parts.append(line.text)
+        parts.append(line.text.translate(_FULLWIDTH))  # one char for one: offsets hold
         at += len(line.text) + 1
     return "\n".join(parts), starts
 

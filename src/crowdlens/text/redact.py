@@ -35,8 +35,8 @@ def cover_polygon(polygons: Sequence[Polygon], padding: float) -> np.ndarray:
     fraction of the rectangle's height (its short side): descenders,
     accents and the detector's tight boxes otherwise leave readable edges.
 
-    >>> cover_polygon([[[0, 0], [10, 0], [10, 2], [0, 2]]], 0.5).round().tolist()
-    [[-1.0, 3.0], [-1.0, -1.0], [11.0, -1.0], [11.0, 3.0]]
+    >>> sorted(cover_polygon([[[0, 0], [10, 0], [10, 2], [0, 2]]], 0.5).round().tolist())
+    [[-1.0, -1.0], [-1.0, 3.0], [11.0, -1.0], [11.0, 3.0]]
     """
     import cv2
     import numpy as np

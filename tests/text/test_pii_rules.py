@@ -1,0 +1,147 @@
+"""The rules that judge PII candidates from their line (pure: no presidio, no OCR)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crowdlens.text.lexicon import fold, is_not_name_word
+from crowdlens.text.pii_rules import (
+    Candidate,
+    checksum_ok,
+    has_cue,
+    looks_like_date,
+    plausible,
+)
+
+REGIONS = ("US", "GB", "FR", "ES", "PT", "BR", "MX", "SE", "DE")
+
+
+def person(text, line=None, before="", previous="", source="spacy"):
+    return Candidate("PERSON", text, line or text, before, previous, source)
+
+
+@pytest.mark.parametrize(
+    "cand",
+    [
+        # Produce, packaging and shelf vocabulary of the data's languages.
+        person("Päron Kaiser"),
+        person("Vattenmelon Hel"),
+        person("Mini Vattenmeloner"),
+        person("Leche Entera"),
+        person("Pão Francês", source="pattern:given-name"),
+        # Varieties and brands that read like names.
+        person("Granny Smith"),
+        person("Ingrid Marie"),
+        # Months and store chains.
+        person("Julio Mercadona"),
+        person("Coop Konsum"),
+        # A lone title-case phrase with no support: a shelf label, not a person.
+        person("Kaiser Alexandre"),
+        person("Innocent"),
+        person("Ekologia"),
+    ],
+)
+def test_labels_products_and_lone_phrases_are_not_names(cand):
+    assert not plausible(cand, None, REGIONS)
+
+
+@pytest.mark.parametrize(
+    "cand",
+    [
+        person("Lucía Ortega"),  # known given name
+        person("Xochitl Okafor"),  # known surname
+        person("Xochitl Quispe", "Nombre: Xochitl Quispe", before="Nombre: "),  # cue on the line
+        person("Xochitl Quispe", previous="Contacto"),  # cue on the line above
+        person("ANA LOPEZ", source="pattern:name-label"),  # patterns bring their own evidence
+    ],
+)
+def test_supported_names_are_kept(cand):
+    assert plausible(cand, None, REGIONS)
+
+
+def phone(text, line=None, before="", previous=""):
+    return Candidate("PHONE_NUMBER", text, line or text, before, previous, "phone")
+
+
+@pytest.mark.parametrize(
+    "cand",
+    [
+        phone("20.07 2018 13 06"),  # best-before date and time
+        phone("2018-07-20 1306"),
+        phone("13:06 2007 2018"),
+        phone("0612 3456", "Jfr-pris 0612 3456"),  # too short, and a comparison price
+        phone("39,90 0612345678"),  # money in the span
+        phone("0612345678", "Bäst före 0612345678"),  # best-before line, no phone word
+        phone("0612345678", "Lot 0612345678"),
+        phone("0612345678", "Vikt 0,512 kg 0612345678"),
+        phone("1234 5678 9012"),  # not valid in any configured region
+        phone("123.456.789-09", "CPF 123.456.789-09", before="CPF "),  # an ID, not a phone
+    ],
+)
+def test_dates_prices_weights_and_lots_are_not_phones(cand):
+    assert not plausible(cand, None, REGIONS)
+
+
+@pytest.mark.parametrize(
+    "cand",
+    [
+        phone("+44 20 7946 0958"),
+        phone("06 12 34 56 78"),
+        phone("(415) 555-0132"),
+        phone("+55 11 91234-5678"),
+        phone("912 345 678", "Telefone: 912 345 678 Lot 7", before="Telefone: "),  # cue wins
+    ],
+)
+def test_real_phones_are_kept(cand):
+    assert plausible(cand, None, REGIONS)
+
+
+def ident(text, pattern, line=None, before="", previous=""):
+    return Candidate("ID_NUMBER", text, line or text, before, previous, f"pattern:{pattern}")
+
+
+def test_checksums():
+    assert checksum_ok("es-dni", "12345678Z") and not checksum_ok("es-dni", "12345678A")
+    assert checksum_ok("es-nie", "X1234567L") and not checksum_ok("es-nie", "X1234567A")
+    assert checksum_ok("br-cpf", "123.456.789-09") and not checksum_ok("br-cpf", "123.456.789-00")
+    assert checksum_ok("fr-nir", "1 85 05 78 006 084 91")
+    assert not checksum_ok("fr-nir", "1 85 05 78 006 084 36")
+    assert not checksum_ok("us-ssn", "666-12-3456")
+
+
+@pytest.mark.parametrize(
+    ("cand", "pattern", "kept"),
+    [
+        (ident("X1234567", "passport-like", "Passport X1234567", "Passport "), "passport-like", 1),
+        (ident("x1234567", "passport-like", "passpont x1234567", "passpont "), "passport-like", 1),
+        (ident("L2018071", "passport-like", "L2018071"), "passport-like", 0),  # a lot code
+        (ident("7310865", "long-number", "EAN 7310865004703"), "long-number", 0),
+        (ident("123456789012", "long-number", previous="CNI"), "long-number", 1),
+        (ident("12345678Z", "es-dni", "12345678Z"), "es-dni", 1),
+        (ident("12345678A", "es-dni", "DNI 12345678A", "DNI "), "es-dni", 0),  # bad letter
+        (ident("20 07 2018", "digit-groups", "ID 20 07 2018", "ID "), "digit-groups", 0),
+    ],
+)
+def test_id_numbers_need_a_checksum_or_an_id_word(cand, pattern, kept):
+    assert plausible(cand, pattern, REGIONS) is bool(kept)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "kept"),
+    [
+        ("221B Baker Street", "221B Baker Street", True),
+        ("Calle Mayor 12", "Calle Mayor 12", True),
+        ("12 Ägg st", "12 Ägg st 39,90", False),
+        ("500 Mjölk Way", "500 Mjölk Way", False),
+    ],
+)
+def test_addresses_are_not_labels(text, line, kept):
+    assert plausible(Candidate("STREET_ADDRESS", text, line), None, REGIONS) is kept
+
+
+def test_helpers():
+    assert fold("Päron CRÈME") == "paron creme"
+    assert is_not_name_word("Vattenmelon") and not is_not_name_word("Lopez")
+    assert has_cue(["Passeport 18AV12345"], frozenset({"passeport"}))
+    assert not has_cue(["Pass"], frozenset({"passport"}), fuzzy=True)
+    assert looks_like_date("20.07 2018") and not looks_like_date("+33 6 12 34 56 78")
