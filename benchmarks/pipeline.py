@@ -121,6 +121,7 @@ def run_moderate(cluster, manifest: Path, text: bool, out: Path) -> dict[str, fl
     config.write_text(
         f"write_report = false\n[text]\nenabled = {'true' if text else 'false'}\n"
         f'[model]\nbundle = "{bundle_path()}"\n'
+        f'[ingest]\nallowed_roots = ["{WORK}"]\n'  # the manifest names photos by absolute path
     )
     cmd = [*CLI, "moderate", str(manifest), "--out", str(out), "--overwrite",
            "--config", str(config), "--master", cluster.master_url]  # fmt: skip

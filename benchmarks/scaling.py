@@ -85,6 +85,8 @@ def write_config(path: Path, *, text: bool, per_partition: int) -> Path:
         f"write_report = false\n[spark]\nphotos_per_partition = {per_partition}\n"
         f"[text]\nenabled = {'true' if text else 'false'}\n"
         f'[model]\nbundle = "{bundle_path()}"\n'
+        # The manifest is in a temporary folder and names the photos by absolute path.
+        f'[ingest]\nallowed_roots = ["{DATA}", "{REPO}"]\n'
     )
     return path
 

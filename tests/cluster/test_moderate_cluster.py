@@ -37,6 +37,10 @@ photos_per_partition = 8   # ~34 small tasks: retries and re-runs are cheap
 enabled = false            # OCR costs ~1 s per photo; it has its own tests
 [model]
 bundle = "{bundle}"
+[ingest]
+# The manifest lives in a temporary folder and names photos elsewhere by
+# absolute path: allow exactly those two trees (confinement, docs/architecture.md).
+allowed_roots = ["{data}", "{sample}"]
 """
 
 
@@ -57,7 +61,11 @@ def job(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     from crowdlens.models.bundle import resolve_bundle
 
     config = work / "crowdlens.toml"
-    config.write_text(CONFIG.format(bundle=resolve_bundle("efficientnet_lite0").path))
+    config.write_text(
+        CONFIG.format(
+            bundle=resolve_bundle("efficientnet_lite0").path, data=shared_data, sample=SAMPLE
+        )
+    )
     return manifest, config
 
 
