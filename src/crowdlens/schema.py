@@ -188,10 +188,7 @@ REVIEW_CONFLICT = "conflict"  # review_action of a photo whose reviewers disagre
 REVIEW_SHOWS = ("todo", "pending", "decided", "conflict", "mine", "all")
 REVIEW_SORTS = ("uncertainty", "score", "label", "country", "contributor", "id")
 # --- release (crowdlens release; io/confine.py) --------------------------------
-# Written by the text stage: the released copy was re-read and no personal item
-# was readable (False: withheld; null/absent: not verified). Defined here only
-# until the text branch adds it; keep one definition when merging.
-RELEASE_VERIFIED = "release_verified"
+# (release refuses photos whose RELEASE_VERIFIED, written by the text stage, is False)
 RELEASE_FILE = "file"  # release manifest: the copy's path inside the release folder
 
 # Spark SQL types, as DDL, for every column a stage adds.
@@ -273,7 +270,6 @@ DDL: dict[str, str] = {
     REVIEW_BATCH: "long",
     REVIEW_STATE: "string",
     CLAIMED_LABEL: "string",
-    RELEASE_VERIFIED: "boolean",
 }
 
 # The quality measures, in the order the stage adds them and the report plots them.

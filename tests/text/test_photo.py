@@ -71,3 +71,30 @@ def test_preview_outlines_text_in_colour(pii_photo, ocr, analyzer):
     yellow = ((arr[:, 0] > 200) & (arr[:, 1] > 180) & (arr[:, 2] < 60)).sum()
     assert red > 100 and yellow > 50
     assert isinstance(preview, Image.Image) and preview is not pii_photo
+
+
+def test_gate_boxes_are_read_without_a_second_detection(pii_photo, ocr, analyzer):
+    """The gate's boxes, read where they are, give the lines a full read gives."""
+    rgb = np.asarray(pii_photo)
+    gate = get_gate(960, 0.3, 2)
+    boxes = gate.find(rgb)
+    assert boxes.shape[1:] == (4, 2) and len(boxes) >= len(PII_LINES) + len(PLAIN_LINES)
+    # Boxes are in the photo's own pixels, not the gate's small copy.
+    assert boxes[..., 0].max() <= rgb.shape[1] and boxes[..., 1].max() <= rgb.shape[0]
+    lines = ocr.read_regions(rgb, boxes)
+    assert {ln.text for ln in lines} == {ln.text for ln in ocr.read(rgb)}
+    assert all(ln.words and ln.words[0].polygon for ln in lines)
+
+    cfg = TextConfig()
+    assert cfg.read_gate_boxes
+    found = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
+    assert not found.gated_out and set(PII_LINES) <= set(found.pii_types)
+    reread = _texts(ocr, redact(pii_photo, found.cover, cfg.redact_mode))
+    assert not any(secret in reread for secret in PII_LINES.values())
+    assert all(plain in reread for plain in PLAIN_LINES)
+
+
+def test_a_detector_only_call_does_not_leave_recognition_off(pii_photo, ocr):
+    rgb = np.asarray(pii_photo)
+    assert ocr.detect(rgb)
+    assert {"Price 3.45"} <= {ln.text for ln in ocr.read(rgb)}

@@ -49,6 +49,11 @@ class TextConfig:
     gate: bool = True
     gate_max_side: int = 960
     gate_box_threshold: float = 0.3
+    # Read the gate's boxes instead of detecting again at ocr_max_side: the
+    # detector then runs once per photo, on the gate's small copy (the lines
+    # are still cut from the photo at up to ocr_max_side). About 4x cheaper
+    # on phone photos (docs/benchmarks.md); false runs the second detection.
+    read_gate_boxes: bool = True
     # OCR (rapidocr): longest side handed to it, and minimum line score kept.
     ocr_max_side: int = 2000
     text_score: float = 0.5

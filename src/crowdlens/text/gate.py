@@ -5,7 +5,8 @@ resolution) costs about a second per phone photo on one core; most survey
 photos show a product and at most a price tag. The gate runs the *detector
 alone* on a copy whose longest side is ``gate_max_side`` pixels, with a box
 threshold lower than the reader's, and lets a photo through to OCR as soon as
-one text box is found. It is tuned for recall, not precision: a gate that
+one text box is found. Its boxes are then read where they are (recognition
+on crops of the full photo), so the detector runs once per photo. It is tuned for recall, not precision: a gate that
 lets through a photo without text costs one second, a gate that stops a
 photo with a phone number on it leaks personal information. Its recall on
 photos with PII is measured by ``benchmarks/text_pii.py`` (docs/text.md).
@@ -62,25 +63,36 @@ class TextGate:
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
         self._engine = RapidOCR(params=params)
 
-    def boxes(self, image: np.ndarray) -> int:
-        """Number of text boxes the detector finds on the shrunken copy.
+    def find(self, image: np.ndarray) -> np.ndarray:
+        """The text boxes the detector finds on the shrunken copy, in ``image`` pixels.
 
-        Boxes whose short side exceeds half the photo's short side are not
-        counted: on smooth gradients and large plain blobs the detector
-        returns one box over (nearly) the whole photo, and no text line
-        is that tall.
+        An ``(N, 4, 2)`` float32 array of quadrilaterals in reading order.
+        Boxes whose short side exceeds half the photo's short side are
+        dropped: on smooth gradients and large plain blobs the detector
+        returns one box over (nearly) the whole photo, and no text line is
+        that tall. The OCR can read these boxes directly
+        (:meth:`~crowdlens.text.ocr.RapidOCREngine.read_regions`), so a
+        photo that passes the gate is not detected a second time.
         """
         import cv2
         import numpy as np
 
         small = shrink(image, self.max_side)
         result = self._engine(small)
-        boxes = getattr(result, "boxes", None)
-        if boxes is None:
-            return 0
+        found = getattr(result, "boxes", None)
+        if found is None or len(found) == 0:
+            return np.zeros((0, 4, 2), dtype=np.float32)
+        boxes = np.asarray(found, dtype=np.float32).reshape(-1, 4, 2)
         limit = 0.5 * min(small.shape[:2])
-        sides = [min(cv2.minAreaRect(np.asarray(b, dtype=np.float32))[1]) for b in boxes]
-        return sum(1 for side in sides if side <= limit)
+        keep = [min(cv2.minAreaRect(b)[1]) <= limit for b in boxes]
+        boxes = boxes[np.asarray(keep, dtype=bool)]
+        boxes[..., 0] *= image.shape[1] / small.shape[1]
+        boxes[..., 1] *= image.shape[0] / small.shape[0]
+        return boxes
+
+    def boxes(self, image: np.ndarray) -> int:
+        """Number of text boxes the detector finds (see :meth:`find`)."""
+        return len(self.find(image))
 
     def has_text(self, image: np.ndarray) -> bool:
         """True when at least one text box is found (then run OCR)."""

@@ -119,13 +119,16 @@ class RapidOCREngine:
         self._engine = RapidOCR(params=params)
 
     def read(self, image: np.ndarray) -> list[TextLine]:
+        # Every step named: rapidocr keeps the flags of the previous call
+        # (after detect(), a bare call would skip recognition).
+        steps = {"use_det": True, "use_cls": True, "use_rec": True}
         try:
-            result = self._engine(image, return_word_box=True)
+            result = self._engine(image, return_word_box=True, **steps)
             return self._lines(result, words=True)
         except (IndexError, ValueError):
             # rapidocr drops lines whose word boxes it cannot compute and can
             # then misalign words and lines; line boxes alone are still right.
-            result = self._engine(image, return_word_box=False)
+            result = self._engine(image, return_word_box=False, **steps)
             return self._lines(result, words=False)
 
     @staticmethod
@@ -170,6 +173,39 @@ class RapidOCREngine:
             return []
         scores = getattr(result, "scores", None) or [1.0] * len(boxes)
         return [(_poly(b), float(s)) for b, s in zip(boxes, scores)]
+
+    def read_regions(self, image: np.ndarray, boxes: np.ndarray) -> list[TextLine]:
+        """Read the text lines at ``boxes`` (``(N, 4, 2)``, ``image`` pixels), without detecting.
+
+        The boxes come from a detector run elsewhere (the has-text gate, on a
+        small copy). Lines are cut from ``image`` shrunk to this engine's
+        ``max_side`` (as :meth:`read` does after its own detection), turned
+        upright by the angle classifier and recognised, with word boxes.
+        """
+        import numpy as np
+        from rapidocr.ch_ppocr_det import TextDetOutput
+
+        if len(boxes) == 0:
+            return []
+        engine = self._engine
+        engine.update_params(use_det=True, use_cls=True, use_rec=True, return_word_box=True)
+        img, record = engine.preprocess_img(image)
+        record["padding_1"] = {"top": 0, "left": 0}
+        scaled = np.array(boxes, dtype=np.float32).reshape(-1, 4, 2)
+        scaled[..., 0] /= record["preprocess"]["ratio_w"]
+        scaled[..., 1] /= record["preprocess"]["ratio_h"]
+        crops = engine.crop_text_regions(img, scaled)
+        cls_imgs, cls_res = engine.cls_and_rotate(crops)
+        rec = engine.recognize_txt(cls_imgs)
+        det = TextDetOutput(boxes=scaled, scores=[1.0] * len(scaled))
+        try:
+            result = engine.build_final_output(image, det, cls_res, rec, crops, record)
+            return self._lines(result, words=True)
+        except (IndexError, ValueError):  # word boxes failed (see read): lines alone
+            det = TextDetOutput(boxes=scaled.copy(), scores=[1.0] * len(scaled))
+            rec.word_results = tuple(() for _ in rec.txts or ())
+            result = engine.build_final_output(image, det, cls_res, rec, crops, record)
+            return self._lines(result, words=False)
 
 
 @functools.lru_cache(maxsize=4)

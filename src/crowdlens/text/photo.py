@@ -68,6 +68,25 @@ def line_hits(lines: list[TextLine], cfg: TextConfig, analyzer: AnalyzerEngine) 
     return map_spans(lines, starts, found)
 
 
+def read_lines(
+    rgb: np.ndarray, cfg: TextConfig, ocr: OCR, gate: TextGate | None
+) -> list[TextLine] | None:
+    """The text lines of a photo, or None when the gate saw no text.
+
+    With a gate and ``cfg.read_gate_boxes``, the gate's boxes are read where
+    they are (an OCR with ``read_regions``), so the detector runs once.
+    """
+    if gate is None:
+        return ocr.read(rgb)
+    boxes = gate.find(rgb)
+    if len(boxes) == 0:
+        return None
+    read_regions = getattr(ocr, "read_regions", None)
+    if cfg.read_gate_boxes and read_regions is not None:
+        return read_regions(rgb, boxes)
+    return ocr.read(rgb)
+
+
 def read_photo(
     rgb: np.ndarray,
     cfg: TextConfig,
@@ -84,9 +103,9 @@ def read_photo(
                            analyzer=get_analyzer(("en",), ("US",)))
         clean = redact(photo, found.cover)
     """
-    if gate is not None and not gate.has_text(rgb):
+    lines = read_lines(rgb, cfg, ocr, gate)
+    if lines is None:
         return PhotoText(has_text=False, gated_out=True)
-    lines = ocr.read(rgb)
     if not lines:
         return PhotoText(has_text=False, gated_out=False)
     hits = line_hits(lines, cfg, analyzer)
