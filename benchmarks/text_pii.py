@@ -281,6 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="6 photos at 1280 px")
     parser.add_argument("--skip-gate", action="store_true", help="do not time the gated pass")
+    parser.add_argument(
+        "--through-gate",
+        action="store_true",
+        help="redact what the pipeline's own path finds (gate, then the gate's boxes read) "
+        "instead of an ungated full read; a photo the gate stops is released as it is",
+    )
+    parser.add_argument(
+        "--detect-again",
+        action="store_true",
+        help="with --through-gate: detect again at ocr_max_side (read_gate_boxes = false)",
+    )
     parser.add_argument("--save", type=Path, help="folder to save generated + redacted photos")
     args = parser.parse_args(argv)
     if args.quick:
@@ -298,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # a tree from before verification (for before/after timings)
         release_copy = None
 
-    cfg = TextConfig(threads=args.threads)
+    cfg = TextConfig(threads=args.threads, read_gate_boxes=not args.detect_again)
+    if args.through_gate and args.skip_gate:
+        parser.error("--through-gate needs the gated pass: drop --skip-gate")
     photos = make_photos(args.photos, args.side, args.seed)
     ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
     gate = get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads)
@@ -325,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             gate_passed += not gated.gated_out
             pii_photos_gated_in += has_pii and not gated.gated_out
         t1 = time.perf_counter()
-        full = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=None)
+        if args.through_gate:  # what the text stage itself finds and covers
+            full = gated
+        else:
+            full = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=None)
         t2 = time.perf_counter()
         released = redact(photo, full.cover, cfg.redact_mode) if full.cover else photo
         t3 = time.perf_counter()

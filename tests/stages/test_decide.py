@@ -130,3 +130,27 @@ def test_pii_still_readable_after_redaction_goes_to_review():
         row = ok(pii_types=["PERSON"], redacted_path="redacted/a.jpg", release_verified=verified)
         assert decide(row, Policy())[0] == "accept"
     assert decide(ok(release_verified=False), Policy()) == ("accept", [])  # no PII: no reason
+
+
+def test_accidental_shots_are_rejected_and_other_new_checks_reviewed():
+    assert decide(ok(quality_flags=[S.FLAG_LOW_INFORMATION]), Policy())[0] == "reject"
+    for flag in (S.FLAG_GRAYSCALE, S.FLAG_ODD_ASPECT_RATIO, "stale_capture", "shared_photo"):
+        assert decide(ok(quality_flags=[flag]), Policy())[0] == "review", flag
+
+
+def test_a_copy_names_both_photos_in_the_reasons():
+    note = "near copy of photo 'a1' (contributor 'alice', item 'Kiwi')"
+    decision, reasons = decide(ok(quality_flags=["shared_photo"], duplicate_note=note), Policy())
+    assert decision == "review" and f"quality: {note}" in reasons
+
+
+def test_a_suspect_names_the_preferred_item_and_its_relation():
+    row = ok(
+        label="Granny-Smith", pred_label="Pink-Lady", label_verdict="suspect", label_rank=2,
+        label_prob=0.2, label_preferred="Pink-Lady", label_relation=S.RELATION_SIBLING,
+    )  # fmt: skip
+    decision, reasons = decide(row, Policy())
+    assert decision == "review"
+    assert reasons == [
+        "label suspect: claimed 'Granny-Smith' ranked 2, looks like 'Pink-Lady', a sibling (p=0.20)"
+    ]

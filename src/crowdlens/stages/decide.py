@@ -71,6 +71,9 @@ INPUTS = (
     S.QUALITY_ERROR,
     S.TEXT_ERROR,
     S.RELEASE_VERIFIED,
+    S.DUPLICATE_NOTE,
+    S.LABEL_PREFERRED,
+    S.LABEL_RELATION,
 )
 OUTPUTS = (S.DECISION, S.REASONS)
 
@@ -91,7 +94,8 @@ class Policy:
     """
 
     reject_on_error: bool = True
-    reject_flags: tuple[str, ...] = ()
+    # An accidental shot (pocket, floor, lens cap) shows nothing to review.
+    reject_flags: tuple[str, ...] = (S.FLAG_LOW_INFORMATION,)
     accept_flags: tuple[str, ...] = ()
     mismatch: str = REVIEW
     suspect: str = REVIEW
@@ -197,6 +201,9 @@ def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
 
     for flag in _seq(row.get(S.QUALITY_FLAGS)):
         steps.append((policy.flag_action(str(flag)), f"{KIND_QUALITY}: {flag}"))
+    note = row.get(S.DUPLICATE_NOTE)
+    if _present(note):  # names both photos (and contributors, items) of a copy
+        steps.append((ACCEPT, f"{KIND_QUALITY}: {note}"))
 
     verdict = row.get(S.LABEL_VERDICT)
     label = row.get(S.LABEL)
@@ -209,6 +216,11 @@ def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
     elif verdict == "suspect":
         rank = row.get(S.LABEL_RANK)
         r = f" ranked {int(rank)}" if _present(rank) else " outside the top predictions"
+        preferred = row.get(S.LABEL_PREFERRED)
+        if _present(preferred):
+            relation = row.get(S.LABEL_RELATION)
+            kind = f", a {str(relation).replace('_', ' ')}" if _present(relation) else ""
+            looks = f", looks like {preferred!r}{kind}"
         steps.append((policy.suspect, f"{KIND_SUSPECT}: claimed {label!r}{r}{looks}{p}"))
     elif verdict == "unknown":
         if not _present(label):
