@@ -20,7 +20,6 @@ from crowdlens.errors import CrowdlensError
 from crowdlens.release import ReleaseConfig, metadata_found, release
 
 # The moto S3 server fixture (pytest puts tests/ on sys.path): shared, not copied.
-from test_s3 import s3  # noqa: F401
 
 ORIGINALS = "/data/contributors/maria-garcia"
 
@@ -105,8 +104,8 @@ def test_reviewer_decisions_override_the_pipeline(tmp_path):
 
     results = make_results(tmp_path / "run")
     store = DecisionStore(results / DB_NAME)
-    store.record("p0", "reject")  # an automatic accept the reviewer rejected
-    store.record("p1", "relabel", "Plantain")  # a review photo, accepted with a new label
+    # An automatic accept the reviewer rejected, and a review photo accepted with a new label.
+    store.record([("p0", "reject", None), ("p1", "relabel", "Plantain")], reviewer="ann")
     store.close()
     export_reviewed(results)
     done = release(results, tmp_path / "public")
@@ -159,8 +158,8 @@ def test_cli_refuses_an_existing_release_unless_overwrite(tmp_path, capsys):
     assert list(pd.read_csv(to / "manifest.csv").columns) == [S.IMAGE_ID, S.LABEL, "file"]
 
 
-def test_release_from_results_in_an_object_store(s3, tmp_path, monkeypatch):  # noqa: F811
-    """Results on S3 (moto's real HTTP S3 endpoint, the fixture of tests/test_s3.py)."""
+def test_release_from_results_in_an_object_store(s3, tmp_path, monkeypatch):
+    """Results on S3 (moto's real HTTP S3 endpoint, the session fixture of tests/conftest.py)."""
     pytest.importorskip("s3fs")
     client, env = s3
     for k, v in env.items():

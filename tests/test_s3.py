@@ -26,42 +26,6 @@ pytestmark = pytest.mark.spark
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-    }
-    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
-    client.create_bucket(Bucket="survey")
-    for photo in sorted((SAMPLE / "photos").rglob("*.jpg"))[:12]:
-        key = f"photos/{photo.relative_to(SAMPLE / 'photos').as_posix()}"
-        client.upload_file(str(photo), "survey", key)
-    client.put_object(
-        Bucket="survey", Key="photos/Lemon/broken.jpg", Body=b"\xff\xd8\xff\xe0broken"
-    )
-    manifest = pd.DataFrame(
-        {
-            "path": ["photos/Arla-Standard-Milk/Arla-Standard-Milk_001.jpg", "photos/missing.jpg"],
-            "label": ["Arla-Standard-Milk", "Kiwi"],
-            "country": ["KE", "MX"],
-        }
-    )
-    buf = io.StringIO()
-    manifest.to_csv(buf, index=False)
-    client.put_object(Bucket="survey", Key="manifest.csv", Body=buf.getvalue().encode())
-    yield client, env
-    server.stop()
-
-
 def crowdlens(env: dict[str, str], *args: str, text: bool = False) -> subprocess.CompletedProcess:
     # OCR costs ~1 s per photo (tests/text covers it): only one test turns it on.
     flags = [] if text else ["--no-text"]

@@ -1,14 +1,13 @@
 """``crowdlens review`` and ``review export`` on results in an object store (``s3://``).
 
-The S3 server is the same moto server (127.0.0.1, in-process) as tests/test_s3.py,
-whose module fixture is reused here; AWS itself cannot be reached from the test
+The S3 server is the session's moto server (127.0.0.1, in-process; the ``s3``
+fixture of tests/conftest.py); AWS itself cannot be reached from the test
 machine. The review server runs as the real CLI in its own process.
 """
 
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,13 +19,6 @@ import pytest
 from results_factory import make_results
 
 pytestmark = pytest.mark.timeout(300)
-
-_spec = importlib.util.spec_from_file_location(
-    "crowdlens_tests_s3", Path(__file__).resolve().parents[1] / "test_s3.py"
-)
-_s3_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_s3_module)
-s3 = _s3_module.s3  # the module-scoped moto S3 fixture
 
 
 def _upload(client, folder: Path, prefix: str) -> None:
@@ -52,8 +44,8 @@ def _get(port, path, cookie, method="GET", body=None):
 def test_review_and_export_on_s3_results(s3, shared_data, tmp_path, monkeypatch):
     client, env = s3
     local = make_results(shared_data, tmp_path / "run")
-    _upload(client, local, "runs/r1")
-    url = "s3://survey/runs/r1"
+    _upload(client, local, "runs/r2")
+    url = "s3://survey/runs/r2"
     state = tmp_path / "state"
     proc = subprocess.Popen(
         [sys.executable, "-m", "crowdlens", "review", url, "--port", "0", "--state", str(state)],
@@ -112,5 +104,5 @@ def test_review_and_export_on_s3_results(s3, shared_data, tmp_path, monkeypatch)
     assert final.loc[target, "review_action"] == "relabel"
     assert (state / "train_manifest.csv").is_file() and (state / "review_audit.csv").is_file()
     # The bucket holds the results only: nothing was written next to them.
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket="survey", Prefix="runs/r1")["Contents"]]
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket="survey", Prefix="runs/r2")["Contents"]]
     assert not [k for k in keys if "review" in k or "final" in k]
