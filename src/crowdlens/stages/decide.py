@@ -180,31 +180,9 @@ def _seq(value: Any) -> list[Any]:
     return list(value) if _present(value) and not isinstance(value, str) else []
 
 
-def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
-    """The decision and reasons for one row of the results table.
-
-    >>> decide({"status": "ok", "quality_flags": ["blurry"]}, Policy())
-    ('review', ['quality: blurry'])
-    >>> decide({"status": "error", "error": "empty file"}, Policy())
-    ('reject', ['decode error: empty file'])
-    """
+def _label_steps(row: Mapping[str, Any], policy: Policy) -> list[tuple[str, str]]:
+    """What the label verdict of a row asks for, with a reason that names the items."""
     steps: list[tuple[str, str]] = []
-    if row.get(S.STATUS) != S.STATUS_OK:
-        err = row.get(S.ERROR)
-        steps.append(
-            (
-                REJECT if policy.reject_on_error else REVIEW,
-                f"{KIND_ERROR}: {err if _present(err) else 'the photo could not be read'}",
-            )
-        )
-        return _combine(steps)
-
-    for flag in _seq(row.get(S.QUALITY_FLAGS)):
-        steps.append((policy.flag_action(str(flag)), f"{KIND_QUALITY}: {flag}"))
-    note = row.get(S.DUPLICATE_NOTE)
-    if _present(note):  # names both photos (and contributors, items) of a copy
-        steps.append((ACCEPT, f"{KIND_QUALITY}: {note}"))
-
     verdict = row.get(S.LABEL_VERDICT)
     label = row.get(S.LABEL)
     pred = row.get(S.PRED_LABEL)
@@ -235,6 +213,35 @@ def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
             )
     elif verdict is None and S.LABEL_VERDICT in row and not _present(label):
         steps.append((policy.no_label, f"{KIND_NO_LABEL}: the photo claims no item"))
+    return steps
+
+
+def decide(row: Mapping[str, Any], policy: Policy) -> tuple[str, list[str]]:
+    """The decision and reasons for one row of the results table.
+
+    >>> decide({"status": "ok", "quality_flags": ["blurry"]}, Policy())
+    ('review', ['quality: blurry'])
+    >>> decide({"status": "error", "error": "empty file"}, Policy())
+    ('reject', ['decode error: empty file'])
+    """
+    steps: list[tuple[str, str]] = []
+    if row.get(S.STATUS) != S.STATUS_OK:
+        err = row.get(S.ERROR)
+        steps.append(
+            (
+                REJECT if policy.reject_on_error else REVIEW,
+                f"{KIND_ERROR}: {err if _present(err) else 'the photo could not be read'}",
+            )
+        )
+        return _combine(steps)
+
+    for flag in _seq(row.get(S.QUALITY_FLAGS)):
+        steps.append((policy.flag_action(str(flag)), f"{KIND_QUALITY}: {flag}"))
+    note = row.get(S.DUPLICATE_NOTE)
+    if _present(note):  # names both photos (and contributors, items) of a copy
+        steps.append((ACCEPT, f"{KIND_QUALITY}: {note}"))
+
+    steps += _label_steps(row, policy)
 
     # A check that could not run on this photo leaves it unchecked: a person
     # looks (a photo whose text was not checked is never released as clean).
