@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scaling import CLI, REPO, photos_of, warm_up, write_config, write_manifest
@@ -87,7 +88,8 @@ class PeakSampler(threading.Thread):
         self.join()
 
 
-def measure(cluster: object, manifest: Path, config: Path, out: Path) -> dict[str, float]:
+def measure(cluster: object, manifest: Path, config: Path, out: Path) -> dict[str, Any]:
+    """One ``crowdlens moderate`` on ``cluster``: peak memory, wall time and its stdout."""
     cmd = [*CLI, "moderate", str(manifest), "--out", str(out), "--overwrite",
            "--config", str(config), "--master", cluster.master_url]  # fmt: skip
     t0 = time.perf_counter()
@@ -107,6 +109,7 @@ def measure(cluster: object, manifest: Path, config: Path, out: Path) -> dict[st
         "driver_peak_mb": sampler.driver_peak,
         "samples": sampler.samples,
         "wall_s": time.perf_counter() - t0,
+        "stdout": stdout,
     }
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +40,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory import PeakSampler
-from scaling import _SUMMARY, CLI, DATA, REPO, bundle_path, photos_of, write_manifest
+from memory import measure
+from scaling import _SUMMARY, DATA, REPO, bundle_path, photos_of, write_manifest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 WORK = REPO / "benchmarks" / "_work"
@@ -123,23 +122,14 @@ def run_moderate(cluster, manifest: Path, text: bool, out: Path) -> dict[str, fl
         f'[model]\nbundle = "{bundle_path()}"\n'
         f'[ingest]\nallowed_roots = ["{WORK}"]\n'  # the manifest names photos by absolute path
     )
-    cmd = [*CLI, "moderate", str(manifest), "--out", str(out), "--overwrite",
-           "--config", str(config), "--master", cluster.master_url]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
-    )
-    sampler = PeakSampler(cluster, proc.pid)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    sampler.stop()
-    if proc.returncode != 0:
-        sys.exit(f"moderate failed:\n{stdout[-2000:]}{stderr[-4000:]}")
+    run = measure(cluster, manifest, config, out)
+    stdout = run["stdout"]
     m = _SUMMARY.search(stdout)
     if not m:
         sys.exit(f"cannot find the summary line in:\n{stdout}")
     n, seconds = int(m.group(1)), float(m.group(2))
     return {"photos": n, "seconds": seconds, "photos_per_s": n / seconds,
-            "executor_peak_mb": sampler.executor_peak}  # fmt: skip
+            "executor_peak_mb": run["executor_peak_mb"]}  # fmt: skip
 
 
 def _timed(costs: dict[str, float], step: str, fn: Callable[..., object], *args: object):
