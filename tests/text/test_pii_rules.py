@@ -90,6 +90,10 @@ def test_dates_prices_weights_and_lots_are_not_phones(cand):
         phone("(415) 555-0132"),
         phone("+55 11 91234-5678"),
         phone("912 345 678", "Telefone: 912 345 678 Lot 7", before="Telefone: "),  # cue wins
+        # A reserved UK range (the sample note's): not "valid" in phonenumbers' metadata,
+        # but "+CC" and a length that fits the country make it a phone.
+        phone("+44 7700 900123", "Tel +44 7700 900123", before="Tel "),
+        phone("+44 7700 900123"),
     ],
 )
 def test_real_phones_are_kept(cand):

@@ -183,6 +183,8 @@ def plausible_phone(c: Candidate, regions: Sequence[str]) -> bool:
     False
     >>> plausible_phone(Candidate("PHONE_NUMBER", "+44 20 7946 0958", "Tel +44 20 7946 0958"), [])
     True
+    >>> plausible_phone(Candidate("PHONE_NUMBER", "+44 7700 900123", "Tel +44 7700 900123"), [])
+    True
     """
     import phonenumbers as pn
 
@@ -197,15 +199,20 @@ def plausible_phone(c: Candidate, regions: Sequence[str]) -> bool:
         return False
     if not cued and has_cue([c.before], ID_CUES):
         return False  # "CPF 123.456.789-09": an ID number, reported as one
-    candidates = [c.text.strip()]
-    for region in [None, *regions] if c.text.strip().startswith("+") else regions:
-        for raw in candidates:
-            try:
-                number = pn.parse(raw, region)
-            except pn.NumberParseException:
-                continue
-            if pn.is_valid_number(number):
-                return True
+    raw = c.text.strip()
+    international = raw.startswith("+")
+    for region in [None, *regions] if international else regions:
+        try:
+            number = pn.parse(raw, region)
+        except pn.NumberParseException:
+            continue
+        if pn.is_valid_number(number):
+            return True
+        # A "+CC" number or one after "Tel" whose length fits its country is a
+        # phone even where phonenumbers' ranges say unallocated: plans change,
+        # and reserved ranges (UK 07700 900xxx) are what people write on notes.
+        if (international or cued) and pn.is_possible_number(number):
+            return True
     return False
 
 
