@@ -36,6 +36,7 @@ import numpy as np
 from crowdlens import schema as S
 from crowdlens.config import check
 from crowdlens.errors import CrowdlensError
+from crowdlens.stages.validate import OUTPUTS as VERDICT_COLUMNS
 from crowdlens.stages.validate import ValidateConfig, calibrate, judge, judgements_frame
 from crowdlens.training.probe import DEFAULT_L2, assign_folds, out_of_fold_logits
 
@@ -55,12 +56,7 @@ RESULT_COLUMNS = (
     S.ERROR,
     S.PRED_LABEL,
     S.PRED_SCORE,
-    S.LABEL_PROB,
-    S.LABEL_RANK,
-    S.LABEL_VERDICT,
-    S.LABEL_PREFERRED,
-    S.LABEL_RELATION,
-    S.LABEL_ISSUE_SCORE,
+    *VERDICT_COLUMNS,  # the same verdict columns as moderate's validate stage
     S.AUDIT_FOLD,
     S.LOGITS,  # out-of-fold logits over audit.json's "labels" (e.g. for cleanlab)
 )
