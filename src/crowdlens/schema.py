@@ -2,7 +2,8 @@
 
 Nothing else in crowdlens spells a column name as a loose string: stages
 import the constants from here, and the Spark types of the columns a stage
-adds come from :data:`TYPES`. The results contract is documented in
+adds come from :data:`DDL`. The values a column takes (decisions, verdicts,
+flags, statuses) and the fields inside its structs are named here too. The results contract is documented in
 ``docs/architecture.md``.
 """
 
@@ -121,7 +122,9 @@ EMBEDDING = "embedding"
 EMBEDDING_FLIP = "embedding_flip"  # training only: features of the mirrored photo
 PRED_LABEL = "pred_label"
 PRED_SCORE = "pred_score"
-TOPK = "topk"
+TOPK = "topk"  # array<struct<TOPK_LABEL, TOPK_SCORE>>
+TOPK_LABEL = "label"  # field of a TOPK entry
+TOPK_SCORE = "score"  # field of a TOPK entry
 LABEL_PROB = "label_prob"
 LABEL_RANK = "label_rank"
 LABEL_VERDICT = "label_verdict"
@@ -144,7 +147,11 @@ LOGITS = "logits"
 
 # --- text and privacy --------------------------------------------------------
 HAS_TEXT = "has_text"
-TEXT_REGIONS = "text_regions"
+TEXT_REGIONS = "text_regions"  # array<struct<REGION_* fields>>
+REGION_POLYGON = "polygon"  # field of a TEXT_REGIONS entry: [[x, y], ...] in photo pixels
+REGION_TEXT = "text"  # field of a TEXT_REGIONS entry: what OCR read
+REGION_CONFIDENCE = "confidence"  # field of a TEXT_REGIONS entry
+REGION_PII_TYPES = "pii_types"  # field of a TEXT_REGIONS entry: [] unless personal data
 PII_TYPES = "pii_types"
 REDACTED_PATH = "redacted_path"
 TEXT_ERROR = "text_error"  # why text/PII/redaction failed for this photo (null if fine)
@@ -158,6 +165,10 @@ REASON_PII_STILL_READABLE = "pii_still_readable"  # decide's reason kind for Fal
 # --- decision ----------------------------------------------------------------
 DECISION = "decision"
 REASONS = "reasons"
+DECISION_ACCEPT = "accept"
+DECISION_REVIEW = "review"
+DECISION_REJECT = "reject"
+DECISIONS = (DECISION_ACCEPT, DECISION_REVIEW, DECISION_REJECT)  # in report order
 
 # --- conventional manifest metadata (passed through when present) ----------
 # Not in DDL on purpose: they come from the manifest, never from a stage.
@@ -238,7 +249,7 @@ DDL: dict[str, str] = {
     EMBEDDING_FLIP: "array<float>",
     PRED_LABEL: "string",
     PRED_SCORE: "float",
-    TOPK: "array<struct<label:string,score:float>>",
+    TOPK: f"array<struct<{TOPK_LABEL}:string,{TOPK_SCORE}:float>>",
     LABEL_PROB: "float",
     LABEL_RANK: "int",
     LABEL_VERDICT: "string",
@@ -249,8 +260,8 @@ DDL: dict[str, str] = {
     LOGITS: "array<float>",
     HAS_TEXT: "boolean",
     TEXT_REGIONS: (
-        "array<struct<polygon:array<array<float>>,text:string,"
-        "confidence:float,pii_types:array<string>>>"
+        f"array<struct<{REGION_POLYGON}:array<array<float>>,{REGION_TEXT}:string,"
+        f"{REGION_CONFIDENCE}:float,{REGION_PII_TYPES}:array<string>>>"
     ),
     PII_TYPES: "array<string>",
     REDACTED_PATH: "string",
