@@ -80,9 +80,7 @@ class ModerateSummary:
         if self.decision_counts:
             lines.append(
                 "  decisions: "
-                + ", ".join(
-                    f"{d} {self.decision_counts.get(d, 0)}" for d in ("accept", "review", "reject")
-                )
+                + ", ".join(f"{d} {self.decision_counts.get(d, 0)}" for d in S.DECISIONS)
             )
         for key, value in self.extra.items():
             lines.append(f"  {key}: {value}")

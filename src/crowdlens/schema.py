@@ -189,14 +189,29 @@ REVIEW_PREV_LABEL = "prev_label"  # the reviewer's label before this one (audit)
 REVIEW_BATCH = "batch"  # one bulk request = one batch (undo works per batch)
 REVIEW_STATE = "review_state"  # pending / decided / conflict / second (see REVIEW_STATES)
 CLAIMED_LABEL = "claimed_label"  # corrected training manifest: the label before review
-# Reviewer actions; "pending" takes a photo back to the queue (undo, or on purpose).
-REVIEW_ACTIONS = ("accept", "reject", "relabel", "pending")
+# Reviewer actions (issue 15: named); "pending" takes a photo back to the queue
+# (undo, or on purpose). Accept and reject are the decision values.
+REVIEW_RELABEL = "relabel"
+REVIEW_PENDING = "pending"
+REVIEW_ACTIONS = (DECISION_ACCEPT, DECISION_REJECT, REVIEW_RELABEL, REVIEW_PENDING)
 # Queue state of a photo: nobody decided it; reviewers agree; they disagree; a
 # double-review photo decided once that waits for a second reviewer.
-REVIEW_STATES = ("pending", "decided", "conflict", "second")
+REVIEW_DECIDED = "decided"
 REVIEW_CONFLICT = "conflict"  # review_action of a photo whose reviewers disagree
+REVIEW_SECOND = "second"
+REVIEW_STATES = (REVIEW_PENDING, REVIEW_DECIDED, REVIEW_CONFLICT, REVIEW_SECOND)
 # What a reviewer asks the queue to show.
-REVIEW_SHOWS = ("todo", "pending", "decided", "conflict", "mine", "all")
+REVIEW_SHOW_TODO = "todo"  # pending, plus double-review photos this reviewer has not decided
+REVIEW_SHOW_MINE = "mine"
+REVIEW_SHOW_ALL = "all"
+REVIEW_SHOWS = (
+    REVIEW_SHOW_TODO,
+    REVIEW_PENDING,
+    REVIEW_DECIDED,
+    REVIEW_CONFLICT,
+    REVIEW_SHOW_MINE,
+    REVIEW_SHOW_ALL,
+)
 REVIEW_SORTS = ("uncertainty", "score", "label", "country", "contributor", "id")
 # --- release (crowdlens release; io/confine.py) --------------------------------
 # (release refuses photos whose RELEASE_VERIFIED, written by the text stage, is False)

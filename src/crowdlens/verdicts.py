@@ -206,6 +206,6 @@ def judge_from_topk(
 def _pair(t: Any) -> tuple[str | None, float]:
     """A top-k entry as (label, score): Spark rows arrive as dicts or tuples."""
     if isinstance(t, dict):
-        return t.get("label"), float(t.get("score") or 0.0)
+        return t.get(S.TOPK_LABEL), float(t.get(S.TOPK_SCORE) or 0.0)
     lab, score = t[0], t[1]
     return lab, float(score or 0.0)

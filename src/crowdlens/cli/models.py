@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
 
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -213,7 +214,7 @@ def run_classify(args: argparse.Namespace) -> int:
             continue
         print(photo)
         for rank, item in enumerate(pred.topk or [], 1):
-            print(f"  {rank}. {item['label']:<40} {item['score']:.3f}")
+            print(f"  {rank}. {item[S.TOPK_LABEL]:<40} {item[S.TOPK_SCORE]:.3f}")
     return 1 if failed else 0
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crowdlens import schema as S
 from crowdlens.config import check
 from crowdlens.decode import DEFAULT_MAX_PIXELS
 
@@ -89,7 +90,8 @@ def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[list[dict[st
     k = min(k, probs.shape[1])
     idx = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [
-        [{"label": labels[j], "score": float(row[j])} for j in ids] for row, ids in zip(probs, idx)
+        [{S.TOPK_LABEL: labels[j], S.TOPK_SCORE: float(row[j])} for j in ids]
+        for row, ids in zip(probs, idx)
     ]
 
 
@@ -145,8 +147,8 @@ def predict_arrays(
             out.append(
                 Prediction(
                     embedding=feats[i] if feats is not None else None,
-                    label=t[0]["label"] if t else None,
-                    score=t[0]["score"] if t else None,
+                    label=t[0][S.TOPK_LABEL] if t else None,
+                    score=t[0][S.TOPK_SCORE] if t else None,
                     topk=t,
                     logits=raw[i] if raw is not None else None,
                 )

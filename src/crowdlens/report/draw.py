@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crowdlens import schema as S
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
@@ -19,11 +21,11 @@ def region_polygons(regions: Iterable[Any] | None) -> list[tuple[list[tuple[floa
     out = []
     for r in regions if regions is not None else []:
         get = r.get if isinstance(r, dict) else (lambda k, r=r: getattr(r, k, None))
-        poly = get("polygon")
+        poly = get(S.REGION_POLYGON)
         if poly is None:
             continue
         pts = [(float(p[0]), float(p[1])) for p in poly if p is not None and len(p) >= 2]
-        pii = get("pii_types")
+        pii = get(S.REGION_PII_TYPES)
         if len(pts) >= 3:
             out.append((pts, pii is not None and len(pii) > 0))
     return out

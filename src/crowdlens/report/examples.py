@@ -82,10 +82,10 @@ def masked_text(regions: Any) -> str:
     """
     parts = []
     for r in as_list(regions):
-        if not isinstance(r, Mapping) or not r.get("text"):
+        if not isinstance(r, Mapping) or not r.get(S.REGION_TEXT):
             continue
-        types = as_list(r.get("pii_types"))
-        parts.append(f"[{', '.join(map(str, types))}]" if types else str(r["text"]))
+        types = as_list(r.get(S.REGION_PII_TYPES))
+        parts.append(f"[{', '.join(map(str, types))}]" if types else str(r[S.REGION_TEXT]))
     return " | ".join(parts)[:MAX_TEXT]
 
 

@@ -151,7 +151,7 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
     if S.STATUS in cols:
         ctx["status"] = _counts(df[S.STATUS].fillna("missing"))
     if S.DECISION in cols:
-        order = ["accept", "review", "reject"]
+        order = list(S.DECISIONS)
         counts = _counts(df[S.DECISION].fillna("none"))
         counts = {k: counts[k] for k in order if k in counts} | {
             k: v for k, v in counts.items() if k not in order
@@ -255,9 +255,11 @@ def _group_tables(df: pd.DataFrame, cfg: ReportConfig) -> list[dict[str, Any]]:
         t["total"] = t.sum(axis=1)
         t = t.sort_values("total", ascending=False).head(cfg.max_group_rows)
         if S.LABEL_VERDICT in cols:
-            mism = df[df[S.LABEL_VERDICT] == "mismatch"].groupby(df[g].fillna("(none)").astype(str))
-            t["mismatch"] = mism.size().reindex(t.index).fillna(0).astype(int)
-        heads = [c for c in ("total", "accept", "review", "reject", "mismatch") if c in t.columns]
+            mism = df[df[S.LABEL_VERDICT] == S.VERDICT_MISMATCH].groupby(
+                df[g].fillna("(none)").astype(str)
+            )
+            t[S.VERDICT_MISMATCH] = mism.size().reindex(t.index).fillna(0).astype(int)
+        heads = [c for c in ("total", *S.DECISIONS, S.VERDICT_MISMATCH) if c in t.columns]
         rows = [(str(k), [int(t.loc[k, c]) for c in heads]) for k in t.index]
         groups.append({"column": g, "heads": heads, "rows": rows})
     return groups
@@ -275,7 +277,7 @@ def _example_grids(
         for flag in sorted({f for fl in flag_lists for f in fl}):
             selections.append((f"quality: {flag}", flag_lists.map(lambda fl, f=flag: f in fl)))
     if S.LABEL_VERDICT in cols:
-        for v in ("mismatch", "suspect"):
+        for v in (S.VERDICT_MISMATCH, S.VERDICT_SUSPECT):
             selections.append((f"label {v}", df[S.LABEL_VERDICT] == v))
     if S.PII_TYPES in cols:
         selections.append(

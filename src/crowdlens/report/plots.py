@@ -11,11 +11,13 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from crowdlens import schema as S
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from matplotlib.figure import Figure
 
-COLORS = {"accept": "#3a923a", "review": "#e0a020", "reject": "#c03030"}
+COLORS = {S.DECISION_ACCEPT: "#3a923a", S.DECISION_REVIEW: "#e0a020", S.DECISION_REJECT: "#c03030"}
 
 
 def _figure(width: float, height: float) -> Figure:

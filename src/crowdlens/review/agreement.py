@@ -10,12 +10,19 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-PENDING, DECIDED, CONFLICT, SECOND = "pending", "decided", "conflict", "second"
+from crowdlens import schema as S
+
+PENDING, DECIDED, CONFLICT, SECOND = (
+    S.REVIEW_PENDING,
+    S.REVIEW_DECIDED,
+    S.REVIEW_CONFLICT,
+    S.REVIEW_SECOND,
+)
 
 
 def verdict_key(action: str, label: str | None) -> str:
     """What two reviewers must share to agree: the action, and the label of a relabel."""
-    return f"relabel:{label}" if action == "relabel" else action
+    return f"{S.REVIEW_RELABEL}:{label}" if action == S.REVIEW_RELABEL else action
 
 
 def photo_state(decisions: Mapping[str, Any], *, double: bool = False) -> str:

@@ -161,8 +161,9 @@ def decide(server: ReviewServer, data: Any, reviewer: str) -> dict[str, Any]:
     if action not in S.REVIEW_ACTIONS:
         raise _bad(f"action must be one of {', '.join(S.REVIEW_ACTIONS)}")
     label = None
-    if action == "relabel":
-        label = check_label(server, data.get("label"), data.get("new_item"), reviewer)
+    if action == S.REVIEW_RELABEL:
+        given = data.get("label")  # vocabulary: a request field, not a TOPK one
+        label = check_label(server, given, data.get("new_item"), reviewer)
     ids = list(dict.fromkeys(ids))
     batch, _ = server.store.record([(i, action, label) for i in ids], reviewer)
     return {"batch": batch, "items": _rows(server, ids, reviewer)}

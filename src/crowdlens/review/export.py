@@ -84,13 +84,20 @@ def outcome(per: Mapping[str, Any], decision: Any, label: Any) -> dict[str, Any]
     if photo_state(per) == CONFLICT:
         # Undecided, whatever the pipeline said: `crowdlens release` must not
         # publish a photo that one reviewer rejected.
-        return {**base, S.REVIEW_ACTION: CONFLICT, S.FINAL_DECISION: "review", S.FINAL_LABEL: label}
-    relabel = latest.action == "relabel"
+        return {
+            **base,
+            S.REVIEW_ACTION: CONFLICT,
+            S.FINAL_DECISION: S.DECISION_REVIEW,
+            S.FINAL_LABEL: label,
+        }
+    relabel = latest.action == S.REVIEW_RELABEL
     return {
         **base,
         S.REVIEW_ACTION: latest.action,
         S.REVIEW_LABEL: latest.label if relabel else None,
-        S.FINAL_DECISION: "reject" if latest.action == "reject" else "accept",
+        S.FINAL_DECISION: S.DECISION_REJECT
+        if latest.action == S.DECISION_REJECT
+        else S.DECISION_ACCEPT,
         S.FINAL_LABEL: latest.label if relabel else label,
     }
 
@@ -189,11 +196,16 @@ def _write_tables(dataset: Any, live: Mapping[str, Any], out: Path) -> dict[str,
                 counts["reviewed"] += bool(per)
                 counts["conflicts"] += action == CONFLICT
                 path = local_path(str(col(S.PATH)[i])) if col(S.PATH)[i] else None
-                if action == "relabel" and path:
+                if action == S.REVIEW_RELABEL and path:
                     counts["relabelled"] += 1
                     relabels.writerow([csv_cell(path), csv_cell(got[S.FINAL_LABEL])])
-                ok = col(S.STATUS)[i] in (None, "ok")
-                if ok and path and got[S.FINAL_DECISION] == "accept" and got[S.FINAL_LABEL]:
+                ok = col(S.STATUS)[i] in (None, S.STATUS_OK)
+                if (
+                    ok
+                    and path
+                    and got[S.FINAL_DECISION] == S.DECISION_ACCEPT
+                    and got[S.FINAL_LABEL]
+                ):
                     counts["train_rows"] += 1
                     row = [path, got[S.FINAL_LABEL], col(S.IMAGE_ID)[i], col(S.LABEL)[i], action]
                     train.writerow([csv_cell(v) for v in row + [col(m)[i] for m in meta]])

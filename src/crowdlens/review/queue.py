@@ -104,7 +104,7 @@ class PageQuery:
     verdict: str = ""
     country: str = ""
     contributor: str = ""
-    show: str = "todo"
+    show: str = S.REVIEW_SHOW_TODO
     sort: str = "uncertainty"
     descending: bool = True
     offset: int = 0
@@ -160,7 +160,7 @@ class Queue:
             return cls(results, [], [])
         dataset = open_results(results)
         cols = [c for c in LIGHT if c in names]
-        table = dataset.to_table(columns=cols, filter=pads.field(S.DECISION) == "review")
+        table = dataset.to_table(columns=cols, filter=pads.field(S.DECISION) == S.DECISION_REVIEW)
         data = {c: table.column(c).to_pylist() for c in cols}
         n = table.num_rows
         intern: dict[str, str] = {}
@@ -268,9 +268,9 @@ class Queue:
                 continue
             st = photo_state(per, double=row.double)
             counts[st] += 1
-            todo += st == "second" and reviewer not in per
-        counts["pending"] = len(self.rows) - sum(counts.values())
-        counts["todo"] = counts["pending"] + todo
+            todo += st == S.REVIEW_SECOND and reviewer not in per
+        counts[S.REVIEW_PENDING] = len(self.rows) - sum(counts.values())
+        counts[S.REVIEW_SHOW_TODO] = counts[S.REVIEW_PENDING] + todo
         if version is not None:
             if len(self._counts) > 16:
                 self._counts.clear()
@@ -296,22 +296,22 @@ class Queue:
             for image_id, per in state.items()
             if per and image_id in self.by_id and (members is None or image_id in members)
         ]
-        matched = 0 if q.show != "all" else len(rows)
+        matched = 0 if q.show != S.REVIEW_SHOW_ALL else len(rows)
         undecided = len(rows) - len(decided)
-        if q.show in ("todo", "pending"):
+        if q.show in (S.REVIEW_SHOW_TODO, S.REVIEW_PENDING):
             matched = undecided
         for image_id, per in decided:
             st = photo_state(per, double=self.by_id[image_id].double)
-            todo = st == "second" and reviewer not in per
-            matched += q.show != "all" and _shows(q.show, st, todo, reviewer in per)
-        if q.show not in ("todo", "pending", "all"):
+            todo = st == S.REVIEW_SECOND and reviewer not in per
+            matched += q.show != S.REVIEW_SHOW_ALL and _shows(q.show, st, todo, reviewer in per)
+        if q.show not in (S.REVIEW_SHOW_TODO, S.REVIEW_PENDING, S.REVIEW_SHOW_ALL):
             rows = [r for r in rows if r.image_id in state]
         out: list[dict[str, Any]] = []
         hits = 0
         for r in rows:
             per = state.get(r.image_id) or {}
-            st = photo_state(per, double=r.double) if per else "pending"
-            todo = st == "pending" or (st == "second" and reviewer not in per)
+            st = photo_state(per, double=r.double) if per else S.REVIEW_PENDING
+            todo = st == S.REVIEW_PENDING or (st == S.REVIEW_SECOND and reviewer not in per)
             if not _shows(q.show, st, todo, reviewer in per):
                 continue
             if hits >= q.offset:
@@ -348,13 +348,13 @@ def _matcher(q: PageQuery) -> Callable[[Row], bool]:
 
 
 def _shows(show: str, st: str, todo: bool, mine: bool) -> bool:
-    if show == "all":
+    if show == S.REVIEW_SHOW_ALL:
         return True
-    if show == "todo":
+    if show == S.REVIEW_SHOW_TODO:
         return todo
-    if show == "pending":
-        return st in ("pending", "second")
-    if show == "mine":
+    if show == S.REVIEW_PENDING:
+        return st in (S.REVIEW_PENDING, S.REVIEW_SECOND)
+    if show == S.REVIEW_SHOW_MINE:
         return mine
     return st == show
 

@@ -155,7 +155,7 @@ class DecisionStore:
     def _apply(self, d: Decision) -> None:
         # Copy on write: a snapshot handed out earlier never changes under its reader.
         per = dict(self._state.get(d.image_id, {}))
-        if d.action == "pending":
+        if d.action == S.REVIEW_PENDING:
             per.pop(d.reviewer, None)
         else:
             per[d.reviewer] = d
@@ -253,7 +253,7 @@ class DecisionStore:
         for _, action, label in decisions:
             if action not in ACTIONS:
                 raise ValueError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
-            if action == "relabel" and not label:
+            if action == S.REVIEW_RELABEL and not label:
                 raise ValueError("a relabel decision needs the new label")
         when = _now()
         with self._lock:
@@ -271,7 +271,7 @@ class DecisionStore:
                         image_id,
                         reviewer,
                         action,
-                        label if action == "relabel" else None,
+                        label if action == S.REVIEW_RELABEL else None,
                         prev.action if prev else None,
                         prev.label if prev else None,
                         when,

@@ -40,9 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import DataFrame
 
-ACCEPT = "accept"
-REVIEW = "review"
-REJECT = "reject"
+ACCEPT = S.DECISION_ACCEPT
+REVIEW = S.DECISION_REVIEW
+REJECT = S.DECISION_REJECT
 DECISIONS = (ACCEPT, REVIEW, REJECT)
 _SEVERITY = {ACCEPT: 0, REVIEW: 1, REJECT: 2}
 
@@ -189,9 +189,9 @@ def _label_steps(row: Mapping[str, Any], policy: Policy) -> list[tuple[str, str]
     prob = row.get(S.LABEL_PROB)
     p = f" (p={float(prob):.2f})" if _present(prob) else ""
     looks = f", looks like {pred!r}" if _present(pred) and pred != label else ""
-    if verdict == "mismatch":
+    if verdict == S.VERDICT_MISMATCH:
         steps.append((policy.mismatch, f"{KIND_MISMATCH}: claimed {label!r}{looks}{p}"))
-    elif verdict == "suspect":
+    elif verdict == S.VERDICT_SUSPECT:
         rank = row.get(S.LABEL_RANK)
         r = f" ranked {int(rank)}" if _present(rank) else " outside the top predictions"
         preferred = row.get(S.LABEL_PREFERRED)
@@ -200,7 +200,7 @@ def _label_steps(row: Mapping[str, Any], policy: Policy) -> list[tuple[str, str]
             kind = f", a {str(relation).replace('_', ' ')}" if _present(relation) else ""
             looks = f", looks like {preferred!r}{kind}"
         steps.append((policy.suspect, f"{KIND_SUSPECT}: claimed {label!r}{r}{looks}{p}"))
-    elif verdict == "unknown":
+    elif verdict == S.VERDICT_UNKNOWN:
         if not _present(label):
             steps.append((policy.no_label, f"{KIND_NO_LABEL}: the photo claims no item"))
         else:

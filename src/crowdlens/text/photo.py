@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crowdlens import schema as S
 from crowdlens.text.pii import PiiHit, document, find_pii, map_spans
 from crowdlens.text.redact import cover_polygon
 
@@ -39,10 +40,10 @@ class PhotoText:
         """Rows for the ``text_regions`` column."""
         return [
             {
-                "polygon": [[float(x), float(y)] for x, y in line.polygon],
-                "text": line.text,
-                "confidence": float(line.confidence),
-                "pii_types": types,
+                S.REGION_POLYGON: [[float(x), float(y)] for x, y in line.polygon],
+                S.REGION_TEXT: line.text,
+                S.REGION_CONFIDENCE: float(line.confidence),
+                S.REGION_PII_TYPES: types,
             }
             for line, types in zip(self.lines, self.line_pii)
         ]

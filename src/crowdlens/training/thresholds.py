@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from crowdlens import schema as S
 from crowdlens.verdicts import MAX_CONFIRM_RANK, Thresholds
 
 MARGINS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -54,7 +55,7 @@ def simulate_claims(
     rng = np.random.default_rng(seed)
     out = np.empty(len(y), dtype=np.int64)
     for r, t in enumerate(y):
-        pool = siblings[t] if kind == "sibling" and siblings[t] else None
+        pool = siblings[t] if kind == S.RELATION_SIBLING and siblings[t] else None
         if pool:
             out[r] = pool[rng.integers(len(pool))]
         else:
