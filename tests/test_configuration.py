@@ -87,3 +87,98 @@ def test_configuration_doc_is_current():
     assert out == (REPO / "docs" / "configuration.md").read_text(), (
         "docs/configuration.md is stale: run scripts/config_doc.py > docs/configuration.md"
     )
+
+
+# --- one config boundary (issue 15) -------------------------------------------
+
+
+def test_tables_keep_their_values(tmp_path):
+    # _coerce once turned every table value into a string: '[20.0]', then dropped it.
+    f = tmp_path / "c.toml"
+    f.write_text(
+        "[report]\nthresholds = {sharpness = [20.0], brightness = 0.2}\n"
+        '[spark]\nconf = {"spark.executor.cores" = 4, "spark.ui.enabled" = false}\n'
+    )
+    cfg = load_config(ModerateConfig, f)
+    assert cfg.report.thresholds == {"sharpness": [20.0], "brightness": 0.2}
+    assert cfg.spark.conf == {"spark.executor.cores": "4", "spark.ui.enabled": "false"}
+
+
+def test_a_table_value_of_the_wrong_shape_is_refused(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text("[report]\nthresholds = {sharpness = {x = 1}}\n")
+    with pytest.raises(ConfigError, match="'thresholds' parameter of ReportConfig"):
+        load_config(ModerateConfig, f)
+
+
+def test_cross_field_checks_run_when_the_file_is_loaded(tmp_path):
+    from crowdlens.config import load_section
+    from crowdlens.training.config import TrainConfig
+
+    f = tmp_path / "c.toml"
+    f.write_text("[quality]\nhash_distance = 20\nhash_bands = 2\n")
+    with pytest.raises(ConfigError, match="probe keys per band; raise quality.hash_bands"):
+        load_config(ModerateConfig, f)
+    f.write_text("[quality]\nbrightness_min = 0.5\nbrightness_max = 0.4\n")
+    with pytest.raises(ConfigError, match="'brightness_max'.*greater than brightness_min"):
+        load_config(ModerateConfig, f)
+    f.write_text("[train]\nresume = true\n")
+    with pytest.raises(ConfigError, match="'resume' parameter of TrainConfig.*checkpoint_dir"):
+        load_section(TrainConfig, f, "train")
+    f.write_text('[train]\nmode = "head"\ninit_head = "models/h"\n')
+    with pytest.raises(ConfigError, match="'init_head'.*only for mode = 'finetune'"):
+        load_section(TrainConfig, f, "train")
+
+
+def test_every_mode_resolves_what_the_trainer_needs():
+    from crowdlens.training.config import MODES, TrainConfig
+
+    for mode in MODES:
+        cfg = TrainConfig(mode=mode).resolved()
+        assert cfg.epochs and cfg.lr and cfg.batch_size and cfg.backbone, mode
+        assert cfg.resolved() == cfg
+
+
+def test_one_file_holds_every_command_s_sections(tmp_path):
+    from crowdlens.config import SparkConfig, load_section
+    from crowdlens.review.server import ReviewConfig
+    from crowdlens.stages.decide import load_policy
+    from crowdlens.training.config import TrainConfig
+
+    f = tmp_path / "c.toml"
+    f.write_text(
+        '[spark]\nmaster = "local[1]"\n[quality]\nmin_short_side = 150\n'
+        '[policy]\nmismatch = "reject"\n[train]\nmode = "head"\nepochs = 3\n'
+        "[review]\nport = 9000\n[release]\njpeg_quality = 80\n"
+    )
+    assert load_config(ModerateConfig, f).quality.min_short_side == 150
+    assert load_section(TrainConfig, f, "train").epochs == 3
+    assert load_section(SparkConfig, f, "spark").master == "local[1]"
+    assert load_section(ReviewConfig, f, "review").port == 9000
+    assert load_policy(f).mismatch == "reject"
+    f.write_text("[trian]\nepochs = 3\n")
+    with pytest.raises(ConfigError, match=r"Unknown section \[trian\].*Valid sections: spark"):
+        load_section(TrainConfig, f, "train")
+    with pytest.raises(ConfigError, match=r"Unknown section \[trian\]"):
+        load_config(ModerateConfig, f)
+
+
+def test_cli_choices_come_from_the_config():
+    from crowdlens.cli import build_parser
+    from crowdlens.cli.moderate import config_from_args
+    from crowdlens.text.config import REDACT_MODES
+
+    parser = build_parser()
+    for mode in REDACT_MODES:
+        args = parser.parse_args(["moderate", "in", "--out", "o", "--redact-mode", mode])
+        assert config_from_args(args).text.redact_mode == mode
+    args = parser.parse_args(["train", "--train", "t", "--out", "o", "--optimizer", "adamw"])
+    assert args.optimizer == "adamw"
+
+
+def test_every_section_is_documented():
+    from crowdlens.config import SECTIONS
+
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    for name in SECTIONS:
+        assert f"### [{name}]" in doc, name

@@ -13,9 +13,10 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from crowdlens.errors import ConfigError, param_error
+from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
 
 T = TypeVar("T")
 
@@ -63,13 +64,27 @@ def _coerce(owner: str, name: str, tp: Any, value: Any) -> Any:
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, Mapping):
             raise param_error(owner, name, "a table of key = value pairs", value)
-        return {str(k): str(v) for k, v in value.items()}
+        (_key_tp, item_tp) = typing.get_args(tp) or (str, Any)
+        return {str(k): _coerce_item(owner, f"{name}.{k}", item_tp, v) for k, v in value.items()}
     if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
         return _coerce(owner, name, args[0], value)
     return value
+
+
+def _coerce_item(owner: str, name: str, tp: Any, value: Any) -> Any:
+    """A value inside a table: kept as TOML gave it unless the field says its type.
+
+    ``dict[str, str]`` (Spark's ``conf``) turns ``4`` and ``true`` into ``"4"``
+    and ``"true"``; ``dict[str, Any]`` keeps lists and numbers as they are.
+    """
+    if tp is Any:
+        return value
+    if tp is str and isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return _coerce(owner, name, tp, value)
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any], where: str) -> T:
@@ -96,6 +111,9 @@ def replace(obj: T, **changes: Any) -> T:
     return dataclasses.replace(obj, **changes) if changes else obj  # type: ignore[type-var]
 
 
+LOG_LEVELS = ("ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+
+
 @dataclass(frozen=True)
 class SparkConfig:
     """How to reach Spark. Any master URL works: local[N], spark://, yarn, k8s://."""
@@ -106,15 +124,14 @@ class SparkConfig:
     log_level: str = "ERROR"
     photos_per_partition: int = 64
 
+    PARAMS: ClassVar[Params] = {
+        "master": NonEmpty("Spark master URL such as local[*]"),
+        "log_level": Options(LOG_LEVELS, ignore_case=True),
+        "photos_per_partition": Interval(int, 1, None),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "master", bool(self.master.strip()), "a Spark master URL such as local[*]")
-        check(
-            self,
-            "log_level",
-            self.log_level.upper() in ("ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"),
-            "one of DEBUG, INFO, WARN, ERROR, OFF",
-        )
-        check(self, "photos_per_partition", self.photos_per_partition >= 1, "an int >= 1")
+        validate(self)
 
 
 @dataclass(frozen=True)
@@ -134,15 +151,13 @@ class IngestConfig:
     allow_remote: bool = False
     confine_to_input: bool = True
 
+    PARAMS: ClassVar[Params] = {
+        "label_column": NonEmpty("column name"),
+        "allowed_roots": Each(NonEmpty(), "a list of non-empty folder paths or URL prefixes"),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "label_column", bool(self.label_column), "a non-empty column name")
-        check(
-            self,
-            "allowed_roots",
-            isinstance(self.allowed_roots, tuple)
-            and all(isinstance(r, str) and r.strip() for r in self.allowed_roots),
-            "a list of non-empty folder paths or URL prefixes",
-        )
+        validate(self)
 
 
 @dataclass(frozen=True)
@@ -152,9 +167,13 @@ class DecodeConfig:
     max_pixels: int = 50_000_000
     max_file_mb: float = 200.0
 
+    PARAMS: ClassVar[Params] = {
+        "max_pixels": Interval(int, 1, None),
+        "max_file_mb": Interval(float, 0, None, closed="neither"),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "max_pixels", self.max_pixels >= 1, "an int >= 1")
-        check(self, "max_file_mb", self.max_file_mb > 0, "a number > 0")
+        validate(self)
 
 
 def load_toml(path: str | Path | None) -> dict[str, Any]:
@@ -170,10 +189,50 @@ def load_toml(path: str | Path | None) -> dict[str, Any]:
         raise ConfigError(f"Config file {str(p)!r} is not valid TOML: {exc}") from None
 
 
-def load_config(cls: type[T], path: str | Path | None) -> T:
-    """Load dataclass ``cls`` (e.g. ``ModerateConfig``) from a TOML file."""
+#: Every section a crowdlens command reads. One TOML file may hold them all:
+#: each command reads its own sections and leaves the others' alone.
+SECTIONS = (
+    *("spark", "ingest", "decode", "quality", "model", "validate", "text", "policy", "report"),
+    *("train", "review", "release"),
+)
+
+
+def _sections(path: str | Path | None) -> dict[str, Any]:
     data = load_toml(path)
+    unknown = sorted(k for k, v in data.items() if isinstance(v, Mapping) and k not in SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"Unknown section [{unknown[0]}] in config file {str(path)!r}. "
+            f"Valid sections: {', '.join(SECTIONS)}."
+        )
+    return data
+
+
+def load_config(cls: type[T], path: str | Path | None) -> T:
+    """Load ``cls`` (e.g. ``ModerateConfig``, one field per section) from a TOML file.
+
+    Sections that belong to other commands (``[train]`` for ``moderate``) are skipped.
+    """
+    own = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    data = {k: v for k, v in _sections(path).items() if k in own or k not in SECTIONS}
     return from_mapping(cls, data, f"config file {str(path)!r}" if path else "config")
+
+
+def load_section(cls: type[T], path: str | Path | None, section: str) -> T:
+    """Section ``[section]`` of the TOML file at ``path`` as ``cls``; defaults without a file.
+
+    The one loader for a single section (``[train]``, ``[review]``, ``[policy]``, ...).
+
+    Example::
+
+        cfg = load_section(ReviewConfig, "crowdlens.toml", "review")
+    """
+    if section not in SECTIONS:
+        raise ValueError(f"{section!r} is not a config section; add it to SECTIONS")
+    data = _sections(path).get(section, {})
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{section}] in config file {str(path)!r} must be a table.")
+    return from_mapping(cls, data, f"[{section}] of config file {str(path)!r}")
 
 
 def parse_conf_pairs(pairs: list[str] | None) -> dict[str, str]:

@@ -24,13 +24,14 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crowdlens import schema as S
-from crowdlens.config import check, from_mapping, load_toml
+from crowdlens.config import load_section
 from crowdlens.errors import CrowdlensError
 from crowdlens.io.outputs import resolve_output
 from crowdlens.io.results import replace_atomically
+from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
 from crowdlens.report.results import read_results, results_path
 from crowdlens.stages.decide import ACCEPT
 
@@ -48,6 +49,7 @@ FINAL_NAME = "final.parquet"  # written by 'crowdlens review export' (review/exp
 # flags, scores) stays out, except the item group.
 PUBLIC_DERIVED = frozenset({S.PARENT_LABEL})
 SHOWN_IDS = 10
+FORMATS = ("csv", "parquet")  # of the release manifest
 
 
 @dataclass(frozen=True)
@@ -63,26 +65,19 @@ class ReleaseConfig:
     jpeg_quality: int = 95
     formats: tuple[str, ...] = ("csv", "parquet")
 
+    PARAMS: ClassVar[Params] = {
+        "public_columns": Each(NonEmpty(), "a list of column names"),
+        "jpeg_quality": Interval(int, 50, 100),
+        "formats": Each(Options(FORMATS), "a non-empty list of 'csv' and 'parquet'", min_len=1),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "jpeg_quality", 50 <= self.jpeg_quality <= 100, "an int in [50, 100]")
-        check(
-            self,
-            "formats",
-            bool(self.formats) and set(self.formats) <= {"csv", "parquet"},
-            "a non-empty list of 'csv' and 'parquet'",
-        )
-        check(
-            self,
-            "public_columns",
-            all(isinstance(c, str) and c for c in self.public_columns),
-            "a list of column names",
-        )
+        validate(self)
 
 
 def load_release_config(path: str | Path | None) -> ReleaseConfig:
     """The ``[release]`` section of a TOML config file (defaults without a file)."""
-    section = load_toml(path).get("release", {})
-    return from_mapping(ReleaseConfig, section, f"[release] of {str(path)!r}")
+    return load_section(ReleaseConfig, path, "release")
 
 
 @dataclass(frozen=True)

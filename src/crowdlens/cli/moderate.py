@@ -7,7 +7,9 @@ import logging
 
 from crowdlens.cli.common import add_spark_args, spark_config
 from crowdlens.config import load_config, replace
+from crowdlens.params import choices
 from crowdlens.pipeline_config import ModerateConfig
+from crowdlens.text.config import TextConfig
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--no-text", action="store_true", help="skip text detection, OCR and PII")
     st.add_argument("--no-report", action="store_true", help="do not write report.html")
     st.add_argument(
-        "--redact-mode", choices=["blur", "pixelate"], help="how personal information is hidden"
+        "--redact-mode",
+        choices=choices(TextConfig, "redact_mode"),
+        help="how personal information is hidden",
     )
     add_spark_args(p)
     p.set_defaults(func=run)

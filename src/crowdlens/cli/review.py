@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from crowdlens.config import from_mapping, load_toml, replace
+from crowdlens.config import load_section, replace
 from crowdlens.errors import CrowdlensError
 
 ACTIONS = ("serve", "export", "add-reviewer")
@@ -106,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "add-reviewer":
         return add_reviewer(folder, extra[0], args)
-    section = load_toml(args.config).get("review", {})
-    cfg = from_mapping(ReviewConfig, section, "[review]")
+    cfg = load_section(ReviewConfig, args.config, "review")
     roots = tuple(args.photos_root) if args.photos_root else None
     cfg = replace(
         cfg,

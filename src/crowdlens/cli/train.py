@@ -7,6 +7,8 @@ import json
 import sys
 
 from crowdlens.cli.common import add_spark_args, spark_config
+from crowdlens.params import choices
+from crowdlens.training.config import TrainConfig
 
 TRAIN_DESCRIPTION = """\
 Train a classifier for the labelled photos and write a model bundle (ONNX +
@@ -51,7 +53,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write")
     p.add_argument("--config", metavar="FILE", help="TOML file with [train] and [spark] sections")
     g = p.add_argument_group("model and optimisation")
-    g.add_argument("--mode", choices=["probe", "head", "finetune", "scratch"])
+    g.add_argument("--mode", choices=choices(TrainConfig, "mode"))
     g.add_argument(
         "--backbone",
         help="model name (crowdlens models list); default efficientnet_lite2 for probe, "
@@ -60,8 +62,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int, help="global batch size (split over processes)")
     g.add_argument("--lr", type=float, help="base learning rate (default depends on --mode)")
-    g.add_argument("--optimizer", choices=["sgd", "adamw"])
-    g.add_argument("--schedule", choices=["constant", "poly", "step", "cosine"])
+    g.add_argument("--optimizer", choices=choices(TrainConfig, "optimizer"))
+    g.add_argument("--schedule", choices=choices(TrainConfig, "schedule"))
     g.add_argument("--warmup-epochs", type=float)
     g.add_argument("--head-hidden", type=int, help="0 = linear softmax head, N = MLP with N units")
     g.add_argument("--l2", type=float, help="probe: ridge penalty (default 0.03)")
@@ -104,20 +106,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from crowdlens.config import SparkConfig, from_mapping, load_toml, replace
-    from crowdlens.errors import ConfigError
+    from crowdlens.config import SparkConfig, load_section, replace
     from crowdlens.training.api import train
-    from crowdlens.training.config import TrainConfig
 
-    data = load_toml(args.config)
-    unknown = sorted(set(data) - {"train", "spark"})
-    if unknown:
-        raise ConfigError(
-            f"Unknown section [{unknown[0]}] in {args.config!r}; 'train' reads [train] and [spark]."
-        )
-    where = f"config file {args.config!r}"
-    cfg = from_mapping(TrainConfig, data.get("train", {}), f"{where} [train]")
-    base_spark = from_mapping(SparkConfig, data.get("spark", {}), f"{where} [spark]")
+    cfg = load_section(TrainConfig, args.config, "train")
+    base_spark = load_section(SparkConfig, args.config, "spark")
     cfg = replace(
         cfg,
         mode=args.mode,
@@ -147,8 +140,6 @@ def run_train(args: argparse.Namespace) -> int:
         l2=args.l2,
         cv_folds=args.cv_folds,
     )
-    if cfg.resume and not cfg.checkpoint_dir:
-        raise ConfigError("--resume needs --checkpoint-dir (the folder of the run to continue).")
     report = train(args.train, args.val, args.out, cfg, spark_cfg=spark_config(args, base_spark))
     summary = {k: v for k, v in report.items() if k != "history"}
     if "chosen" in report:

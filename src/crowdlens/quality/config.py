@@ -11,12 +11,19 @@ file they live in the ``[quality]`` table::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 from crowdlens import schema as S
 from crowdlens.config import check
+from crowdlens.errors import ConfigError
+from crowdlens.params import Each, Interval, NonEmpty, Options, OrNone, Params, validate
+from crowdlens.quality.hashing import HASH_BITS
 
 HASH_BAND_CHOICES = (2, 4, 8, 16)
+# Probe keys per band above which near-duplicate search would explode (load-time check).
+MAX_PROBES = 4096
 # Applications whose name in EXIF Software means the photo was edited (case-insensitive
 # substrings). Phone camera firmware writes its own version there, which is not editing.
 EDITING_SOFTWARE = (
@@ -95,80 +102,57 @@ class QualityConfig:
     contributor_column: str = "contributor"
     order_column: str = S.ROW_NUMBER
 
+    PARAMS: ClassVar[Params] = {
+        "analysis_size": Interval(int, 32, 4096),
+        "sharpness_min": OrNone(Interval(float, 0, None)),
+        "blur_extent_max": Interval(float, 0, 1, closed="right"),
+        "brightness_min": Interval(float, 0, 1),
+        "brightness_max": Interval(float, 0, 1),
+        "dark_fraction_max": Interval(float, 0, 1),
+        "bright_fraction_max": Interval(float, 0, 1),
+        "dark_level": Interval(int, 0, 255),
+        "bright_level": Interval(int, 0, 255),
+        "min_short_side": Interval(int, 0, None),
+        "min_megapixels": Interval(float, 0, None),
+        "contrast_min": OrNone(Interval(float, 0, 0.5)),
+        "noise_max": OrNone(Interval(float, 0, None, closed="neither"), ""),
+        "detail_min": OrNone(Interval(float, 0, 1)),
+        "colorfulness_max": OrNone(Interval(float, 0, 1)),
+        "aspect_ratio_max": OrNone(Interval(float, 1, 100)),
+        "gps_decimals": Interval(int, 0, 6),
+        "stale_days": OrNone(Interval(float, 0, None)),
+        "location_tolerance_km": Interval(float, 0, None),
+        "submitted_at_column": NonEmpty("column name"),
+        "country_column": NonEmpty("column name"),
+        "editing_software": Each(NonEmpty(), "a list of non-empty application names"),
+        "hash_distance": Interval(int, 0, HASH_BITS // 2),
+        "hash_bands": Options(
+            HASH_BAND_CHOICES, note="the 64-bit hash is cut into that many equal bands"
+        ),
+        "contributor_column": NonEmpty("column name"),
+        "order_column": NonEmpty("column name"),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "analysis_size", 32 <= self.analysis_size <= 4096, "an int in [32, 4096]")
-        check(
-            self,
-            "sharpness_min",
-            self.sharpness_min is None or self.sharpness_min >= 0,
-            "a float >= 0 or None (off)",
-        )
-        check(self, "blur_extent_max", 0 < self.blur_extent_max <= 1, "a float in (0, 1]")
-        for name in (
-            "brightness_min",
-            "brightness_max",
-            "dark_fraction_max",
-            "bright_fraction_max",
-        ):
-            check(self, name, 0 <= getattr(self, name) <= 1, "a float in [0, 1]")
+        validate(self)
         check(
             self,
             "brightness_max",
             self.brightness_max > self.brightness_min,
             f"a float greater than brightness_min ({self.brightness_min})",
         )
-        for name in ("dark_level", "bright_level"):
-            check(self, name, 0 <= getattr(self, name) <= 255, "an int in [0, 255]")
-        check(self, "min_short_side", self.min_short_side >= 0, "an int >= 0")
-        check(self, "min_megapixels", self.min_megapixels >= 0, "a float >= 0")
-        check(
-            self,
-            "contrast_min",
-            self.contrast_min is None or 0 <= self.contrast_min <= 0.5,
-            "a float in [0, 0.5] or None (off)",
-        )
-        check(
-            self, "noise_max", self.noise_max is None or self.noise_max > 0, "a float > 0 or None"
-        )
-        for name, lo, hi in (
-            ("detail_min", 0.0, 1.0),
-            ("colorfulness_max", 0.0, 1.0),
-            ("aspect_ratio_max", 1.0, 100.0),
-        ):
-            value = getattr(self, name)
-            check(
-                self,
-                name,
-                value is None or lo <= value <= hi,
-                f"a float in [{lo:g}, {hi:g}] or None (off)",
+        if self.probe_keys > MAX_PROBES:
+            raise ConfigError(
+                f"hash_distance={self.hash_distance} with hash_bands={self.hash_bands} needs "
+                f"more than {MAX_PROBES} probe keys per band; raise quality.hash_bands "
+                "(8 or 16) or lower quality.hash_distance."
             )
-        check(self, "gps_decimals", 0 <= self.gps_decimals <= 6, "an int in [0, 6]")
-        check(
-            self,
-            "stale_days",
-            self.stale_days is None or self.stale_days >= 0,
-            "a float >= 0 or None (off)",
-        )
-        check(self, "location_tolerance_km", self.location_tolerance_km >= 0, "a float >= 0")
-        for name in ("submitted_at_column", "country_column"):
-            check(self, name, bool(getattr(self, name)), "a non-empty column name")
-        check(
-            self,
-            "editing_software",
-            isinstance(self.editing_software, tuple)
-            and all(isinstance(v, str) and v for v in self.editing_software),
-            "a list of non-empty application names",
-        )
-        check(self, "hash_distance", 0 <= self.hash_distance <= 32, "an int in [0, 32]")
-        check(
-            self,
-            "hash_bands",
-            self.hash_bands in HASH_BAND_CHOICES,
-            f"one of {', '.join(map(str, HASH_BAND_CHOICES))} (the 64-bit hash is cut "
-            "into that many equal bands)",
-        )
-        check(self, "contributor_column", bool(self.contributor_column), "a non-empty column name")
-        check(self, "order_column", bool(self.order_column), "a non-empty column name")
+
+    @property
+    def probe_keys(self) -> int:
+        """Hash keys probed per band: every mask of ``band_radius`` bits or fewer."""
+        bits = HASH_BITS // self.hash_bands
+        return sum(math.comb(bits, k) for k in range(min(self.band_radius, bits) + 1))
 
     @property
     def band_radius(self) -> int:

@@ -41,7 +41,6 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
-from crowdlens.errors import ConfigError
 from crowdlens.quality.config import QualityConfig
 from crowdlens.quality.hashing import HASH_BITS, HASH_HEX_DIGITS
 
@@ -51,9 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover
 EXACT = S.DUPLICATE_EXACT
 NEAR = S.DUPLICATE_NEAR
 CROSS_SUFFIX = S.DUPLICATE_CROSS_SUFFIX
-# Above this many probe keys per band, the join would explode each photo
-# into too many rows; more bands (or a smaller distance) fix it.
-MAX_PROBES = 4096
 
 
 @lru_cache(maxsize=16)
@@ -71,16 +67,8 @@ def probe_masks(bits: int, radius: int) -> tuple[int, ...]:
 
 
 def check_banding(cfg: QualityConfig) -> tuple[int, int]:
-    """``(bits per band, probe keys per band)``, or a ConfigError when it would explode."""
-    bits = HASH_BITS // cfg.hash_bands
-    n = len(probe_masks(bits, cfg.band_radius)) if cfg.band_radius <= 6 else MAX_PROBES + 1
-    if n > MAX_PROBES:
-        raise ConfigError(
-            f"hash_distance={cfg.hash_distance} with hash_bands={cfg.hash_bands} needs more than "
-            f"{MAX_PROBES} probe keys per band; raise quality.hash_bands (8 or 16) "
-            "or lower quality.hash_distance."
-        )
-    return bits, n
+    """``(bits per band, probe keys per band)``; QualityConfig refuses banding that explodes."""
+    return HASH_BITS // cfg.hash_bands, cfg.probe_keys
 
 
 @dataclass(frozen=True)

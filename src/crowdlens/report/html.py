@@ -19,12 +19,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crowdlens import __version__
 from crowdlens import schema as S
-from crowdlens.config import check
 from crowdlens.io.fs import filesystem, is_url
+from crowdlens.params import Each, Interval, NonEmpty, Params, Satisfies, validate
 from crowdlens.report import plots
 from crowdlens.report.examples import as_list as _list
 from crowdlens.report.examples import example
@@ -85,17 +85,20 @@ class ReportConfig:
     group_columns: tuple[str, ...] = (S.COUNTRY, S.CONTRIBUTOR)
     thresholds: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        check(self, "examples_per_flag", 0 <= self.examples_per_flag <= 100, "an int in [0, 100]")
-        check(self, "thumbnail_px", 32 <= self.thumbnail_px <= 1024, "an int in [32, 1024]")
-        check(self, "max_confusion_labels", self.max_confusion_labels >= 2, "an int >= 2")
-        check(self, "max_group_rows", self.max_group_rows >= 1, "an int >= 1")
-        check(
-            self,
-            "thresholds",
-            all(isinstance(v, int | float | str | list | tuple) for v in self.thresholds.values()),
+    PARAMS: ClassVar[Params] = {
+        "examples_per_flag": Interval(int, 0, 100),
+        "thumbnail_px": Interval(int, 32, 1024),
+        "max_confusion_labels": Interval(int, 2, None),
+        "max_group_rows": Interval(int, 1, None),
+        "group_columns": Each(NonEmpty(), "a list of column names"),
+        "thresholds": Satisfies(
+            lambda t: all(isinstance(v, int | float | str | list | tuple) for v in t.values()),
             "a table of column = number (or list of numbers)",
-        )
+        ),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 def thresholds_from(quality_cfg: Any) -> dict[str, list[float]]:

@@ -27,10 +27,12 @@ import re
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 from crowdlens.config import check
 from crowdlens.errors import CrowdlensError
 from crowdlens.io.fs import is_url
+from crowdlens.params import Interval, NonEmpty, OrNone, Params, Satisfies, validate
 from crowdlens.review.location import results_folder, state_folder
 from crowdlens.review.photos import PhotoCache
 from crowdlens.review.queue import Queue
@@ -82,8 +84,22 @@ class ReviewConfig:
     double_review: float = 0.0
     state_dir: str | None = None
 
+    PARAMS: ClassVar[Params] = {
+        "host": NonEmpty("host name or IP address such as 127.0.0.1"),
+        "port": Interval(int, 0, 65535, note="0 = any free port"),
+        "token": OrNone(
+            Satisfies(lambda t: bool(TOKEN_RE.match(t)), "16-128 letters, digits, '-' or '_'"),
+            "unset for a random one",
+        ),
+        "reviewer": Satisfies(lambda n: bool(NAME_RE.match(n)), "1-40 letters or digits"),
+        "max_body_bytes": Interval(int, 256, 1_048_576),
+        "preview_px": Interval(int, 64, 8192),
+        "page_size": Interval(int, 1, 200),
+        "double_review": Interval(float, 0, 1),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "host", bool(self.host), "a host name or IP address such as 127.0.0.1")
+        validate(self)
         check(
             self,
             "host",
@@ -91,23 +107,6 @@ class ReviewConfig:
             "a loopback address (127.0.0.1, ::1, localhost) unless allow_remote=True "
             "(--allow-remote): the app speaks plain HTTP",
         )
-        check(self, "port", 0 <= self.port <= 65535, "an int in [0, 65535] (0 = any free port)")
-        check(
-            self,
-            "token",
-            self.token is None or bool(TOKEN_RE.match(self.token)),
-            "16-128 letters, digits, '-' or '_' (or unset for a random one)",
-        )
-        check(self, "reviewer", bool(NAME_RE.match(self.reviewer)), "1-40 letters or digits")
-        check(
-            self,
-            "max_body_bytes",
-            256 <= self.max_body_bytes <= 1_048_576,
-            "an int in [256, 1048576]",
-        )
-        check(self, "preview_px", 64 <= self.preview_px <= 8192, "an int in [64, 8192]")
-        check(self, "page_size", 1 <= self.page_size <= 200, "an int in [1, 200]")
-        check(self, "double_review", 0.0 <= self.double_review <= 1.0, "a float in [0, 1]")
 
 
 class ReviewServer(ThreadingHTTPServer):

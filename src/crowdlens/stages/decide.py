@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
-from crowdlens.config import check, from_mapping, load_toml
+from crowdlens.config import check, load_section
 from crowdlens.spark.columns import add_columns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -139,8 +139,7 @@ def load_policy(path: str | Path | None) -> Policy:
     >>> load_policy(None).mismatch
     'review'
     """
-    data = load_toml(path).get("policy", {})
-    return from_mapping(Policy, data, f"[policy] of {str(path)!r}")
+    return load_section(Policy, path, "policy")
 
 
 def reason_kind(reason: str) -> str:

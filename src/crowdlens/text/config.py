@@ -8,8 +8,9 @@ moderate`` config file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from crowdlens.config import check
+from crowdlens.params import Each, Interval, NonEmpty, Options, Params, Pattern, validate
 
 #: Entities looked for by default. DATE_TIME, URL, ORGANIZATION and LOCATION
 #: are left out on purpose: price tags carry dates and brand names, and
@@ -32,6 +33,7 @@ DEFAULT_PHONE_REGIONS = (
 )  # fmt: skip
 
 REDACT_MODES = ("blur", "pixelate", "fill")
+LANGUAGES = ("en", "fr")  # those with an offline spaCy model
 
 
 @dataclass(frozen=True)
@@ -75,39 +77,29 @@ class TextConfig:
     previews: bool = True
     preview_max_side: int = 1280
 
-    def __post_init__(self) -> None:
-        check(self, "gate_max_side", self.gate_max_side >= 64, "an int >= 64")
-        check(
-            self,
-            "gate_box_threshold",
-            0.0 < self.gate_box_threshold < 1.0,
-            "a float in the open interval (0, 1)",
-        )
-        check(self, "ocr_max_side", self.ocr_max_side >= 64, "an int >= 64")
-        check(
-            self,
-            "det_box_threshold",
-            0.0 < self.det_box_threshold < 1.0,
-            "a float in the open interval (0, 1)",
-        )
-        check(self, "text_score", 0.0 <= self.text_score <= 1.0, "a float in [0, 1]")
-        check(self, "threads", self.threads >= 0, "an int >= 0 (0 = all cores)")
-        check(self, "languages", len(self.languages) >= 1, "a non-empty list such as ['en']")
-        check(
-            self,
-            "languages",
-            all(lang in ("en", "fr") for lang in self.languages),
-            "a list of languages with an offline spaCy model: 'en', 'fr'",
-        )
-        check(self, "entities", len(self.entities) >= 1, "a non-empty list of entity names")
-        check(self, "score_threshold", 0.0 <= self.score_threshold <= 1.0, "a float in [0, 1]")
-        check(
-            self,
-            "phone_regions",
-            all(len(r) == 2 and r.isalpha() and r.isupper() for r in self.phone_regions),
+    PARAMS: ClassVar[Params] = {
+        "gate_max_side": Interval(int, 64, None),
+        "gate_box_threshold": Interval(float, 0, 1, closed="neither"),
+        "ocr_max_side": Interval(int, 64, None),
+        "det_box_threshold": Interval(float, 0, 1, closed="neither"),
+        "text_score": Interval(float, 0, 1),
+        "threads": Interval(int, 0, None, note="0 = all cores"),
+        "languages": Each(
+            Options(LANGUAGES),
+            "a non-empty list of languages with an offline spaCy model: 'en', 'fr'",
+            min_len=1,
+        ),
+        "entities": Each(NonEmpty(), "a non-empty list of entity names", min_len=1),
+        "score_threshold": Interval(float, 0, 1),
+        "phone_regions": Each(
+            Pattern("[A-Z]{2}", ""),
             "a list of ISO 3166 two-letter region codes such as ['US', 'FR']",
-        )
-        check(self, "redact_mode", self.redact_mode in REDACT_MODES, f"one of {REDACT_MODES}")
-        check(self, "padding", 0.0 <= self.padding <= 2.0, "a float in [0, 2]")
-        check(self, "jpeg_quality", 1 <= self.jpeg_quality <= 100, "an int in [1, 100]")
-        check(self, "preview_max_side", self.preview_max_side >= 64, "an int >= 64")
+        ),
+        "redact_mode": Options(REDACT_MODES),
+        "padding": Interval(float, 0, 2),
+        "jpeg_quality": Interval(int, 1, 100),
+        "preview_max_side": Interval(int, 64, None),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from crowdlens.config import check
+from crowdlens.params import Interval, NonEmpty, Options, OrNone, Params, validate
 from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
 
 MODES = ("probe", "head", "finetune", "scratch")
+DEFAULT = "the mode's default"
 
 # Per-mode defaults for the settings left at None.
 # ``probe`` (the default) is the measured best of the frozen-feature levers
@@ -76,33 +78,32 @@ class TrainConfig:
     l2: float = 0.03  # probe mode: ridge penalty (x rows) on standardised features
     cv_folds: int = 5  # probe mode: folds for the temperature and verdict thresholds
 
+    PARAMS: ClassVar[Params] = {
+        "mode": Options(MODES),
+        "optimizer": Options(OPTIMIZERS),
+        "schedule": Options(SCHEDULES),
+        "epochs": OrNone(Interval(int, 1, None), DEFAULT),
+        "batch_size": OrNone(Interval(int, 1, None), DEFAULT),
+        "lr": OrNone(Interval(float, 0, None, closed="neither"), DEFAULT),
+        "warmup_epochs": OrNone(Interval(float, 0, None), DEFAULT),
+        "input_size": OrNone(Interval(int, 32, None), "the model's own"),
+        "momentum": Interval(float, 0, 1, closed="left"),
+        "weight_decay": Interval(float, 0, None),
+        "grad_clip_norm": Interval(float, 0, None, note="0 = off"),
+        "head_hidden": Interval(int, 0, None),
+        "dropout": Interval(float, 0, 1, closed="left"),
+        "backbone_lr_scale": Interval(float, 0, None),
+        "freeze_fraction": Interval(float, 0, 1),
+        "min_per_class": Interval(int, 1, None),
+        "max_per_class": Interval(int, 0, None, note="0 = all"),
+        "num_processes": Interval(int, 1, None),
+        "l2": Interval(float, 0, None),
+        "cv_folds": Interval(int, 2, None),
+        "label_column": NonEmpty("column name"),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "mode", self.mode in MODES, f"one of {', '.join(MODES)}")
-        check(self, "optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
-        check(self, "schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
-        if self.epochs is not None:
-            check(self, "epochs", self.epochs >= 1, "an int >= 1")
-        if self.batch_size is not None:
-            check(self, "batch_size", self.batch_size >= 1, "an int >= 1")
-        if self.lr is not None:
-            check(self, "lr", self.lr > 0, "a float > 0")
-        if self.warmup_epochs is not None:
-            check(self, "warmup_epochs", self.warmup_epochs >= 0, "a float >= 0")
-        if self.input_size is not None:
-            check(self, "input_size", self.input_size >= 32, "an int >= 32")
-        check(self, "momentum", 0 <= self.momentum < 1, "a float in [0, 1)")
-        check(self, "weight_decay", self.weight_decay >= 0, "a float >= 0")
-        check(self, "grad_clip_norm", self.grad_clip_norm >= 0, "a float >= 0 (0 = off)")
-        check(self, "head_hidden", self.head_hidden >= 0, "an int >= 0")
-        check(self, "dropout", 0 <= self.dropout < 1, "a float in [0, 1)")
-        check(self, "backbone_lr_scale", self.backbone_lr_scale >= 0, "a float >= 0")
-        check(self, "freeze_fraction", 0 <= self.freeze_fraction <= 1, "a float in [0, 1]")
-        check(self, "min_per_class", self.min_per_class >= 1, "an int >= 1")
-        check(self, "max_per_class", self.max_per_class >= 0, "an int >= 0 (0 = all)")
-        check(self, "num_processes", self.num_processes >= 1, "an int >= 1")
-        check(self, "l2", self.l2 >= 0, "a float >= 0")
-        check(self, "cv_folds", self.cv_folds >= 2, "an int >= 2")
-        check(self, "label_column", bool(self.label_column), "a non-empty column name")
+        validate(self)
         if self.init_head is not None:
             check(
                 self,
@@ -110,6 +111,13 @@ class TrainConfig:
                 self.mode == "finetune",
                 "only for mode = 'finetune' (a head-mode bundle to start the classifier from)",
             )
+        check(
+            self,
+            "resume",
+            not self.resume or bool(self.checkpoint_dir),
+            "false unless checkpoint_dir is set (--resume needs --checkpoint-dir, "
+            "the folder of the run to continue)",
+        )
 
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in from the mode's defaults."""

@@ -16,6 +16,7 @@ def make_trainer(model: Any, cfg: TrainConfig, val: Any, **extra: Any) -> Any:
     """The trainer for ``model`` as ``cfg`` says; ``val`` may be None or empty.
 
     ``extra`` goes to :class:`Trainer` as is (``param_groups``, ``channels_last``).
+    Settings left unset take the mode's defaults (:meth:`TrainConfig.resolved`).
     """
     import torch
 
@@ -24,7 +25,7 @@ def make_trainer(model: Any, cfg: TrainConfig, val: Any, **extra: Any) -> Any:
     from crowdlens.training.trainer import Checkpoint, Trainer, Validation
     from crowdlens.training.triggers import EveryEpoch, MaxEpoch
 
-    assert cfg.epochs and cfg.lr and cfg.batch_size
+    cfg = cfg.resolved()  # epochs, lr, batch_size: the mode's defaults where unset
     callbacks: list[Any] = [ConsoleProgress()]
     if cfg.tensorboard_dir:
         callbacks.append(TensorBoard(cfg.tensorboard_dir))
