@@ -63,6 +63,8 @@ def _keyed(node: ast.AST) -> list[ast.Constant]:
         return _strings([*sides, *inner])
     if isinstance(node, ast.Subscript):
         return _strings([node.slice])
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        return _strings(node.values[-1:])  # a fallback value: `kind or "near"`
     if isinstance(node, ast.Call) and node.args:
         name = getattr(node.func, "attr", getattr(node.func, "id", None))
         if name == "isin":
@@ -134,6 +136,7 @@ def test_the_scan_catches_real_loose_copies() -> None:
         'ok = status in (None, "ok")\n'
         'kind = row["near"]\n'
         'REJECT = "reject"\n'
+        'kind = found or "near"\n'
     )
     found = {(line, word) for line, word, _ in loose_copies(src)}
     assert found == {
@@ -150,6 +153,7 @@ def test_the_scan_catches_real_loose_copies() -> None:
         (6, "ok"),
         (7, "near"),
         (8, "reject"),
+        (9, "near"),
     }
 
 

@@ -192,7 +192,7 @@ def decode_image(
     from PIL import ImageOps
 
     im = _open(data, max_pixels)
-    fmt = im.format or "unknown"
+    fmt = im.format or "unknown"  # vocabulary: an image format, not a verdict
     w, h = im.size
     if w <= 0 or h <= 0:
         raise DecodeError(f"{fmt} header declares an empty image ({w}x{h})")

@@ -210,6 +210,6 @@ def explain(flag: str, m: Mapping[str, Any], cfg: QualityConfig) -> str:
     if flag in (S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO) and m.get(S.DUPLICATE_NOTE):
         return f"{flag}: {m[S.DUPLICATE_NOTE]}"
     if flag in (DUPLICATE, S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO):
-        kind = m.get(S.DUPLICATE_KIND) or "near"
+        kind = m.get(S.DUPLICATE_KIND) or S.DUPLICATE_NEAR
         return f"{flag}: {kind.replace('_', ' ')} copy of {m.get(S.DUPLICATE_OF)}"
     raise ValueError(f"unknown quality flag {flag!r}; known flags: {', '.join(VOCABULARY)}")

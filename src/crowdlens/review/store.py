@@ -302,7 +302,8 @@ class DecisionStore:
                 raise LookupError(f"no batch {batch} of reviewer {reviewer!r} to undo")
             back = [Decision(*r) for r in reversed(rows)]
             return self.record(
-                [(d.image_id, d.prev_action or "pending", d.prev_label) for d in back], reviewer
+                [(d.image_id, d.prev_action or S.REVIEW_PENDING, d.prev_label) for d in back],
+                reviewer,
             )
 
     def history(self) -> Iterator[Decision]:
