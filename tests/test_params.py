@@ -43,6 +43,7 @@ def test_constraints_accept_reject_and_describe(constraint, good, bad, words):
 
 
 def _config_classes() -> list[type]:
+    from crowdlens.audit import AuditConfig
     from crowdlens.config import SparkConfig
     from crowdlens.pipeline_config import ModerateConfig
     from crowdlens.release import ReleaseConfig
@@ -52,7 +53,7 @@ def _config_classes() -> list[type]:
     hints = typing.get_type_hints(ModerateConfig)
     sections = [hints[f.name] for f in dataclasses.fields(ModerateConfig)]
     found = [c for c in sections if dataclasses.is_dataclass(c)]
-    return [*found, SparkConfig, TrainConfig, ReviewConfig, ReleaseConfig]
+    return [*found, SparkConfig, TrainConfig, ReviewConfig, ReleaseConfig, AuditConfig]
 
 
 @pytest.mark.parametrize("cls", _config_classes(), ids=lambda c: c.__name__)

@@ -29,13 +29,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from crowdlens import schema as S
-from crowdlens.config import check
 from crowdlens.errors import CrowdlensError
+from crowdlens.params import Each, Interval, NonEmpty, Params, validate
 from crowdlens.stages.validate import OUTPUTS as VERDICT_COLUMNS
 from crowdlens.stages.validate import ValidateConfig, calibrate, judge, judgements_frame
 from crowdlens.training.probe import DEFAULT_L2, assign_folds, out_of_fold_logits
@@ -83,11 +83,16 @@ class AuditConfig:
     parent_label_column: str | None = None
     validate: ValidateConfig = field(default_factory=ValidateConfig)
 
+    PARAMS: ClassVar[Params] = {
+        "folds": Interval(int, 2, None, note="photos are judged by unseen folds"),
+        "backbones": Each(NonEmpty(), "a non-empty list of model names", min_len=1),
+        "l2": Interval(float, 0, None),
+        "temperature": Interval(float, 0, None, closed="neither"),
+        "label_column": NonEmpty("column name"),
+    }
+
     def __post_init__(self) -> None:
-        check(self, "folds", self.folds >= 2, "an int >= 2 (photos are judged by unseen folds)")
-        check(self, "backbones", len(self.backbones) >= 1, "a non-empty list of model names")
-        check(self, "l2", self.l2 >= 0, "a float >= 0")
-        check(self, "temperature", self.temperature > 0, "a float > 0")
+        validate(self)
 
 
 # --- pure helpers -------------------------------------------------------------

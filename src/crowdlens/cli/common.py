@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from crowdlens.config import SparkConfig, parse_conf_pairs, replace
+from crowdlens.config import LOG_LEVELS, SparkConfig, parse_conf_pairs, replace
 
 
 def add_spark_args(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def add_spark_args(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--log-level",
-        choices=["DEBUG", "INFO", "WARN", "ERROR", "OFF"],
+        choices=LOG_LEVELS,
         help="Spark's own log level (default ERROR: quiet)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
