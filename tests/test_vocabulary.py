@@ -18,6 +18,7 @@ A line that means another thing by the same word says so with a trailing
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,10 @@ def vocabulary() -> dict[str, str]:
         value = getattr(S, name)
         if name.startswith(_VALUE_PREFIXES) and name not in _NOT_VALUES and isinstance(value, str):
             out.setdefault(value, f"S.{name}")
+    named = {getattr(S, n): n for n in dir(S) if n.startswith("REVIEW_")}
     for name in _VALUE_TUPLES:
         for value in getattr(S, name):
-            out.setdefault(value, f"S.{name}")
+            out.setdefault(value, f"S.{named.get(value, name)}")
     out.setdefault(S.REASON_PII_STILL_READABLE, "S.REASON_PII_STILL_READABLE")
     return out
 
@@ -126,6 +128,23 @@ def loose_copies(source: str, values: dict[str, str] | None = None) -> list[tupl
     return sorted(h for h in hits if PRAGMA not in lines[h[0] - 1])
 
 
+def borrowed(source: str, values: dict[str, str] | None = None) -> list[tuple[int, str, str]]:
+    """``from crowdlens.stages.decide import ACCEPT``: a value taken from a second home."""
+    values = vocabulary() if values is None else values
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("crowdlens"):
+            continue
+        if node.module == "crowdlens.schema":
+            continue
+        module = importlib.import_module(node.module)
+        for alias in node.names:
+            value = getattr(module, alias.name, None)
+            if isinstance(value, str) and value in values:
+                out.append((node.lineno, f"{node.module}.{alias.name}", values[value]))
+    return out
+
+
 def test_the_scan_catches_real_loose_copies() -> None:
     src = (
         'COLORS = {"accept": "#3a923a", "review": "#e0a020", "reject": "#c03030"}\n'
@@ -183,4 +202,21 @@ def test_no_module_spells_a_vocabulary_value(path: Path) -> None:
         f"{where}:{line}: {word!r} is {name} in crowdlens.schema; import it "
         f"(or end the line with '{PRAGMA} <why>' if the word means something else)"
         for line, word, name in hits
+    )
+
+
+def test_the_import_scan_catches_a_second_home() -> None:
+    src = "from crowdlens.stages.decide import ACCEPT, Policy\nfrom crowdlens import schema as S\n"
+    assert borrowed(src) == [(1, "crowdlens.stages.decide.ACCEPT", "S.DECISION_ACCEPT")]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in SRC.rglob("*.py") if p.name != "schema.py"), ids=str
+)
+def test_no_module_imports_a_vocabulary_value_from_elsewhere(path: Path) -> None:
+    hits = borrowed(path.read_text(encoding="utf-8"))
+    where = path.relative_to(SRC.parent)
+    assert not hits, "\n".join(
+        f"{where}:{line}: {what} is {name}; import it from crowdlens.schema"
+        for line, what, name in hits
     )

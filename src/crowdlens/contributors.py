@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
 from crowdlens.quality.flags import VOCABULARY
-from crowdlens.stages.decide import ACCEPT, REJECT, REVIEW
-from crowdlens.stages.validate import MISMATCH
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -80,10 +78,10 @@ def card(group: pd.DataFrame, contributor_column: str = S.CONTRIBUTOR) -> pd.Dat
         contributor_column: group[contributor_column].iloc[0] if n else None,
         S.SC_PHOTOS: n,
         S.SC_ERRORS: int((group[S.STATUS] != S.STATUS_OK).sum()),
-        S.SC_ACCEPTED: decisions.count(ACCEPT) / n if n else 0.0,
-        S.SC_REVIEWED: decisions.count(REVIEW) / n if n else 0.0,
-        S.SC_REJECTED: decisions.count(REJECT) / n if n else 0.0,
-        S.SC_LABEL_MISMATCHES: int((group[S.LABEL_VERDICT] == MISMATCH).sum()),
+        S.SC_ACCEPTED: decisions.count(S.DECISION_ACCEPT) / n if n else 0.0,
+        S.SC_REVIEWED: decisions.count(S.DECISION_REVIEW) / n if n else 0.0,
+        S.SC_REJECTED: decisions.count(S.DECISION_REJECT) / n if n else 0.0,
+        S.SC_LABEL_MISMATCHES: int((group[S.LABEL_VERDICT] == S.VERDICT_MISMATCH).sum()),
         S.SC_SHARED: int(group["_shared"].fillna(False).astype(bool).sum()),
         S.SC_REUSED: sum(S.FLAG_REUSED_PHOTO in f for f in flags),
         S.SC_PROVENANCE: sum(bool(f & set(S.PROVENANCE_FLAGS)) for f in flags),

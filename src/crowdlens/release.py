@@ -33,7 +33,6 @@ from crowdlens.io.outputs import resolve_output
 from crowdlens.io.results import replace_atomically
 from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
 from crowdlens.report.results import read_results, results_path
-from crowdlens.stages.decide import ACCEPT
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -147,7 +146,7 @@ def _decisions(base: Path | str, results: Path | str, public: tuple[str, ...]):
 def select_release(df: pd.DataFrame, base: Path | str) -> tuple[pd.DataFrame, list[str]]:
     """The accepted rows with their released copy (``_source``); refuse unsafe ones."""
     notes: list[str] = []
-    rows = df[(df[S.DECISION] == ACCEPT) & (df[S.STATUS] == S.STATUS_OK)].copy()
+    rows = df[(df[S.DECISION] == S.DECISION_ACCEPT) & (df[S.STATUS] == S.STATUS_OK)].copy()
     if S.REDACTED_PATH not in rows.columns:
         rows[S.REDACTED_PATH] = None
     if S.RELEASE_VERIFIED in rows.columns:

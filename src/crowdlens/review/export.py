@@ -31,7 +31,7 @@ from typing import Any
 
 from crowdlens import schema as S
 from crowdlens.io.outputs import local_path
-from crowdlens.review.agreement import CONFLICT, photo_state
+from crowdlens.review.agreement import photo_state
 from crowdlens.review.csvsafe import csv_cell
 from crowdlens.review.location import results_folder, state_folder
 from crowdlens.review.store import DB_NAME, DecisionStore
@@ -81,12 +81,12 @@ def outcome(per: Mapping[str, Any], decision: Any, label: Any) -> dict[str, Any]
         return {S.FINAL_DECISION: decision, S.FINAL_LABEL: label}
     latest = max(per.values(), key=lambda d: d.seq)
     base = {S.REVIEWED_AT: latest.decided_at, S.REVIEWER: ",".join(sorted(per))}
-    if photo_state(per) == CONFLICT:
+    if photo_state(per) == S.REVIEW_CONFLICT:
         # Undecided, whatever the pipeline said: `crowdlens release` must not
         # publish a photo that one reviewer rejected.
         return {
             **base,
-            S.REVIEW_ACTION: CONFLICT,
+            S.REVIEW_ACTION: S.REVIEW_CONFLICT,
             S.FINAL_DECISION: S.DECISION_REVIEW,
             S.FINAL_LABEL: label,
         }
@@ -194,7 +194,7 @@ def _write_tables(dataset: Any, live: Mapping[str, Any], out: Path) -> dict[str,
                     extra[c].append(got.get(c))
                 action = got.get(S.REVIEW_ACTION)
                 counts["reviewed"] += bool(per)
-                counts["conflicts"] += action == CONFLICT
+                counts["conflicts"] += action == S.REVIEW_CONFLICT
                 path = local_path(str(col(S.PATH)[i])) if col(S.PATH)[i] else None
                 if action == S.REVIEW_RELABEL and path:
                     counts["relabelled"] += 1

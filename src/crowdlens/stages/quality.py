@@ -199,7 +199,6 @@ def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     from pyspark.sql import functions as F
 
     from crowdlens.quality.duplicates import find_duplicates
-    from crowdlens.quality.flags import DUPLICATE
 
     if not (cfg.enabled and cfg.duplicates):
         return _null_columns(df, DUPLICATE_COLUMNS)
@@ -215,7 +214,7 @@ def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     # the photos, bytes and all, are never shuffled.
     joined = base.join(F.broadcast(dups), on=S.IMAGE_ID, how="left")
     added = F.concat(
-        F.array(F.lit(DUPLICATE)), F.coalesce("_dup_flags", F.array().cast("array<string>"))
+        F.array(F.lit(S.FLAG_DUPLICATE)), F.coalesce("_dup_flags", F.array().cast("array<string>"))
     )
     # Flags of an earlier duplicate pass (incremental runs keep old rows) are
     # derived again here, never carried over: the stage is idempotent.
