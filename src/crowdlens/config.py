@@ -1,8 +1,13 @@
 """Configuration: typed, frozen dataclasses, validated once at the boundary.
 
 A config file is TOML with one table per section (``[spark]``, ``[decode]``,
-...); command-line flags override it. Every bad value is reported in one
-message shape, naming the parameter, what it must be, and what it was.
+``[train]``, ...; :data:`SECTIONS`); command-line flags override it. One file
+may serve every command: :func:`load_config` reads ``moderate``'s sections,
+:func:`load_section` any one section, and each refuses unknown sections and
+settings by name. Each config class declares its constraints as data
+(``PARAMS``, :mod:`crowdlens.params`) and checks them, with its cross-field
+rules, in ``__post_init__``: a bad file fails when it is loaded, in one
+message shape naming the parameter, what it must be, and what it was.
 """
 
 from __future__ import annotations
