@@ -42,6 +42,11 @@ def test_constraints_accept_reject_and_describe(constraint, good, bad, words):
     assert constraint.describe() == words
 
 
+# Sections whose modules (stages/, models/predict.py) still check by hand; when
+# one declares PARAMS, its valid values appear in docs/configuration.md too.
+STILL_HAND_CHECKED = {"Policy", "ValidateConfig", "InferenceConfig"}
+
+
 def _config_classes() -> list[type]:
     from crowdlens.audit import AuditConfig
     from crowdlens.config import SparkConfig
@@ -60,6 +65,8 @@ def _config_classes() -> list[type]:
 def test_tables_name_real_fields_and_defaults_pass(cls):
     names = {f.name for f in dataclasses.fields(cls)}
     table = params_of(cls)
+    assert "PARAMS" not in names  # a ClassVar, never a setting of the file
+    assert table or cls.__name__ in STILL_HAND_CHECKED
     assert set(table) <= names, set(table) - names
     default = cls()
     assert all(c.ok(getattr(default, n)) for n, c in table.items())

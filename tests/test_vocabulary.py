@@ -11,6 +11,9 @@ Struct-field names (``label``, ``score``, ``text``, ...) are ordinary words, so
 they are flagged only where code reads a field (subscript, ``.get``) or builds
 a struct (a dict literal whose two or more keys are all fields of one struct).
 
+A value imported from a second home (``from crowdlens.stages.decide import
+ACCEPT``) is refused too: import it from the schema.
+
 A line that means another thing by the same word says so with a trailing
 ``# vocabulary: <why>`` comment.
 """
