@@ -16,7 +16,7 @@ import typing
 from typing import Any
 
 from crowdlens.config import SparkConfig
-from crowdlens.params import describe
+from crowdlens.params import describe, rules_of
 from crowdlens.pipeline_config import ModerateConfig
 from crowdlens.release import ReleaseConfig
 from crowdlens.review.server import ReviewConfig
@@ -85,6 +85,10 @@ def section(name: str, cls: type, seen: set[type]) -> None:
         rule = valid.get(f.name) or (ANY.get(type_name(hints[f.name]), "") if valid else "")
         print(f"| `{f.name}` | {type_name(hints[f.name])} | `{value}` | {rule} |")
     print()
+    rules = rules_of(cls)
+    if rules:
+        print("Across settings (checked when the file is loaded):\n")
+        print("".join(f"- `{r.name}` must be {r.text}.\n" for r in rules))
 
 
 def main() -> None:

@@ -110,14 +110,14 @@ REFUSED = [
     # cross-field checks run when the file is loaded, not when the job reaches them
     (
         "[quality]\nhash_distance = 20\nhash_bands = 2\n",
-        "probe keys per band; raise quality.hash_bands",
+        r"'hash_distance'.*at most 4096 probe keys per band \(raise quality.hash_bands",
     ),
     (
         "[quality]\nbrightness_min = 0.5\nbrightness_max = 0.4\n",
         "'brightness_max'.*greater than brightness_min",
     ),
     ("[train]\nresume = true\n", "'resume' parameter of TrainConfig.*checkpoint_dir"),
-    ('[train]\nmode = "head"\ninit_head = "m"\n', "'init_head'.*only for mode = 'finetune'"),
+    ('[train]\nmode = "head"\ninit_head = "m"\n', "'init_head'.*unset unless mode = 'finetune'"),
     ("[trian]\nepochs = 3\n", r"Unknown section \[trian\].*Valid sections: spark, ingest"),
 ]
 

@@ -1,8 +1,8 @@
 """Constraints as data: what each setting may hold, checked by one function.
 
 In the manner of scikit-learn's ``utils/_param_validation``: a config class
-declares a table ``PARAMS`` (setting name -> constraint) and calls
-:func:`validate` from ``__post_init__``. The same table gives the one message
+declares a table ``PARAMS`` (setting name -> constraint), and ``RULES`` for
+checks across settings, and calls :func:`validate` from ``__post_init__``. The same table gives the one message
 shape for a bad value, the valid ranges printed into docs/configuration.md
 (``scripts/config_doc.py``), and the command-line choices (:func:`choices`),
 so none of them can drift from the others.
@@ -202,13 +202,36 @@ class Satisfies(Constraint):
         return self.text
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A check across settings, run after each setting passed its own: ``test(config)``.
+
+    ``name`` is the setting the message blames; ``text`` is what it must be.
+
+    >>> Rule("hi", lambda c: c.hi > c.lo, "greater than lo").text
+    'greater than lo'
+    """
+
+    name: str
+    test: Callable[[Any], bool]
+    text: str
+
+
 def validate(obj: object) -> None:
-    """Check every setting of ``obj`` against its class's ``PARAMS``; raise on the first bad one."""
+    """Check ``obj`` against its class's ``PARAMS``, then its ``RULES``; raise on the first miss."""
     owner = type(obj).__name__
     for name, constraint in params_of(type(obj)).items():
         value = getattr(obj, name)
         if not constraint.ok(value):
             raise param_error(owner, name, constraint.describe(), value)
+    for rule in rules_of(type(obj)):
+        if not rule.test(obj):
+            raise param_error(owner, rule.name, rule.text, getattr(obj, rule.name))
+
+
+def rules_of(cls: type) -> tuple[Rule, ...]:
+    """The cross-setting ``RULES`` of a config class (empty when it declares none)."""
+    return getattr(cls, "RULES", ())
 
 
 def params_of(cls: type) -> Params:

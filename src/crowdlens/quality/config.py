@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from crowdlens import schema as S
-from crowdlens.config import check
-from crowdlens.errors import ConfigError
-from crowdlens.params import Each, Interval, NonEmpty, Options, OrNone, Params, validate
+from crowdlens.params import Each, Interval, NonEmpty, Options, OrNone, Params, Rule, validate
 from crowdlens.quality.hashing import HASH_BITS
 
 HASH_BAND_CHOICES = (2, 4, 8, 16)
@@ -133,20 +131,22 @@ class QualityConfig:
         "order_column": NonEmpty("column name"),
     }
 
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "brightness_max",
+            lambda c: c.brightness_max > c.brightness_min,
+            "a float greater than brightness_min",
+        ),
+        Rule(
+            "hash_distance",
+            lambda c: c.probe_keys <= MAX_PROBES,
+            f"small enough for hash_bands: at most {MAX_PROBES} probe keys per band "
+            "(raise quality.hash_bands to 8 or 16, or lower quality.hash_distance)",
+        ),
+    )
+
     def __post_init__(self) -> None:
         validate(self)
-        check(
-            self,
-            "brightness_max",
-            self.brightness_max > self.brightness_min,
-            f"a float greater than brightness_min ({self.brightness_min})",
-        )
-        if self.probe_keys > MAX_PROBES:
-            raise ConfigError(
-                f"hash_distance={self.hash_distance} with hash_bands={self.hash_bands} needs "
-                f"more than {MAX_PROBES} probe keys per band; raise quality.hash_bands "
-                "(8 or 16) or lower quality.hash_distance."
-            )
 
     @property
     def probe_keys(self) -> int:

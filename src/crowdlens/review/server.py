@@ -29,10 +29,9 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-from crowdlens.config import check
 from crowdlens.errors import CrowdlensError
 from crowdlens.io.fs import is_url
-from crowdlens.params import Interval, NonEmpty, OrNone, Params, Satisfies, validate
+from crowdlens.params import Interval, NonEmpty, OrNone, Params, Rule, Satisfies, validate
 from crowdlens.review.location import results_folder, state_folder
 from crowdlens.review.photos import PhotoCache
 from crowdlens.review.queue import Queue
@@ -98,15 +97,17 @@ class ReviewConfig:
         "double_review": Interval(float, 0, 1),
     }
 
-    def __post_init__(self) -> None:
-        validate(self)
-        check(
-            self,
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
             "host",
-            self.allow_remote or is_loopback(self.host),
+            lambda c: c.allow_remote or is_loopback(c.host),
             "a loopback address (127.0.0.1, ::1, localhost) unless allow_remote=True "
             "(--allow-remote): the app speaks plain HTTP",
-        )
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 class ReviewServer(ThreadingHTTPServer):

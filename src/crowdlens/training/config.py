@@ -17,8 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from crowdlens.config import check
-from crowdlens.params import Interval, NonEmpty, Options, OrNone, Params, validate
+from crowdlens.params import Interval, NonEmpty, Options, OrNone, Params, Rule, validate
 from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
 
 MODES = ("probe", "head", "finetune", "scratch")
@@ -102,22 +101,22 @@ class TrainConfig:
         "label_column": NonEmpty("column name"),
     }
 
-    def __post_init__(self) -> None:
-        validate(self)
-        if self.init_head is not None:
-            check(
-                self,
-                "init_head",
-                self.mode == "finetune",
-                "only for mode = 'finetune' (a head-mode bundle to start the classifier from)",
-            )
-        check(
-            self,
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "init_head",
+            lambda c: c.init_head is None or c.mode == "finetune",
+            "unset unless mode = 'finetune' (a head-mode bundle to start the classifier from)",
+        ),
+        Rule(
             "resume",
-            not self.resume or bool(self.checkpoint_dir),
+            lambda c: not c.resume or bool(c.checkpoint_dir),
             "false unless checkpoint_dir is set (--resume needs --checkpoint-dir, "
             "the folder of the run to continue)",
-        )
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
 
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in from the mode's defaults."""
