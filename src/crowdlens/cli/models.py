@@ -171,7 +171,7 @@ def format_bundle(bundle: object, show_labels: bool = False) -> str:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
 
     bundle = resolve_bundle(args.bundle)
     if args.json:
@@ -182,7 +182,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
     from crowdlens.models.predict import InferenceConfig, predict_contents
 
     if args.topk < 1:

@@ -17,6 +17,8 @@ destination and renamed into place, so a reader never sees half a bundle.
 
 Writing bundles: :func:`crowdlens.models.export.export_bundle` (torch
 models) and :func:`crowdlens.models.onnx_import.import_onnx` (any ONNX model).
+Finding them by path or registry name (and caching exported registry models):
+:func:`crowdlens.models.hub.resolve_bundle`.
 
 Example::
 
@@ -34,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -45,8 +46,6 @@ from typing import Any
 
 from crowdlens.errors import CrowdlensError
 from crowdlens.models.preprocess import PreprocessSpec
-
-log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
@@ -181,7 +180,7 @@ def load_bundle(path: str | Path) -> Bundle:
     meta_path = p / META_FILE
     if not p.exists():
         raise BundleError(
-            f"Model bundle {str(p)!r} does not exist. Create one with 'crowdlens models export' "
+            f"Model bundle {str(p)!r} does not exist. Create one with 'crowdlens export-model' "
             "or 'crowdlens import-onnx', or pass a registry name such as efficientnet_lite0."
         )
     if not meta_path.is_file():
@@ -257,39 +256,3 @@ def _validate(b: Bundle, where: Path) -> None:
             f"{str(where)!r}: " + "; ".join(problems) + ". Re-export or re-import the bundle."
         )
 
-
-def cache_dir() -> Path:
-    """Where bundles exported on demand from registry names are kept."""
-    root = os.environ.get("CROWDLENS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "crowdlens"
-    )
-    return Path(root) / "bundles"
-
-
-def resolve_bundle(model: str | Path) -> Bundle:
-    """A bundle path, or a registry name (pretrained ImageNet bundle, exported once and cached).
-
-    Example::
-
-        resolve_bundle("efficientnet_lite0").labels[950]   # 'orange'
-        resolve_bundle("models/grocery")                    # a trained bundle
-    """
-    p = Path(model)
-    if p.exists():
-        return load_bundle(p)
-    from crowdlens.models.registry import create_model, list_models
-
-    name = str(model)
-    if name not in list_models():
-        raise BundleError(
-            f"{name!r} is neither a bundle directory nor a model name. "
-            f"Model names: {', '.join(list_models())}."
-        )
-    target = cache_dir() / name
-    if (target / META_FILE).is_file():
-        return load_bundle(target)
-    from crowdlens.models.export import export_bundle
-
-    net = create_model(name, pretrained=True)
-    log.info("exporting the pretrained %s bundle once to %s", name, target)
-    return export_bundle(net, net.pretrained_cfg, target, labels=net.pretrained_cfg.labels)

@@ -40,7 +40,7 @@ def inference_stage(
     """
     from pyspark.sql import functions as F
 
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
     from crowdlens.spark.columns import add_columns
 
     cfg = cfg or InferenceConfig()
@@ -119,7 +119,7 @@ def model_stage(df: DataFrame, cfg: InferenceConfig) -> DataFrame:
     """
     if not cfg.bundle:
         return df
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
 
     if resolve_bundle(cfg.bundle).task == "embed":
         return inference_stage(df, cfg.bundle, cfg, embed=True, classify=False, name="embed")
