@@ -54,7 +54,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mode", choices=["probe", "head", "finetune", "scratch"])
     g.add_argument(
         "--backbone",
-        help="model name (crowdlens models list); default efficientnet_lite2 for probe, "
+        help="registry model name (an unknown name lists the valid ones); default "
+        "efficientnet_lite2 for probe, "
         "efficientnet_lite0 for head/finetune",
     )
     g.add_argument("--epochs", type=int)
