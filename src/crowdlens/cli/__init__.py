@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "crowdlens.cli.import_onnx",
     "crowdlens.cli.quantize",
     "crowdlens.cli.train",
+    "crowdlens.cli.evaluate",
     "crowdlens.cli.review",
     "crowdlens.cli.release",
     "crowdlens.cli.audit",
