@@ -160,7 +160,7 @@ def train_worker(job: FinetuneJob) -> dict[str, Any] | None:
 
     from crowdlens.models.preprocess import PreprocessSpec
     from crowdlens.training.from_config import make_trainer
-    from crowdlens.training.trainer import init_process_group
+    from crowdlens.training.ranks import init_process_group
 
     torch.set_num_threads(_threads_per_process())
     rank, size = init_process_group()
