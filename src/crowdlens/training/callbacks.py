@@ -121,4 +121,3 @@ class ConsoleProgress(Callback):
 
     def on_validation_end(self, state: TrainState, metrics: dict[str, float]) -> None:
         self._print("  val " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-
