@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from crowdlens import schema as S
 from crowdlens.config import check, from_mapping, load_toml
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import replace_atomically
 from crowdlens.io.outputs import resolve_output
-from crowdlens.io.results import replace_atomically
 from crowdlens.report.results import read_results, results_path
 from crowdlens.stages.decide import ACCEPT
 

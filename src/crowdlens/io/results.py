@@ -9,13 +9,13 @@ removed on the next run).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import atomic_path
 from crowdlens.io.fs import filesystem, is_url, join
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,30 +73,13 @@ def _prepare_url(out: str, overwrite: bool, name: str) -> str:
     return target
 
 
-def replace_atomically(tmp: Path, target: Path) -> None:
-    """Move ``tmp`` to ``target``; an existing target is swapped out, then removed."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-
-
 def write_parquet_atomically(df: DataFrame, target: Path | str) -> None:
     """Write ``df`` as a Parquet dataset at ``target``, all or nothing."""
     if isinstance(target, str) and is_url(target):
         write_parquet_url(df, target)
         return
-    target = Path(target)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(target) as tmp:
         df.write.mode("error").parquet(str(tmp))
-        replace_atomically(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %s", target)
 
 

@@ -37,14 +37,13 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import atomic_path
 from crowdlens.models.preprocess import PreprocessSpec
 
 FORMAT_VERSION = 1
@@ -143,22 +142,11 @@ def write_bundle_dir(write_model: Callable[[Path], Bundle], out_dir: str | Path)
             f"{str(out)!r} exists and is not a bundle (no {META_FILE}); "
             "pass an empty or new directory so nothing else is overwritten"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; workers may run as another user
-    try:
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        os.chmod(tmp, 0o755)  # whatever the umask: workers may run as another user
         final = _replace_paths(write_model(tmp / MODEL_FILE), out)
         (tmp / META_FILE).write_text(json.dumps(final.to_json(), indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
@@ -255,4 +243,3 @@ def _validate(b: Bundle, where: Path) -> None:
         raise BundleError(
             f"{str(where)!r}: " + "; ".join(problems) + ". Re-export or re-import the bundle."
         )
-

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from crowdlens import __version__
 from crowdlens import schema as S
 from crowdlens.config import check
+from crowdlens.io.atomic import atomic_path
 from crowdlens.io.fs import filesystem, is_url
 from crowdlens.report import plots
 from crowdlens.report.examples import as_list as _list
@@ -378,9 +379,7 @@ def write_report(
         out: Path | str = str(out_html)
     else:
         out = Path(out_html)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(html, encoding="utf-8")
-        tmp.replace(out)  # readers never see a half-written report
+        with atomic_path(out) as tmp:  # readers never see a half-written report
+            tmp.write_text(html, encoding="utf-8")
     log.info("report written to %s (%d photos, %.1f MB)", out, len(df), len(html) / 1e6)
     return out
