@@ -26,7 +26,6 @@ from crowdlens.errors import CrowdlensError
 from crowdlens.io.confine import InputPolicy
 from crowdlens.io.fs import is_url, join
 from crowdlens.io.ingest import ingest
-from crowdlens.io.read import hash_stage, read_bytes_stage
 from crowdlens.io.results import (
     RESULTS,
     prepare_output,
@@ -36,6 +35,7 @@ from crowdlens.io.results import (
 from crowdlens.pipeline_config import ModerateConfig
 from crowdlens.spark.progress import SparkProgress
 from crowdlens.stages.decode import decode_stage
+from crowdlens.stages.read import hash_stage, read_bytes_stage
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession

@@ -33,7 +33,7 @@ def inference_stage(
 ) -> DataFrame:
     """Run a bundle over ``df`` once, adding the embedding and/or classification columns.
 
-    Shared by :func:`classify_stage` and :func:`crowdlens.stages.embed.embed_stage`
+    Shared by :func:`classify_stage` and :class:`crowdlens.ml.EmbedTransformer`
     so that asking for both costs one pass over the photos, not two. Input
     columns: ``content`` and ``status`` (and ``error`` when present). The bundle
     is read on the driver first, so a bad path fails before any task starts.
