@@ -29,7 +29,7 @@ from crowdlens.io.ingest import ingest
 from crowdlens.io.results import (
     RESULTS,
     prepare_output,
-    read_results,
+    results_frame,
     write_parquet_atomically,
 )
 from crowdlens.pipeline_config import ModerateConfig
@@ -302,7 +302,7 @@ def write_scorecards(
 ) -> str | None:
     """``out_dir/contributors.parquet`` when the input names contributors, else None."""
     column = cfg.quality.contributor_column
-    results = read_results(spark, target)
+    results = results_frame(spark, target)
     if column not in results.columns:
         return None
     from crowdlens.contributors import scorecards, write_contributors
@@ -323,7 +323,7 @@ def summarize(
     """Read the written results back (a few columns) and check the row count."""
     from pyspark.sql import functions as F
 
-    table = read_results(spark, target)
+    table = results_frame(spark, target)
     cols = [S.STATUS, S.ERROR, S.RUN_ID, S.DECISION]
     written = table.select(
         *[F.col(c) if c in table.columns else F.lit(None).cast("string").alias(c) for c in cols]

@@ -31,7 +31,7 @@ from crowdlens.config import check, from_mapping, load_toml
 from crowdlens.errors import CrowdlensError
 from crowdlens.io.atomic import replace_atomically
 from crowdlens.io.outputs import resolve_output
-from crowdlens.report.results import read_results, results_path
+from crowdlens.io.results import read_results, results_path
 from crowdlens.stages.decide import ACCEPT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -264,7 +264,7 @@ def release(
     src = results_path(results_dir)
     base: Path | str = src.parent if isinstance(src, Path) else src.rsplit("/", 1)[0]
     public = tuple(dict.fromkeys(cfg.public_columns))
-    from crowdlens.report.results import columns_of
+    from crowdlens.io.results import columns_of
 
     check_public_columns(public, columns_of(src))
     df, decided_by = _decisions(base, src, public)

@@ -26,10 +26,10 @@ from crowdlens import schema as S
 from crowdlens.config import check
 from crowdlens.io.atomic import atomic_path
 from crowdlens.io.fs import filesystem, is_url
+from crowdlens.io.results import read_results, results_path
 from crowdlens.report import plots
 from crowdlens.report.examples import as_list as _list
 from crowdlens.report.examples import example
-from crowdlens.report.results import read_results, results_path
 from crowdlens.stages.decide import reason_kind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -312,7 +312,7 @@ def contributors_section(base: Path | str, column: str) -> Any:
 
     from crowdlens.contributors import render_contributors_section
     from crowdlens.io.fs import join
-    from crowdlens.report.results import open_results
+    from crowdlens.io.results import open_results
 
     target = join(str(base), S.CONTRIBUTORS_FILE)
     if is_url(target):
