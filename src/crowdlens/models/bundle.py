@@ -129,6 +129,15 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def new_bundle(out_dir: str | Path, **fields: Any) -> Bundle:
+    """A bundle about to be written at ``out_dir``: its paths, the library versions
+    and the creation time filled in; ``fields`` give the rest of :class:`Bundle`."""
+    out = Path(out_dir)
+    return Bundle(
+        path=out, onnx_path=out / MODEL_FILE, versions=versions(), created=utc_now(), **fields
+    )
+
+
 def write_bundle_dir(write_model: Callable[[Path], Bundle], out_dir: str | Path) -> Bundle:
     """Assemble a bundle in a temporary sibling directory and rename it into place.
 

@@ -28,11 +28,9 @@ from crowdlens.models.bundle import (
     FEATURES,
     INPUT_NAME,
     LOGITS,
-    MODEL_FILE,
     Bundle,
     BundleError,
-    utc_now,
-    versions,
+    new_bundle,
     write_bundle_dir,
 )
 from crowdlens.models.preprocess import HasPreprocess, PreprocessSpec, as_spec
@@ -108,9 +106,8 @@ def export_bundle(
             f"the model has {ref[1].shape[1]} outputs but {len(labels_t)} labels were given; "
             "pass one label name per class, in class-index order"
         )
-    bundle = Bundle(
-        path=Path(out_dir),
-        onnx_path=Path(out_dir) / MODEL_FILE,
+    bundle = new_bundle(
+        out_dir,
         preprocess=spec,
         labels=labels_t,
         task="classify" if with_logits else "embed",
@@ -121,8 +118,6 @@ def export_bundle(
         feature_dim=int(ref[0].shape[1]),
         metrics=dict(metrics or {}),
         extra=dict(extra or {}),
-        versions=versions(),
-        created=utc_now(),
         source="torch",
     )
 

@@ -18,12 +18,10 @@ import numpy as np
 
 from crowdlens.models.bundle import (
     LAYOUTS,
-    MODEL_FILE,
     SCORES,
     Bundle,
     BundleError,
-    utc_now,
-    versions,
+    new_bundle,
     write_bundle_dir,
 )
 from crowdlens.models.preprocess import PreprocessSpec
@@ -79,9 +77,8 @@ def import_onnx(
         features_output = out_names[0]
     labels_t = tuple(str(x) for x in labels) if labels is not None else ()
     feature_dim = _check_shapes(got, logits_output, features_output, len(labels_t))
-    bundle = Bundle(
-        path=Path(out_dir),
-        onnx_path=Path(out_dir) / MODEL_FILE,
+    bundle = new_bundle(
+        out_dir,
         preprocess=spec,
         labels=labels_t,
         task="classify" if logits_output else "embed",
@@ -98,8 +95,6 @@ def import_onnx(
             "producer": proto.producer_name,
             **(extra or {}),
         },
-        versions=versions(),
-        created=utc_now(),
         source="import",
     )
 
