@@ -94,14 +94,14 @@ def write_config(path: Path, *, text: bool, per_partition: int) -> Path:
 def bundle_path() -> Path:
     """The pretrained bundle's folder (exported once, cached); label validation
     reads a bundle folder, not a registry name."""
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
 
     return resolve_bundle(MODEL).path
 
 
 def warm_up(photos: Sequence[Path]) -> None:
     """Read the photos once and export the pretrained bundle once (both are cached)."""
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
 
     for p in photos:
         p.read_bytes()

@@ -173,7 +173,7 @@ def features(args, spark_cfg, work):
     import numpy as np
     import onnxruntime as ort
 
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
     from crowdlens.models.preprocess import load_image, preprocess
     from crowdlens.training.data import list_labelled_photos
 

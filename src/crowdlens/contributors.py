@@ -207,7 +207,7 @@ def write_contributors(table: Any, out_dir: str | Path) -> str:
         fs, key = filesystem(target)
         fs.pipe(key, table.to_parquet(index=False))
         return target
-    from crowdlens.io.results import replace_atomically
+    from crowdlens.io.atomic import replace_atomically
 
     final = Path(target)
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -122,6 +122,13 @@ class EmbedTransformer(Transformer, _BundleParams, DefaultParamsReadable, Defaul
         self._set(**self._input_kwargs)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        from crowdlens.stages.embed import embed_stage
+        from crowdlens.stages.classify import inference_stage
 
-        return embed_stage(dataset, self.getBundlePath(), self._inference_config())
+        return inference_stage(
+            dataset,
+            self.getBundlePath(),
+            self._inference_config(),
+            embed=True,
+            classify=False,
+            name="embed",
+        )

@@ -26,16 +26,16 @@ from crowdlens.errors import CrowdlensError
 from crowdlens.io.confine import InputPolicy
 from crowdlens.io.fs import is_url, join
 from crowdlens.io.ingest import ingest
-from crowdlens.io.read import hash_stage, read_bytes_stage
 from crowdlens.io.results import (
     RESULTS,
     prepare_output,
-    read_results,
+    results_frame,
     write_parquet_atomically,
 )
 from crowdlens.pipeline_config import ModerateConfig
 from crowdlens.spark.progress import SparkProgress
 from crowdlens.stages.decode import decode_stage
+from crowdlens.stages.read import hash_stage, read_bytes_stage
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -300,7 +300,7 @@ def write_scorecards(
 ) -> str | None:
     """``out_dir/contributors.parquet`` when the input names contributors, else None."""
     column = cfg.quality.contributor_column
-    results = read_results(spark, target)
+    results = results_frame(spark, target)
     if column not in results.columns:
         return None
     from crowdlens.contributors import scorecards, write_contributors
@@ -321,7 +321,7 @@ def summarize(
     """Read the written results back (a few columns) and check the row count."""
     from pyspark.sql import functions as F
 
-    table = read_results(spark, target)
+    table = results_frame(spark, target)
     cols = [S.STATUS, S.ERROR, S.RUN_ID, S.DECISION]
     written = table.select(
         *[F.col(c) if c in table.columns else F.lit(None).cast("string").alias(c) for c in cols]

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from crowdlens import schema as S
 from crowdlens.config import load_section
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import replace_atomically
 from crowdlens.io.outputs import resolve_output
-from crowdlens.io.results import replace_atomically
+from crowdlens.io.results import read_results, results_path
 from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
-from crowdlens.report.results import read_results, results_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -258,7 +258,7 @@ def release(
     src = results_path(results_dir)
     base: Path | str = src.parent if isinstance(src, Path) else src.rsplit("/", 1)[0]
     public = tuple(dict.fromkeys(cfg.public_columns))
-    from crowdlens.report.results import columns_of
+    from crowdlens.io.results import columns_of
 
     check_public_columns(public, columns_of(src))
     df, decided_by = _decisions(base, src, public)

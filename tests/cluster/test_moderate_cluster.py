@@ -58,7 +58,7 @@ def job(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     ).to_csv(manifest, index=False)
     # The pretrained ImageNet bundle, exported once (and cached). Its folder, not
     # the registry name: label validation reads a bundle folder only.
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
 
     config = work / "crowdlens.toml"
     config.write_text(

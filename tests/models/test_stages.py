@@ -14,8 +14,7 @@ from crowdlens.models.bundle import load_bundle
 from crowdlens.models.predict import InferenceConfig
 from crowdlens.models.preprocess import preprocess_bytes
 from crowdlens.models.runtime import run
-from crowdlens.stages.classify import classify_stage
-from crowdlens.stages.embed import embed_stage
+from crowdlens.stages.classify import classify_stage, inference_stage
 
 IMAGENET_PHOTOS = Path(__file__).resolve().parents[1] / "data" / "imagenet"
 
@@ -38,8 +37,9 @@ def photo_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def decoded(spark, photo_folder):
-    from crowdlens.io.ingest import ingest, read_bytes_stage
+    from crowdlens.io.ingest import ingest
     from crowdlens.stages.decode import decode_stage
+    from crowdlens.stages.read import read_bytes_stage
 
     photos = ingest(spark, photo_folder, IngestConfig())
     assert photos.n_photos == 5
@@ -89,7 +89,8 @@ def test_embed_stage_and_model_input_errors(spark, mobilenet_bundle, photo_bytes
     ]
     ddl = f"{S.IMAGE_ID} string, {S.CONTENT} binary, {S.STATUS} string, {S.ERROR} string"
     df = spark.createDataFrame(rows, ddl)
-    out = {r[S.IMAGE_ID]: r for r in embed_stage(df, str(mobilenet_bundle)).collect()}
+    embedded = inference_stage(df, str(mobilenet_bundle), embed=True, classify=False, name="embed")
+    out = {r[S.IMAGE_ID]: r for r in embedded.collect()}
     assert out["a"][S.STATUS] == S.STATUS_OK and len(out["a"][S.EMBEDDING]) == 1280
     assert out["b"][S.STATUS] == S.STATUS_ERROR and out["b"][S.ERROR].startswith("model input:")
     assert out["b"][S.EMBEDDING] is None

@@ -74,6 +74,19 @@ def test_missing_columns_are_skipped(tmp_path):
     assert "Summary" in html and "Label validation" not in html and "By country" not in html
 
 
+def test_report_temp_name_is_unique_and_left_nowhere(tmp_path):
+    # The report once wrote to a fixed "<name>.tmp": a second writer, or a
+    # leftover folder of that name, broke it. Its temp name is unique now.
+    import pandas as pd
+
+    pq = tmp_path / "results.parquet"
+    pd.DataFrame({S.IMAGE_ID: ["a"], S.STATUS: ["ok"]}).to_parquet(pq)
+    (tmp_path / "r.html.tmp").mkdir()  # what the old fixed name would collide with
+    out = write_report(pq, tmp_path / "r.html")
+    assert "Summary" in out.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.html.tmp", "results.parquet"]
+
+
 def test_thresholds_from_quality_config():
     from crowdlens.quality.config import QualityConfig
 

@@ -30,8 +30,24 @@ from crowdlens.training import (
     Validation,
     Warmup,
 )
-from crowdlens.training.callbacks import Callback, StopAtEpoch, TensorBoard
+from crowdlens.training.callbacks import Callback, TensorBoard
 from crowdlens.training.checkpoint import find_latest, list_checkpoints, save_checkpoint
+
+
+class StopAtEpoch(Callback):
+    """Raise :class:`InterruptedError` when epoch ``k`` is done (simulates a killed run).
+
+    Runs on every rank so that all processes stop together.
+    """
+
+    all_ranks = True
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        if state.epoch >= self.k:
+            raise InterruptedError(f"stopped after epoch {state.epoch} (StopAtEpoch({self.k}))")
 
 
 class Blobs:

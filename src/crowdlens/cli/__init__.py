@@ -18,8 +18,13 @@ from crowdlens.errors import CrowdlensError
 # Sub-command modules, in the order --help lists them.
 COMMAND_MODULES = (
     "crowdlens.cli.moderate",
-    "crowdlens.cli.models",
+    "crowdlens.cli.inspect",
+    "crowdlens.cli.classify",
+    "crowdlens.cli.export_model",
+    "crowdlens.cli.import_onnx",
+    "crowdlens.cli.quantize",
     "crowdlens.cli.train",
+    "crowdlens.cli.evaluate",
     "crowdlens.cli.review",
     "crowdlens.cli.release",
     "crowdlens.cli.audit",

@@ -6,6 +6,8 @@ import argparse
 import json
 
 from crowdlens.cli.common import add_spark_args, spark_config
+from crowdlens.io.fs import join
+from crowdlens.io.results import RESULTS
 
 DESCRIPTION = """\
 Audit the labels of a collection that has no clean training set.
@@ -81,5 +83,5 @@ def run_audit(args: argparse.Namespace) -> int:
     spark = get_spark(spark_config(args, SparkConfig()))
     summary = audit(args.input, args.out, cfg, spark=spark, overwrite=args.overwrite)
     summary.pop("config", None)
-    print(json.dumps(summary | {"results": f"{args.out}/results.parquet"}, indent=2))
+    print(json.dumps(summary | {"results": join(str(args.out), RESULTS)}, indent=2))
     return 0

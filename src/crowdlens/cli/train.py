@@ -56,7 +56,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mode", choices=choices(TrainConfig, "mode"))
     g.add_argument(
         "--backbone",
-        help="model name (crowdlens models list); default efficientnet_lite2 for probe, "
+        help="registry model name (an unknown name lists the valid ones); default "
+        "efficientnet_lite2 for probe, "
         "efficientnet_lite0 for head/finetune",
     )
     g.add_argument("--epochs", type=int)
@@ -148,20 +149,6 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    from crowdlens.training.evaluate import evaluate_bundle
-
-    report = evaluate_bundle(
-        args.model,
-        args.data,
-        label_column=args.label_column or "label",
-        parent_label_column=args.parent_label_column,
-    )
-    json.dump(report, sys.stdout, indent=None if args.compact else 2)
-    print()
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -172,20 +159,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_train_args(p)
     p.set_defaults(func=run_train)
-
-    e = sub.add_parser(
-        "evaluate",
-        help="accuracy of a bundle on labelled photos, as JSON",
-        description=(
-            "Print JSON: n, top1, top5, per-class accuracy, the confusion matrix, and "
-            "parent-level accuracy when parent labels are known (manifest column, "
-            "classes.csv, folder layout, or the map stored in the bundle)."
-        ),
-    )
-    e.add_argument("--model", required=True, metavar="BUNDLE", help="a bundle from 'train'")
-    e.add_argument("--data", required=True, metavar="INPUT", help="labelled folder or manifest")
-    e.add_argument("--label-column", help="manifest column with the label (default label)")
-    e.add_argument("--parent-label-column", help="manifest column with the parent label")
-    e.add_argument("--compact", action="store_true", help="one-line JSON")
-    e.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    e.set_defaults(func=run_evaluate)

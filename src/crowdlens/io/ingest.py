@@ -1,7 +1,7 @@
 """Ingest: a folder or a manifest becomes one row per photo.
 
 Only paths travel through the driver; the photo bytes are read by the Spark
-workers (:func:`read_bytes_stage`), so a missing or unreadable file becomes an
+workers (:func:`crowdlens.stages.read.read_bytes_stage`), so a missing or unreadable file becomes an
 error row instead of a failed job.
 
 * Folder: scanned recursively for photo extensions (case-insensitive); the
@@ -32,7 +32,6 @@ from crowdlens.decode import supported_extensions
 from crowdlens.errors import CrowdlensError
 from crowdlens.io.confine import InputPolicy, make_policy
 from crowdlens.io.fs import filesystem, is_url, url_of
-from crowdlens.io.read import hash_stage, read_bytes_stage, read_file  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -1,4 +1,8 @@
-"""Reading photo bytes on the workers: the one door from a path to its bytes.
+"""Reading photo files on the workers: the one door from a path to its bytes.
+
+The Spark stages that use it (``read``, ``hash``) live in
+:mod:`crowdlens.stages.read`; report, review and release read single photos
+through :func:`read_file` too.
 
 With an :class:`~crowdlens.io.confine.InputPolicy` (every read of an input
 photo passes one), a path is checked by :func:`~crowdlens.io.confine.confine`
@@ -9,16 +13,10 @@ the job.
 
 from __future__ import annotations
 
-from functools import partial
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from crowdlens import schema as S
 from crowdlens.io.confine import InputPolicy, confine
 from crowdlens.io.fs import is_url
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-    from pyspark.sql import DataFrame
 
 
 def _open(path: str) -> BinaryIO:
@@ -64,42 +62,6 @@ def read_file(
     return data, None
 
 
-def _read_batch(batch: pd.DataFrame, max_bytes: int, policy: InputPolicy | None) -> pd.DataFrame:
-    import pandas as pd
-
-    from crowdlens.decode import sha256_hex
-
-    results = [read_file(p, max_bytes, policy) for p in batch[S.PATH]]
-    data = [r[0] for r in results]
-    return pd.DataFrame(
-        {
-            S.CONTENT: data,
-            S.READ_ERROR: [r[1] for r in results],
-            S.SHA256: [sha256_hex(d) if d is not None else None for d in data],
-            S.FILE_SIZE: pd.array([len(d) if d is not None else None for d in data], "Int64"),
-        }
-    )
-
-
-def read_bytes_stage(
-    df: DataFrame, max_bytes: int = 200_000_000, policy: InputPolicy | None = None
-) -> DataFrame:
-    """Add the photo bytes and their hash (:data:`~crowdlens.schema.READ_COLUMNS`).
-
-    The bytes are read by the workers; a file that cannot be read (or that
-    ``policy`` refuses) gets a null ``content`` and a reason in ``_read_error``.
-    """
-    from crowdlens.spark.columns import add_columns
-
-    return add_columns(
-        df,
-        partial(_read_batch, max_bytes=max_bytes, policy=policy),
-        [S.PATH],
-        list(S.READ_COLUMNS),
-        name="read",
-    )
-
-
 def file_sha256(path: str | None, max_bytes: int, policy: InputPolicy | None = None) -> str | None:
     """The sha256 of a file, streamed (no copy kept); None when it cannot be read."""
     import hashlib
@@ -123,24 +85,3 @@ def file_sha256(path: str | None, max_bytes: int, policy: InputPolicy | None = N
     except Exception:
         return None  # the read stage reports why, when the photo is processed
     return h.hexdigest()
-
-
-def _hash_batch(batch: pd.DataFrame, max_bytes: int, policy: InputPolicy | None) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame({S.SHA256: [file_sha256(p, max_bytes, policy) for p in batch[S.PATH]]})
-
-
-def hash_stage(
-    df: DataFrame, max_bytes: int = 200_000_000, policy: InputPolicy | None = None
-) -> DataFrame:
-    """Add only :data:`~crowdlens.schema.SHA256`, streaming each file (incremental runs)."""
-    from crowdlens.spark.columns import add_columns
-
-    return add_columns(
-        df,
-        partial(_hash_batch, max_bytes=max_bytes, policy=policy),
-        [S.PATH],
-        [S.SHA256],
-        name="hash",
-    )

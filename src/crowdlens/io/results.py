@@ -1,24 +1,30 @@
-"""Writing results atomically.
+"""The results table on disk: written atomically, read back by the report, review and release.
 
 Spark writes the Parquet dataset into a hidden folder beside the target; only
 when the job has succeeded is it renamed into place. A failed or killed job
 leaves no half-written ``results.parquet`` (at most a hidden ``.tmp-`` folder,
 removed on the next run).
+
+Reading it back, only the columns asked for are read, and columns a run did
+not produce are simply absent: the report and the UI adapt to what exists.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import atomic_path
 from crowdlens.io.fs import filesystem, is_url, join
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import pyarrow.dataset as ds
     from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
@@ -73,30 +79,13 @@ def _prepare_url(out: str, overwrite: bool, name: str) -> str:
     return target
 
 
-def replace_atomically(tmp: Path, target: Path) -> None:
-    """Move ``tmp`` to ``target``; an existing target is swapped out, then removed."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-
-
 def write_parquet_atomically(df: DataFrame, target: Path | str) -> None:
     """Write ``df`` as a Parquet dataset at ``target``, all or nothing."""
     if isinstance(target, str) and is_url(target):
         write_parquet_url(df, target)
         return
-    target = Path(target)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(target) as tmp:
         df.write.mode("error").parquet(str(tmp))
-        replace_atomically(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %s", target)
 
 
@@ -153,14 +142,69 @@ def write_parquet_url(df: DataFrame, target: str) -> None:
     log.info("wrote %s (%d parts)", target, len(files))
 
 
-def read_results(spark, target: Path | str, columns: list[str] | None = None) -> DataFrame:
-    """Results as a Spark DataFrame, from a local folder or an object store."""
+def results_frame(spark, target: Path | str, columns: list[str] | None = None) -> DataFrame:
+    """Results as a Spark DataFrame (local: read by Spark; object store: via :func:`read_results`)."""
     if isinstance(target, str) and is_url(target):
-        import pyarrow.parquet as pq
-
-        fs, key = filesystem(target)
-        files = [f for f in fs.find(key) if f.endswith(".parquet")]
-        table = pq.ParquetDataset(files, filesystem=fs).read(columns=columns)
-        return spark.createDataFrame(table.to_pandas())
+        return spark.createDataFrame(read_results(target, columns))
     df = spark.read.parquet(str(target))
     return df.select(*columns) if columns else df
+
+
+def results_path(path: str | Path) -> Path | str:
+    """``DIR/results.parquet`` for an output folder, or the Parquet path itself.
+
+    Object-store URLs (``s3://bucket/runs/r1``) stay URLs.
+    """
+    if is_url(str(path)):
+        fs, inner = filesystem(str(path))
+        if fs.exists(join(inner, RESULTS)):
+            return join(str(path), RESULTS)
+        if fs.exists(inner):
+            return str(path)
+        raise CrowdlensError(
+            f"No results at {str(path)!r}: pass the folder 'crowdlens moderate --out' wrote."
+        )
+    p = Path(path)
+    if p.is_dir() and (p / RESULTS).exists():
+        return p / RESULTS
+    if p.exists():
+        return p
+    raise CrowdlensError(
+        f"No results at {str(p)!r}: pass the folder written by 'crowdlens moderate --out DIR' "
+        "(it holds results.parquet) or the results.parquet path itself."
+    )
+
+
+def open_results(path: str | Path) -> ds.Dataset:
+    import pyarrow.dataset as pads
+
+    p = results_path(path)
+    try:
+        if is_url(str(p)):  # pyarrow reads through the fsspec filesystem
+            fs, inner = filesystem(str(p))
+            return pads.dataset(inner, format="parquet", filesystem=fs)
+        return pads.dataset(str(p), format="parquet")
+    except Exception as exc:  # pyarrow's errors name the file, keep them
+        raise CrowdlensError(f"Cannot read the results table {str(p)!r}: {exc}") from None
+
+
+def columns_of(path: str | Path) -> list[str]:
+    return list(open_results(path).schema.names)
+
+
+def read_results(
+    path: str | Path,
+    columns: Sequence[str] | None = None,
+    *,
+    filter: Any = None,
+) -> pd.DataFrame:
+    """The results table as pandas, with only the requested columns that exist.
+
+    Example::
+
+        df = read_results("out/run1", [S.IMAGE_ID, S.DECISION, S.REASONS])
+    """
+    dataset = open_results(path)
+    names = set(dataset.schema.names)
+    cols = None if columns is None else [c for c in dict.fromkeys(columns) if c in names]
+    return dataset.to_table(columns=cols, filter=filter).to_pandas()

@@ -17,6 +17,8 @@ destination and renamed into place, so a reader never sees half a bundle.
 
 Writing bundles: :func:`crowdlens.models.export.export_bundle` (torch
 models) and :func:`crowdlens.models.onnx_import.import_onnx` (any ONNX model).
+Finding them by path or registry name (and caching exported registry models):
+:func:`crowdlens.models.hub.resolve_bundle`.
 
 Example::
 
@@ -34,19 +36,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import atomic_path
 from crowdlens.models.preprocess import PreprocessSpec
-
-log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
@@ -131,6 +129,15 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def new_bundle(out_dir: str | Path, **fields: Any) -> Bundle:
+    """A bundle about to be written at ``out_dir``: its paths, the library versions
+    and the creation time filled in; ``fields`` give the rest of :class:`Bundle`."""
+    out = Path(out_dir)
+    return Bundle(
+        path=out, onnx_path=out / MODEL_FILE, versions=versions(), created=utc_now(), **fields
+    )
+
+
 def write_bundle_dir(write_model: Callable[[Path], Bundle], out_dir: str | Path) -> Bundle:
     """Assemble a bundle in a temporary sibling directory and rename it into place.
 
@@ -144,22 +151,11 @@ def write_bundle_dir(write_model: Callable[[Path], Bundle], out_dir: str | Path)
             f"{str(out)!r} exists and is not a bundle (no {META_FILE}); "
             "pass an empty or new directory so nothing else is overwritten"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; workers may run as another user
-    try:
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        os.chmod(tmp, 0o755)  # whatever the umask: workers may run as another user
         final = _replace_paths(write_model(tmp / MODEL_FILE), out)
         (tmp / META_FILE).write_text(json.dumps(final.to_json(), indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
@@ -181,7 +177,7 @@ def load_bundle(path: str | Path) -> Bundle:
     meta_path = p / META_FILE
     if not p.exists():
         raise BundleError(
-            f"Model bundle {str(p)!r} does not exist. Create one with 'crowdlens models export' "
+            f"Model bundle {str(p)!r} does not exist. Create one with 'crowdlens export-model' "
             "or 'crowdlens import-onnx', or pass a registry name such as efficientnet_lite0."
         )
     if not meta_path.is_file():
@@ -256,40 +252,3 @@ def _validate(b: Bundle, where: Path) -> None:
         raise BundleError(
             f"{str(where)!r}: " + "; ".join(problems) + ". Re-export or re-import the bundle."
         )
-
-
-def cache_dir() -> Path:
-    """Where bundles exported on demand from registry names are kept."""
-    root = os.environ.get("CROWDLENS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "crowdlens"
-    )
-    return Path(root) / "bundles"
-
-
-def resolve_bundle(model: str | Path) -> Bundle:
-    """A bundle path, or a registry name (pretrained ImageNet bundle, exported once and cached).
-
-    Example::
-
-        resolve_bundle("efficientnet_lite0").labels[950]   # 'orange'
-        resolve_bundle("models/grocery")                    # a trained bundle
-    """
-    p = Path(model)
-    if p.exists():
-        return load_bundle(p)
-    from crowdlens.models.registry import create_model, list_models
-
-    name = str(model)
-    if name not in list_models():
-        raise BundleError(
-            f"{name!r} is neither a bundle directory nor a model name. "
-            f"Model names: {', '.join(list_models())}."
-        )
-    target = cache_dir() / name
-    if (target / META_FILE).is_file():
-        return load_bundle(target)
-    from crowdlens.models.export import export_bundle
-
-    net = create_model(name, pretrained=True)
-    log.info("exporting the pretrained %s bundle once to %s", name, target)
-    return export_bundle(net, net.pretrained_cfg, target, labels=net.pretrained_cfg.labels)

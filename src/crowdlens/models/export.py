@@ -28,11 +28,9 @@ from crowdlens.models.bundle import (
     FEATURES,
     INPUT_NAME,
     LOGITS,
-    MODEL_FILE,
     Bundle,
     BundleError,
-    utc_now,
-    versions,
+    new_bundle,
     write_bundle_dir,
 )
 from crowdlens.models.preprocess import HasPreprocess, PreprocessSpec, as_spec
@@ -95,68 +93,21 @@ def export_bundle(
     random batch is stored in ``bundle.json``; above ``parity_tolerance`` the
     export fails (a broken graph must not be shipped).
     """
-    import torch
-    from torch import nn
-
     spec = as_spec(cfg)
-    if not hasattr(model, "forward_features") or not hasattr(model, "get_classifier"):
-        raise BundleError(
-            f"{type(model).__name__} has no forward_features()/get_classifier(); build models "
-            "with crowdlens.models.registry.create_model or add those two methods"
-        )
-    with_logits = labels is not None and not isinstance(model.get_classifier(), nn.Identity)
-    labels_t = tuple(str(x) for x in labels) if with_logits and labels is not None else ()
+    with_logits, labels_t = _classifier_labels(model, labels)
     if temperature is not None and not temperature > 0:
         raise BundleError(f"temperature must be a float > 0. Got {temperature!r}.")
     was_training = model.training
     model.eval()
     wrapped = _ExportWrapper.make(model, with_logits)
-    size = spec.input_size
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 3, size, size, generator=gen)
-    with torch.no_grad():
-        ref = wrapped(x)
-    ref_list = list(ref) if isinstance(ref, tuple) else [ref]
-    feature_dim = int(ref_list[0].shape[1])
-    if with_logits and ref_list[1].shape[1] != len(labels_t):
+    x, ref = _reference_outputs(wrapped, spec.input_size)
+    if with_logits and ref[1].shape[1] != len(labels_t):
         raise BundleError(
-            f"the model has {ref_list[1].shape[1]} outputs but {len(labels_t)} labels were given; "
+            f"the model has {ref[1].shape[1]} outputs but {len(labels_t)} labels were given; "
             "pass one label name per class, in class-index order"
         )
-    output_names = [FEATURES, LOGITS] if with_logits else [FEATURES]
-
-    def write_model(path: Path) -> Bundle:
-        with warnings.catch_warnings():
-            # The static "same" padding of EfficientNet-Lite leaves Slice ops
-            # that the exporter cannot fold; harmless, and noisy.
-            warnings.filterwarnings("ignore", message="Constant folding")
-            # dynamo=False is a deliberate choice (see DESIGN.md), not an oversight.
-            warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
-            warnings.filterwarnings("ignore", message="The feature will be removed")
-            _export(path)
-        diff = _parity(path, x.numpy(), [r.numpy() for r in ref_list])
-        if diff > parity_tolerance:
-            raise BundleError(
-                f"ONNX Runtime disagrees with torch by {diff:.3g} (max abs), above the tolerance "
-                f"{parity_tolerance:g}: the export is broken; report it with the model definition"
-            )
-        return dataclasses.replace(bundle, parity_max_abs_diff=diff)
-
-    def _export(path: Path) -> None:
-        torch.onnx.export(
-            wrapped,
-            (x,),
-            str(path),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=[INPUT_NAME],
-            output_names=output_names,
-            dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in output_names}},
-        )
-
-    bundle = Bundle(
-        path=Path(out_dir),
-        onnx_path=Path(out_dir) / MODEL_FILE,
+    bundle = new_bundle(
+        out_dir,
         preprocess=spec,
         labels=labels_t,
         task="classify" if with_logits else "embed",
@@ -164,13 +115,22 @@ def export_bundle(
         features_output=FEATURES,
         logits_output=LOGITS if with_logits else None,
         temperature=temperature,
-        feature_dim=feature_dim,
+        feature_dim=int(ref[0].shape[1]),
         metrics=dict(metrics or {}),
         extra=dict(extra or {}),
-        versions=versions(),
-        created=utc_now(),
         source="torch",
     )
+
+    def write_model(path: Path) -> Bundle:
+        _onnx_export(wrapped, x, path, [FEATURES, LOGITS] if with_logits else [FEATURES])
+        diff = _parity(path, x, ref)
+        if diff > parity_tolerance:
+            raise BundleError(
+                f"ONNX Runtime disagrees with torch by {diff:.3g} (max abs), above the tolerance "
+                f"{parity_tolerance:g}: the export is broken; report it with the model definition"
+            )
+        return dataclasses.replace(bundle, parity_max_abs_diff=diff)
+
     out = write_bundle_dir(write_model, out_dir)
     model.train(was_training)
     log.info(
@@ -181,6 +141,54 @@ def export_bundle(
         out.parity_max_abs_diff or 0.0,
     )
     return out
+
+
+def _classifier_labels(model: Any, labels: Sequence[str] | None) -> tuple[bool, tuple[str, ...]]:
+    """Whether the export has a logits output, and its label names (empty for embed)."""
+    from torch import nn
+
+    if not hasattr(model, "forward_features") or not hasattr(model, "get_classifier"):
+        raise BundleError(
+            f"{type(model).__name__} has no forward_features()/get_classifier(); build models "
+            "with crowdlens.models.registry.create_model or add those two methods"
+        )
+    with_logits = labels is not None and not isinstance(model.get_classifier(), nn.Identity)
+    labels_t = tuple(str(x) for x in labels) if with_logits and labels is not None else ()
+    return with_logits, labels_t
+
+
+def _reference_outputs(wrapped: Any, size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A seeded random batch and torch's outputs on it (what ONNX Runtime must match)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, size, size, generator=gen)
+    with torch.no_grad():
+        ref = wrapped(x)
+    ref_list = list(ref) if isinstance(ref, tuple) else [ref]
+    return x.numpy(), [r.numpy() for r in ref_list]
+
+
+def _onnx_export(wrapped: Any, x: np.ndarray, path: Path, output_names: list[str]) -> None:
+    import torch
+
+    with warnings.catch_warnings():
+        # The static "same" padding of EfficientNet-Lite leaves Slice ops
+        # that the exporter cannot fold; harmless, and noisy.
+        warnings.filterwarnings("ignore", message="Constant folding")
+        # dynamo=False is a deliberate choice (see DESIGN.md), not an oversight.
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", message="The feature will be removed")
+        torch.onnx.export(
+            wrapped,
+            (torch.from_numpy(x),),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=output_names,
+            dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in output_names}},
+        )
 
 
 def _parity(onnx_path: Path, x: np.ndarray, ref: list[np.ndarray]) -> float:

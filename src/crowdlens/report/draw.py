@@ -61,7 +61,7 @@ def load_thumbnail(path: str | Path, size: int) -> tuple[Image.Image, tuple[int,
     ``path`` is a local path or an object-store URL (read through fsspec)."""
     from crowdlens.config import DecodeConfig
     from crowdlens.decode import DecodeError, decode_image
-    from crowdlens.io.ingest import read_file
+    from crowdlens.io.read import read_file
 
     data, _ = read_file(str(path), int(DecodeConfig().max_file_mb * 1e6))
     if data is None:

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from crowdlens import __version__
 from crowdlens import schema as S
+from crowdlens.io.atomic import atomic_path
 from crowdlens.io.fs import filesystem, is_url
+from crowdlens.io.results import read_results, results_path
 from crowdlens.params import Each, Interval, NonEmpty, Params, Satisfies, validate
 from crowdlens.report import plots
 from crowdlens.report.examples import as_list as _list
 from crowdlens.report.examples import example
-from crowdlens.report.results import read_results, results_path
 from crowdlens.stages.decide import reason_kind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -316,7 +317,7 @@ def contributors_section(base: Path | str, column: str) -> Any:
 
     from crowdlens.contributors import render_contributors_section
     from crowdlens.io.fs import join
-    from crowdlens.report.results import open_results
+    from crowdlens.io.results import open_results
 
     target = join(str(base), S.CONTRIBUTORS_FILE)
     if is_url(target):
@@ -383,9 +384,7 @@ def write_report(
         out: Path | str = str(out_html)
     else:
         out = Path(out_html)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(html, encoding="utf-8")
-        tmp.replace(out)  # readers never see a half-written report
+        with atomic_path(out) as tmp:  # readers never see a half-written report
+            tmp.write_text(html, encoding="utf-8")
     log.info("report written to %s (%d photos, %.1f MB)", out, len(df), len(html) / 1e6)
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crowdlens import schema as S
-from crowdlens.report.results import open_results
+from crowdlens.io.results import open_results
 from crowdlens.review.queue import json_safe, uncertainty
 
 DETAIL = (

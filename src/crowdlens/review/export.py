@@ -139,7 +139,7 @@ def export_reviewed(
         done = export_reviewed("out/run1")
         print(done.train_manifest, done.relabelled)
     """
-    from crowdlens.report.results import open_results
+    from crowdlens.io.results import open_results
 
     src, base = results_folder(results_dir)
     state = state_folder(str(base), state_dir)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from crowdlens.io.fs import is_url
-from crowdlens.report.results import results_path
+from crowdlens.io.results import results_path
 
 
 def state_folder(results_dir: str, state_dir: str | None) -> Path:

@@ -90,7 +90,7 @@ def original_source(path: str | None, roots: list[str | Path]) -> str | Path:
 def render_jpeg(source: str | Path, max_side: int) -> bytes:
     """Read, decode (EXIF-rotated, any mode) and downscale; a JPEG without metadata."""
     from crowdlens.decode import DecodeError, decode_image
-    from crowdlens.io.ingest import read_file
+    from crowdlens.io.read import read_file
 
     data, error = read_file(str(source), MAX_FILE_BYTES)
     if data is None:

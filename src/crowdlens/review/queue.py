@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crowdlens import schema as S
-from crowdlens.report.results import columns_of, open_results
+from crowdlens.io.results import columns_of, open_results
 from crowdlens.review.agreement import in_double_sample, photo_state
 from crowdlens.stages.decide import reason_kind
 

@@ -33,14 +33,14 @@ def inference_stage(
 ) -> DataFrame:
     """Run a bundle over ``df`` once, adding the embedding and/or classification columns.
 
-    Shared by :func:`classify_stage` and :func:`crowdlens.stages.embed.embed_stage`
+    Shared by :func:`classify_stage` and :class:`crowdlens.ml.EmbedTransformer`
     so that asking for both costs one pass over the photos, not two. Input
     columns: ``content`` and ``status`` (and ``error`` when present). The bundle
     is read on the driver first, so a bad path fails before any task starts.
     """
     from pyspark.sql import functions as F
 
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
     from crowdlens.spark.columns import add_columns
 
     cfg = cfg or InferenceConfig()
@@ -119,7 +119,7 @@ def model_stage(df: DataFrame, cfg: InferenceConfig) -> DataFrame:
     """
     if not cfg.bundle:
         return df
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
 
     if resolve_bundle(cfg.bundle).task == "embed":
         return inference_stage(df, cfg.bundle, cfg, embed=True, classify=False, name="embed")

@@ -202,7 +202,7 @@ class BundleFacts:
 
 def bundle_facts(path: str | Path) -> BundleFacts:
     """Labels, temperature (1 when unfitted), parents and fitted thresholds of a bundle."""
-    from crowdlens.models.bundle import resolve_bundle
+    from crowdlens.models.hub import resolve_bundle
 
     # A bundle folder, or a registry name (its exported, cached ImageNet bundle).
     bundle = resolve_bundle(path)

@@ -10,7 +10,6 @@ file with the same whole file and never leaves half of one.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -155,18 +154,14 @@ def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
         fs, key = filesystem(path)
         fs.pipe(key, buf.getvalue())
         return path
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    from crowdlens.io.atomic import atomic_path
+
     fresh = Image.frombytes("RGB", image.size, image.convert("RGB").tobytes())
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "JPEG":
             fresh.save(tmp, format="JPEG", quality=jpeg_quality)
         elif fmt == "WEBP":
             fresh.save(tmp, format="WEBP", quality=jpeg_quality)
         else:
             fresh.save(tmp, format=fmt)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path

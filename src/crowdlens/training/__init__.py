@@ -8,7 +8,10 @@ The pieces, one concept per module:
 * :mod:`~crowdlens.training.callbacks`: TensorBoard, console progress.
 * :mod:`~crowdlens.training.checkpoint`: atomic rank-0 checkpoints, exact resume.
 * :mod:`~crowdlens.training.trainer`: the :class:`Trainer` loop (alone, torchrun
-  or TorchDistributor: it reads RANK / WORLD_SIZE).
+  or TorchDistributor: :mod:`~crowdlens.training.ranks` reads RANK / WORLD_SIZE),
+  with :mod:`~crowdlens.training.batches` (each rank's shuffled batches),
+  :mod:`~crowdlens.training.validation` and :mod:`~crowdlens.training.fit_run`
+  (one run's state, saved and restored exactly).
 * :mod:`~crowdlens.training.distributed`: launching through TorchDistributor.
 * :mod:`~crowdlens.training.data`: labelled photos for the torch side.
 * :mod:`~crowdlens.training.head`: the fast path (cached features + softmax head).
@@ -28,7 +31,7 @@ Example::
 
 from crowdlens.training.metrics import Loss, Top1Accuracy, Top5Accuracy, ValidationMethod
 from crowdlens.training.optim import SGD, AdamW, Constant, Cosine, Poly, Step, Warmup
-from crowdlens.training.trainer import Checkpoint, Optimizer, Trainer, TrainResult, Validation
+from crowdlens.training.trainer import Checkpoint, Trainer, TrainResult
 from crowdlens.training.triggers import (
     EveryEpoch,
     MaxEpoch,
@@ -38,6 +41,7 @@ from crowdlens.training.triggers import (
     SeveralIteration,
     TrainState,
 )
+from crowdlens.training.validation import Validation
 
 __all__ = [
     "SGD",
@@ -51,7 +55,6 @@ __all__ = [
     "MaxIteration",
     "MaxScore",
     "MinLoss",
-    "Optimizer",
     "Poly",
     "SeveralIteration",
     "Step",

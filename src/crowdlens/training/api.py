@@ -27,6 +27,7 @@ import numpy as np
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
 from crowdlens.training.config import TrainConfig
+from crowdlens.training.trained import Trained
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -102,7 +103,7 @@ def _train_head(
     labels: list[str],
     cfg: TrainConfig,
     work: Path,
-) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
+) -> Trained:
     import torch
 
     from crowdlens.models.registry import create_model
@@ -147,7 +148,7 @@ def _train_head(
         "seconds_features": round(t_features, 2),
         "seconds_head": round(t_head, 2),
     }
-    return model.eval(), val_logits, val_ok, info
+    return Trained(model.eval(), val_logits, val_ok, info)
 
 
 def _train_network(
@@ -157,7 +158,7 @@ def _train_network(
     labels: list[str],
     cfg: TrainConfig,
     work: Path,
-) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
+) -> Trained:
     import torch
 
     from crowdlens.training.data import targets_for
@@ -219,7 +220,7 @@ def _train_network(
         "photos_seen": out["photos_seen"],
         "processes": out["world_size"],
     }
-    return model.eval(), out["val_logits"], list(out["val_rows"]), info
+    return Trained(model.eval(), out["val_logits"], list(out["val_rows"]), info)
 
 
 def _run_mode(
@@ -230,8 +231,8 @@ def _run_mode(
     parents: dict[str, str],
     cfg: TrainConfig,
     work: Path,
-) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
-    """Train in ``cfg.mode``: (model, val logits, val rows predicted, info)."""
+) -> Trained:
+    """Train in ``cfg.mode``."""
     if cfg.mode in ("probe", "head"):
         from crowdlens.spark.session import get_spark
 
@@ -273,11 +274,10 @@ def train(
         len(val_t),
     )
     with tempfile.TemporaryDirectory(prefix="crowdlens-train-") as tmp:
-        model, val_logits, val_rows, info = _run_mode(
-            spark_cfg, train_t, val_t, labels, parents, cfg, Path(tmp)
-        )
+        trained = _run_mode(spark_cfg, train_t, val_t, labels, parents, cfg, Path(tmp))
+    model, val_logits, info = trained.model, trained.val_logits, trained.info
     index = {lab: i for i, lab in enumerate(labels)}
-    actual = [val_t[S.LABEL].iloc[i] for i in val_rows]
+    actual = [val_t[S.LABEL].iloc[i] for i in trained.val_rows]
     # probe mode fits the temperature by cross-validation on the training photos.
     temperature = info.pop("temperature", None)
     val_report: dict[str, Any] = {}

@@ -121,19 +121,3 @@ class ConsoleProgress(Callback):
 
     def on_validation_end(self, state: TrainState, metrics: dict[str, float]) -> None:
         self._print("  val " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-
-
-class StopAtEpoch(Callback):
-    """Raise :class:`InterruptedError` when epoch ``k`` is done (simulates a killed run).
-
-    Runs on every rank so that all processes stop together.
-    """
-
-    all_ranks = True
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        if state.epoch >= self.k:
-            raise InterruptedError(f"stopped after epoch {state.epoch} (StopAtEpoch({self.k}))")

@@ -21,11 +21,11 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import atomic_path
 
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 
@@ -58,16 +58,10 @@ def save_checkpoint(directory: str | os.PathLike[str], state: dict[str, Any], ke
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     final = d / f"ckpt-{int(state['iteration']):08d}.pt"
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".ckpt-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(final) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
     for old in list_checkpoints(d)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     return str(final)

@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from crowdlens.io.atomic import atomic_path
 from crowdlens.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def train_worker(job: FinetuneJob) -> dict[str, Any] | None:
 
     from crowdlens.models.preprocess import PreprocessSpec
     from crowdlens.training.from_config import make_trainer
-    from crowdlens.training.trainer import init_process_group
+    from crowdlens.training.ranks import init_process_group
 
     torch.set_num_threads(_threads_per_process())
     rank, size = init_process_group()
@@ -199,10 +199,8 @@ def train_worker(job: FinetuneJob) -> dict[str, Any] | None:
                 x = torch.from_numpy(np.stack([it[0] for _, it in items]))
                 logits.append(model(x.contiguous(memory_format=torch.channels_last)).numpy())
                 good.extend(j for j, _ in items)
-    Path(job.weights_out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = job.weights_out + ".tmp"
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, job.weights_out)
+    with atomic_path(job.weights_out) as tmp:
+        torch.save(model.state_dict(), tmp)
     return {
         "metrics": result.metrics,
         "history": result.history,

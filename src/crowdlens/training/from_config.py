@@ -7,12 +7,17 @@ this is where those choices are made once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crowdlens.training.config import TrainConfig
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
-def make_trainer(model: Any, cfg: TrainConfig, val: Any, **extra: Any) -> Any:
+    from crowdlens.training.trainer import Trainer
+
+
+def make_trainer(model: torch.nn.Module, cfg: TrainConfig, val: Any, **extra: Any) -> Trainer:
     """The trainer for ``model`` as ``cfg`` says; ``val`` may be None or empty.
 
     ``extra`` goes to :class:`Trainer` as is (``param_groups``, ``channels_last``).
@@ -22,8 +27,9 @@ def make_trainer(model: Any, cfg: TrainConfig, val: Any, **extra: Any) -> Any:
 
     from crowdlens.training.callbacks import ConsoleProgress, TensorBoard
     from crowdlens.training.optim import make_optimizer, make_schedule
-    from crowdlens.training.trainer import Checkpoint, Trainer, Validation
+    from crowdlens.training.trainer import Checkpoint, Trainer
     from crowdlens.training.triggers import EveryEpoch, MaxEpoch
+    from crowdlens.training.validation import Validation
 
     cfg = cfg.resolved()  # epochs, lr, batch_size: the mode's defaults where unset
     callbacks: list[Any] = [ConsoleProgress()]

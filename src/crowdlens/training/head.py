@@ -138,10 +138,10 @@ def compute_features(
         name="train_embed",
     )
     if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        df.write.mode("overwrite").parquet(str(tmp))
-        tmp.rename(target)  # atomic: a half-written cache is never read
+        from crowdlens.io.atomic import atomic_path
+
+        with atomic_path(target) as tmp:  # a half-written cache is never read
+            df.write.mode("error").parquet(str(tmp))
         result = pd.read_parquet(target)
     else:
         result = df.toPandas()

@@ -26,6 +26,7 @@ import numpy as np
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
+from crowdlens.training.trained import Trained
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -78,8 +79,8 @@ def train_probe(
     parents: dict[str, str],
     cfg: TrainConfig,
     work: Path,
-) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
-    """(exportable model, val logits, val rows predicted, info incl. the CV fit)."""
+) -> Trained:
+    """The exportable model, its validation logits, and info incl. the CV fit."""
     from crowdlens.models.tta import flip_tta_model
     from crowdlens.training.head import feature_views
     from crowdlens.training.probe import fit_probe, stack_views
@@ -123,4 +124,4 @@ def train_probe(
         },
         **fitted,
     }
-    return model, val_logits, [int(r) for r in val_rows], info
+    return Trained(model, val_logits, [int(r) for r in val_rows], info)
