@@ -22,8 +22,6 @@ Example::
 from __future__ import annotations
 
 import html
-import os
-import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,17 +205,10 @@ def write_contributors(table: Any, out_dir: str | Path) -> str:
         fs, key = filesystem(target)
         fs.pipe(key, table.to_parquet(index=False))
         return target
-    from crowdlens.io.atomic import replace_atomically
+    from crowdlens.io.atomic import atomic_path
 
-    final = Path(target)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(target) as tmp:
         table.to_parquet(tmp, index=False)
-        replace_atomically(tmp, final)
-    finally:
-        if tmp.exists():
-            os.unlink(tmp)
     return target
 
 

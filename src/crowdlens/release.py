@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from crowdlens import schema as S
 from crowdlens.config import load_section
 from crowdlens.errors import CrowdlensError
-from crowdlens.io.atomic import replace_atomically
+from crowdlens.io.atomic import atomic_path
 from crowdlens.io.outputs import resolve_output
 from crowdlens.io.results import read_results, results_path
 from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
@@ -264,13 +262,8 @@ def release(
     df, decided_by = _decisions(base, src, public)
     rows, notes = select_release(df, base)
     rows = rows.sort_values(S.IMAGE_ID, kind="stable")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(target) as tmp:
         _write(rows, tmp, cfg, public)
-        replace_atomically(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     unverified = (
         int(rows[S.RELEASE_VERIFIED].isna().sum())
         if S.RELEASE_VERIFIED in rows.columns

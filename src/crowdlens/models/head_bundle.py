@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.io.atomic import replace_atomically, temp_path
 
 HEAD_FILE = "head.npz"
 META_FILE = "bundle-meta.json"
@@ -97,8 +98,7 @@ def rebuild(head_dir: str | Path, out_dir: str | Path | None = None) -> Path:
         fc.weight.copy_(torch.from_numpy(head["weight"]))
         fc.bias.copy_(torch.from_numpy(head["bias"]))
     spec = PreprocessSpec.from_dict(meta["preprocessing"])
-    tmp = out.with_name(out.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_path(out)
     export_bundle(
         model.eval(),
         spec,
@@ -108,8 +108,10 @@ def rebuild(head_dir: str | Path, out_dir: str | Path | None = None) -> Path:
         extra={**meta.get("extra", {}), "rebuilt_from": HEAD_FILE},
         temperature=meta.get("temperature"),
     )
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("model.onnx", "bundle.json"):
-        (tmp / name).replace(out / name)
-    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("model.onnx", "bundle.json"):
+            replace_atomically(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from crowdlens import schema as S
+from crowdlens.io.atomic import atomic_path, replace_atomically, temp_path
 from crowdlens.io.outputs import local_path
 from crowdlens.review.agreement import photo_state
 from crowdlens.review.csvsafe import csv_cell
@@ -118,10 +119,8 @@ def audit_lines(store: DecisionStore) -> Iterator[str]:
 
 
 def _atomic_text(path: Path, lines: Iterator[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         fh.writelines(lines)
-    tmp.replace(path)
 
 
 def export_reviewed(
@@ -169,7 +168,7 @@ def _write_tables(dataset: Any, live: Mapping[str, Any], out: Path) -> dict[str,
     )
     meta = [c for c in TRAIN_META if c in keep]
     paths = {n: out / n for n in (FINAL_NAME, MANIFEST_NAME, TRAIN_NAME)}
-    tmp = {n: p.with_name(f".{p.name}.tmp") for n, p in paths.items()}
+    tmp = {n: temp_path(p) for n, p in paths.items()}
     counts = dict.fromkeys(("rows", "reviewed", "relabelled", "conflicts", "train_rows"), 0)
     with (
         pq.ParquetWriter(tmp[FINAL_NAME], schema) as writer,
@@ -216,5 +215,5 @@ def _write_tables(dataset: Any, live: Mapping[str, Any], out: Path) -> dict[str,
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             counts["rows"] += n
     for name, path in paths.items():
-        tmp[name].replace(path)
+        replace_atomically(tmp[name], path)
     return counts
