@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crowdlens import schema as S
 from crowdlens.config import check
 from crowdlens.decode import DEFAULT_MAX_PIXELS
 
@@ -89,7 +90,8 @@ def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[list[dict[st
     k = min(k, probs.shape[1])
     idx = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [
-        [{"label": labels[j], "score": float(row[j])} for j in ids] for row, ids in zip(probs, idx)
+        [{S.TOPK_LABEL: labels[j], S.TOPK_SCORE: float(row[j])} for j in ids]
+        for row, ids in zip(probs, idx)
     ]
 
 
@@ -145,8 +147,8 @@ def predict_arrays(
             out.append(
                 Prediction(
                     embedding=feats[i] if feats is not None else None,
-                    label=t[0]["label"] if t else None,
-                    score=t[0]["score"] if t else None,
+                    label=t[0][S.TOPK_LABEL] if t else None,
+                    score=t[0][S.TOPK_SCORE] if t else None,
                     topk=t,
                     logits=raw[i] if raw is not None else None,
                 )
@@ -211,53 +213,49 @@ def predict_contents(
     return result
 
 
-def predict_batch(
-    batch: Any,
+def predict_rows(
+    rows: Sequence[dict[str, Any]],
     bundle_path: str,
     cfg: InferenceConfig,
     *,
     embed: bool,
     classify: bool,
     logits: bool = False,
-) -> Any:
-    """The worker side of the embed/classify stages: a pandas batch in, columns out.
+) -> list[dict[str, Any]]:
+    """The worker side of the embed/classify stages: clean rows in, one output row each.
 
     Reads ``content``, ``status`` and ``error``; rows whose status is not
     ``ok`` pass through untouched with nulls in the model columns. A photo
     the model cannot read becomes ``status = error`` with the reason.
     """
-    import pandas as pd
-
-    from crowdlens import schema as S
     from crowdlens.models.runtime import get_bundle
 
     bundle = get_bundle(bundle_path)
-    status = batch[S.STATUS].tolist()
-    error = batch[S.ERROR].tolist() if S.ERROR in batch.columns else [None] * len(batch)
-    skip = [s != S.STATUS_OK for s in status]
+    skip = [row.get(S.STATUS) != S.STATUS_OK for row in rows]
     preds = predict_contents(
-        batch[S.CONTENT].tolist(), bundle, cfg, embed=embed, classify=classify or logits, skip=skip
+        [row.get(S.CONTENT) for row in rows],
+        bundle,
+        cfg,
+        embed=embed,
+        classify=classify or logits,
+        skip=skip,
     )
-    cols: dict[str, list[Any]] = {S.STATUS: list(status), S.ERROR: list(error)}
+    return [_prediction_row(row, p, embed, classify, logits) for row, p in zip(rows, preds)]
+
+
+def _prediction_row(
+    row: dict[str, Any], p: Prediction | None, embed: bool, classify: bool, logits: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {S.STATUS: row.get(S.STATUS), S.ERROR: row.get(S.ERROR)}
+    if p is not None and p.error is not None:
+        out[S.STATUS], out[S.ERROR] = S.STATUS_ERROR, p.error
+    ok = p is not None and p.error is None
     if embed:
-        cols[S.EMBEDDING] = []
+        out[S.EMBEDDING] = p.embedding if ok else None  # type: ignore[union-attr]
     if classify:
-        cols[S.PRED_LABEL], cols[S.PRED_SCORE], cols[S.TOPK] = [], [], []
+        out[S.PRED_LABEL] = p.label if ok else None  # type: ignore[union-attr]
+        out[S.PRED_SCORE] = p.score if ok else None  # type: ignore[union-attr]
+        out[S.TOPK] = p.topk if ok else None  # type: ignore[union-attr]
     if logits:
-        cols[S.LOGITS] = []
-    for i, p in enumerate(preds):
-        if p is not None and p.error is not None:
-            cols[S.STATUS][i], cols[S.ERROR][i] = S.STATUS_ERROR, p.error
-        ok = p is not None and p.error is None
-        if embed:
-            cols[S.EMBEDDING].append(p.embedding if ok else None)  # type: ignore[union-attr]
-        if classify:
-            cols[S.PRED_LABEL].append(p.label if ok else None)  # type: ignore[union-attr]
-            cols[S.PRED_SCORE].append(p.score if ok else None)  # type: ignore[union-attr]
-            cols[S.TOPK].append(p.topk if ok else None)  # type: ignore[union-attr]
-        if logits:
-            cols[S.LOGITS].append(p.logits if ok else None)  # type: ignore[union-attr]
-    out = pd.DataFrame(cols)
-    if classify:
-        out[S.PRED_SCORE] = out[S.PRED_SCORE].astype("Float32")
+        out[S.LOGITS] = p.logits if ok else None  # type: ignore[union-attr]
     return out

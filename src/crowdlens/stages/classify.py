@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
-from crowdlens.models.predict import InferenceConfig, predict_batch
+from crowdlens.models.predict import InferenceConfig, predict_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -41,15 +41,14 @@ def inference_stage(
     from pyspark.sql import functions as F
 
     from crowdlens.models.bundle import resolve_bundle
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_batches, require
 
     cfg = cfg or InferenceConfig()
-    missing = [c for c in (S.CONTENT, S.STATUS) if c not in df.columns]
-    if missing:
-        raise CrowdlensError(
-            f"the {name} stage needs the columns {missing}: run it after reading the photo "
-            "bytes and the decode stage (crowdlens.stages.decode.decode_stage)"
-        )
+    hint = (
+        "run it after reading the photo bytes and the decode stage "
+        "(crowdlens.stages.decode.decode_stage)"
+    )
+    require(df, (S.CONTENT, S.STATUS), name, hint)
     bundle = resolve_bundle(bundle_path)
     if (classify or logits) and bundle.task != "classify":
         raise CrowdlensError(
@@ -63,17 +62,14 @@ def inference_stage(
     outputs += list(CLASSIFY_COLUMNS) if classify else []
     outputs += [S.LOGITS] if logits else []
     compute = partial(
-        predict_batch,
+        predict_rows,
         bundle_path=str(bundle.path),
         cfg=cfg,
         embed=embed,
         classify=classify,
         logits=logits,
     )
-    out = add_columns(df, compute, [S.CONTENT, S.STATUS, S.ERROR], outputs, name=name)
-    # add_columns appends what it computes; keep status and error where they were.
-    new = [c for c in outputs if c not in df.columns]
-    return out.select(*df.columns, *new)
+    return map_batches(df, compute, (S.CONTENT, S.STATUS, S.ERROR), outputs, name=name, hint=hint)
 
 
 def classify_stage(

@@ -34,16 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
 from crowdlens.config import check, from_mapping, load_toml
-from crowdlens.spark.columns import add_columns
+from crowdlens.spark.rows import map_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from pyspark.sql import DataFrame
 
-ACCEPT = "accept"
-REVIEW = "review"
-REJECT = "reject"
-DECISIONS = (ACCEPT, REVIEW, REJECT)
+ACCEPT = S.DECISION_ACCEPT
+REVIEW = S.DECISION_REVIEW
+REJECT = S.DECISION_REJECT
+DECISIONS = S.DECISIONS
 _SEVERITY = {ACCEPT: 0, REVIEW: 1, REJECT: 2}
 
 # Reason kinds (the text before the colon).
@@ -153,27 +152,15 @@ def reason_kind(reason: str) -> str:
 
 
 def _present(value: Any) -> bool:
-    """True for a non-null scalar or a non-empty sequence (Spark nulls arrive as None/NaN)."""
-    if value is None:
-        return False
-    if isinstance(value, float):
-        return value == value
-    if isinstance(value, str):
-        return bool(value)
-    try:
+    """True for a value that is set: not None, not an empty string or list."""
+    if isinstance(value, str | list | tuple):
         return len(value) > 0
-    except TypeError:
-        return True
+    return value is not None
 
 
 def _is_false(value: Any) -> bool:
-    """False (Python or numpy), but not null (None, NaN, pandas NA)."""
-    if not _present(value) or isinstance(value, str):
-        return False
-    try:
-        return not bool(value)
-    except TypeError:  # pandas NA
-        return False
+    """False, but not null: a check that ran and failed."""
+    return value is not None and not isinstance(value, str) and not value
 
 
 def _seq(value: Any) -> list[Any]:
@@ -189,9 +176,9 @@ def _label_steps(row: Mapping[str, Any], policy: Policy) -> list[tuple[str, str]
     prob = row.get(S.LABEL_PROB)
     p = f" (p={float(prob):.2f})" if _present(prob) else ""
     looks = f", looks like {pred!r}" if _present(pred) and pred != label else ""
-    if verdict == "mismatch":
+    if verdict == S.VERDICT_MISMATCH:
         steps.append((policy.mismatch, f"{KIND_MISMATCH}: claimed {label!r}{looks}{p}"))
-    elif verdict == "suspect":
+    elif verdict == S.VERDICT_SUSPECT:
         rank = row.get(S.LABEL_RANK)
         r = f" ranked {int(rank)}" if _present(rank) else " outside the top predictions"
         preferred = row.get(S.LABEL_PREFERRED)
@@ -200,7 +187,7 @@ def _label_steps(row: Mapping[str, Any], policy: Policy) -> list[tuple[str, str]
             kind = f", a {str(relation).replace('_', ' ')}" if _present(relation) else ""
             looks = f", looks like {preferred!r}{kind}"
         steps.append((policy.suspect, f"{KIND_SUSPECT}: claimed {label!r}{r}{looks}{p}"))
-    elif verdict == "unknown":
+    elif verdict == S.VERDICT_UNKNOWN:
         if not _present(label):
             steps.append((policy.no_label, f"{KIND_NO_LABEL}: the photo claims no item"))
         else:
@@ -276,12 +263,10 @@ def _combine(steps: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     return decision, [r for _, r in steps]
 
 
-def decide_batch(batch: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """The per-batch work of :func:`decide_stage` (pure pandas, no Spark)."""
-    import pandas as pd
-
-    out = [decide(rec, policy) for rec in batch.to_dict("records")]
-    return pd.DataFrame(out, columns=[S.DECISION, S.REASONS])
+def decide_row(row: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
+    """:func:`decide` as the stage's output columns."""
+    decision, reasons = decide(row, policy)
+    return {S.DECISION: decision, S.REASONS: reasons}
 
 
 def decide_stage(df: DataFrame, policy: Policy) -> DataFrame:
@@ -293,6 +278,5 @@ def decide_stage(df: DataFrame, policy: Policy) -> DataFrame:
 
         df = decide_stage(df, load_policy("crowdlens.toml"))
     """
-    inputs = [c for c in INPUTS if c in df.columns]
-    compute = functools.partial(decide_batch, policy=policy)
-    return add_columns(df, compute, inputs, OUTPUTS, name="decide")
+    compute = functools.partial(decide_row, policy=policy)
+    return map_rows(df, compute, (), OUTPUTS, name="decide", optional=INPUTS)

@@ -18,7 +18,6 @@ from crowdlens.decode import DecodeError, decode_image
 from crowdlens.quality.config import QualityConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from pyspark.sql import DataFrame
 
 
@@ -59,20 +58,8 @@ def decode_row(
     return row
 
 
-def _decode_batch(batch: pd.DataFrame, max_pixels: int, gps_decimals: int = 3) -> pd.DataFrame:
-    import pandas as pd
-
-    rows = [
-        decode_row(data, err, max_pixels, gps_decimals)
-        for data, err in zip(batch[S.CONTENT], batch[S.READ_ERROR], strict=True)
-    ]
-    out = pd.DataFrame(rows, columns=list(COLUMNS))
-    out[S.WIDTH] = out[S.WIDTH].astype("Int32")
-    out[S.HEIGHT] = out[S.HEIGHT].astype("Int32")
-    out[S.HAS_GPS] = out[S.HAS_GPS].astype("boolean")
-    for name in (S.GPS_LAT, S.GPS_LON):
-        out[name] = out[name].astype("Float64")
-    return out
+def _decode(row: dict, max_pixels: int, gps_decimals: int) -> dict:
+    return decode_row(row[S.CONTENT], row[S.READ_ERROR], max_pixels, gps_decimals)
 
 
 def decode_stage(
@@ -83,13 +70,14 @@ def decode_stage(
     ``quality`` supplies ``gps_decimals`` (how coarsely GPS is kept); the
     default keeps 3 decimals (~110 m).
     """
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_rows
 
     decimals = (quality or QualityConfig()).gps_decimals
-    return add_columns(
+    return map_rows(
         df,
-        partial(_decode_batch, max_pixels=cfg.max_pixels, gps_decimals=decimals),
+        partial(_decode, max_pixels=cfg.max_pixels, gps_decimals=decimals),
         [S.CONTENT, S.READ_ERROR],
-        list(COLUMNS),
+        COLUMNS,
         name="decode",
+        hint="read the photo bytes first (crowdlens.io.read.read_bytes_stage)",
     )

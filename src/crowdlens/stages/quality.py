@@ -23,11 +23,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
-from crowdlens.errors import CrowdlensError
 from crowdlens.quality.config import QualityConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from pyspark.sql import DataFrame
 
 # The measures of issue #16 (low_information, grayscale, odd_aspect_ratio) follow the
@@ -106,43 +104,15 @@ def assess_photo(
     return row
 
 
-def _quality_batch(batch: pd.DataFrame, cfg: QualityConfig) -> pd.DataFrame:
-    import pandas as pd
-
-    def _int(v: Any) -> int | None:
-        return None if v is None or pd.isna(v) else int(v)
-
-    meta_cols = [c for c in batch.columns if c not in _INPUTS]
-    metas = batch[meta_cols].to_dict("records") if meta_cols else [{}] * len(batch)
-    rows = [
-        assess_photo(c, s, _int(w), _int(h), cfg, _clean(meta))
-        for c, s, w, h, meta in zip(
-            batch[S.CONTENT], batch[S.STATUS], batch[S.WIDTH], batch[S.HEIGHT], metas, strict=True
-        )
-    ]
-    # object columns keep None as null (a float column would turn it into NaN).
-    return pd.DataFrame(rows, columns=list(QUALITY_COLUMNS), dtype=object)
-
-
-def _clean(meta: dict[str, Any]) -> dict[str, Any]:
-    """pandas NA/NaN/NaT -> None, so the pure helpers see plain nulls."""
-    import pandas as pd
-
-    return {
-        k: (None if not isinstance(v, list | tuple) and pd.isna(v) else v) for k, v in meta.items()
-    }
+def _assess(row: dict[str, Any], cfg: QualityConfig) -> dict[str, Any]:
+    meta = {k: v for k, v in row.items() if k not in _INPUTS}
+    return assess_photo(row[S.CONTENT], row[S.STATUS], row[S.WIDTH], row[S.HEIGHT], cfg, meta)
 
 
 def meta_inputs(columns: list[str], cfg: QualityConfig) -> list[str]:
     """The provenance and manifest columns of ``columns`` the provenance checks read."""
     wanted = (*S.PROVENANCE_COLUMNS, cfg.submitted_at_column, cfg.country_column)
     return [c for c in dict.fromkeys(wanted) if c in columns and c not in _INPUTS]
-
-
-def _require(df: DataFrame, columns: tuple[str, ...], stage: str, hint: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise CrowdlensError(f"{stage} needs the columns {missing}, which are missing: {hint}")
 
 
 def _null_columns(df: DataFrame, names: tuple[str, ...]) -> DataFrame:
@@ -165,14 +135,18 @@ def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
         out = quality_stage(decoded, QualityConfig(min_short_side=200))
         out.select("image_id", "blur_extent", "quality_flags").show()
     """
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_rows
 
     if not cfg.enabled:
         return _null_columns(df, QUALITY_COLUMNS)
-    _require(df, _INPUTS, "quality_stage", "run the decode stage first")
-    inputs = [*_INPUTS, *meta_inputs(df.columns, cfg)]
-    return add_columns(
-        df, partial(_quality_batch, cfg=cfg), inputs, list(QUALITY_COLUMNS), name="quality"
+    return map_rows(
+        df,
+        partial(_assess, cfg=cfg),
+        _INPUTS,
+        QUALITY_COLUMNS,
+        name="quality",
+        optional=meta_inputs(df.columns, cfg),
+        hint="run the decode stage first",
     )
 
 
@@ -200,13 +174,14 @@ def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
 
     from crowdlens.quality.duplicates import find_duplicates
     from crowdlens.quality.flags import DUPLICATE
+    from crowdlens.spark.rows import require
 
     if not (cfg.enabled and cfg.duplicates):
         return _null_columns(df, DUPLICATE_COLUMNS)
-    _require(
+    require(
         df,
         (S.IMAGE_ID, S.STATUS, S.SHA256, S.PHASH, S.QUALITY_FLAGS),
-        "duplicates_stage",
+        "duplicates",
         "run quality_stage first",
     )
     dups = find_duplicates(df, cfg)
