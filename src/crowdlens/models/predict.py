@@ -22,6 +22,8 @@ from crowdlens.config import check
 from crowdlens.decode import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
     from crowdlens.models.bundle import Bundle
 
 
@@ -96,17 +98,28 @@ def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[list[dict[st
 
 
 def prepare(
-    contents: Sequence[bytes | None], bundle: Bundle, max_pixels: int
+    contents: Sequence[bytes | None],
+    bundle: Bundle,
+    max_pixels: int,
+    images: Sequence[Image.Image | None] | None = None,
 ) -> tuple[list[np.ndarray | None], list[str | None]]:
-    """Decode + preprocess each photo; (arrays, errors) with exactly one of each set per photo."""
+    """Decode + preprocess each photo; (arrays, errors) with exactly one of each set per photo.
+
+    Where ``images`` holds a photo already decoded (the decode stage's shared
+    copy, at least the bundle's ``draft_size``), it is used instead of the bytes.
+    """
     from crowdlens.decode import DecodeError
-    from crowdlens.models.preprocess import preprocess_bytes
+    from crowdlens.models.preprocess import preprocess, preprocess_bytes
 
     arrays: list[np.ndarray | None] = []
     errors: list[str | None] = []
-    for data in contents:
+    for i, data in enumerate(contents):
+        image = images[i] if images is not None else None
         try:
-            arrays.append(preprocess_bytes(data, bundle, max_pixels=max_pixels))  # type: ignore[arg-type]
+            if image is not None:
+                arrays.append(preprocess(image, bundle))
+            else:
+                arrays.append(preprocess_bytes(data, bundle, max_pixels=max_pixels))  # type: ignore[arg-type]
             errors.append(None)
         except DecodeError as exc:
             arrays.append(None)
@@ -164,8 +177,12 @@ def predict_contents(
     embed: bool = False,
     classify: bool = True,
     skip: Sequence[bool] | None = None,
+    images: Sequence[Image.Image | None] | None = None,
 ) -> list[Prediction | None]:
     """Photo bytes -> one :class:`Prediction` per photo (``None`` where ``skip``).
+
+    ``images`` (optional, aligned with ``contents``) are photos already
+    decoded; their bytes are then not decoded again.
 
     Example::
 
@@ -189,7 +206,12 @@ def predict_contents(
         raise BundleError(f"bundle {str(b.path)!r} has no features output to embed with")
     skip = list(skip) if skip is not None else [False] * len(contents)
     todo = [i for i, s in enumerate(skip) if not s]
-    arrays, errors = prepare([contents[i] for i in todo], b, cfg.max_pixels)
+    arrays, errors = prepare(
+        [contents[i] for i in todo],
+        b,
+        cfg.max_pixels,
+        None if images is None else [images[i] for i in todo],
+    )
     good = [k for k, a in enumerate(arrays) if a is not None]
     result: list[Prediction | None] = [None] * len(contents)
     for k, err in enumerate(errors):
@@ -224,14 +246,20 @@ def predict_rows(
 ) -> list[dict[str, Any]]:
     """The worker side of the embed/classify stages: clean rows in, one output row each.
 
-    Reads ``content``, ``status`` and ``error``; rows whose status is not
+    Reads ``content`` (or the decode stage's shared ``pixels``), ``status``
+    and ``error``; rows whose status is not
     ``ok`` pass through untouched with nulls in the model columns. A photo
     the model cannot read becomes ``status = error`` with the reason.
     """
+    from crowdlens.decode import unpack_pixels
     from crowdlens.models.runtime import get_bundle
 
     bundle = get_bundle(bundle_path)
     skip = [row.get(S.STATUS) != S.STATUS_OK for row in rows]
+    images = [
+        unpack_pixels(row[S.PIXELS], row[S.PIXELS_SIZE]) if row.get(S.PIXELS) and not s else None
+        for row, s in zip(rows, skip)
+    ]
     preds = predict_contents(
         [row.get(S.CONTENT) for row in rows],
         bundle,
@@ -239,6 +267,7 @@ def predict_rows(
         embed=embed,
         classify=classify or logits,
         skip=skip,
+        images=images,
     )
     return [_prediction_row(row, p, embed, classify, logits) for row, p in zip(rows, preds)]
 

@@ -48,7 +48,9 @@ def inference_stage(
         "run it after reading the photo bytes and the decode stage "
         "(crowdlens.stages.decode.decode_stage)"
     )
-    require(df, (S.CONTENT, S.STATUS), name, hint)
+    # The decode stage's shared copy when it made one: the bytes are then not read.
+    photo = (S.PIXELS, S.PIXELS_SIZE) if S.PIXELS in df.columns else (S.CONTENT,)
+    require(df, (*photo, S.STATUS), name, hint)
     bundle = resolve_bundle(bundle_path)
     if (classify or logits) and bundle.task != "classify":
         raise CrowdlensError(
@@ -69,7 +71,7 @@ def inference_stage(
         classify=classify,
         logits=logits,
     )
-    return map_batches(df, compute, (S.CONTENT, S.STATUS, S.ERROR), outputs, name=name, hint=hint)
+    return map_batches(df, compute, (*photo, S.STATUS, S.ERROR), outputs, name=name, hint=hint)
 
 
 def classify_stage(

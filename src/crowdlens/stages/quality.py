@@ -26,6 +26,7 @@ from crowdlens import schema as S
 from crowdlens.quality.config import QualityConfig
 
 if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
     from pyspark.sql import DataFrame
 
 # The measures of issue #16 (low_information, grayscale, odd_aspect_ratio) follow the
@@ -43,6 +44,8 @@ QUALITY_COLUMNS = (
 DUPLICATE_COLUMNS = (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DUPLICATE_NOTE)
 CROSS_PHOTO_FLAGS = (S.FLAG_DUPLICATE, S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO)
 _INPUTS = (S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT)
+# With the decode stage's shared copy, the photo bytes are not read at all.
+_SHARED_INPUTS = (S.PIXELS, S.PIXELS_SIZE, S.STATUS, S.WIDTH, S.HEIGHT)
 # The decode stage already applied the user's pixel limit to these photos.
 _NO_PIXEL_LIMIT = 1 << 62
 
@@ -54,8 +57,12 @@ def assess_photo(
     height: int | None,
     cfg: QualityConfig,
     meta: Mapping[str, Any] | None = None,
+    image: Image.Image | None = None,
 ) -> dict[str, Any]:
     """All quality columns of one photo (pure; no Spark).
+
+    ``image`` is the photo already decoded at (at least) ``cfg.analysis_size``
+    (the decode stage's shared copy); without it ``content`` is decoded here.
 
     ``meta`` holds the provenance columns and the manifest columns the
     provenance checks read (``cfg.submitted_at_column``, ``cfg.country_column``)
@@ -78,18 +85,20 @@ def assess_photo(
     if status != S.STATUS_OK:
         return row
     try:
-        size = (cfg.analysis_size, cfg.analysis_size)
-        decoded = decode_image(content, max_pixels=_NO_PIXEL_LIMIT, draft_size=size)
+        if image is None:
+            size = (cfg.analysis_size, cfg.analysis_size)
+            decoded = decode_image(content, max_pixels=_NO_PIXEL_LIMIT, draft_size=size)
+            image, width, height = decoded.image, width or decoded.width, height or decoded.height
         m = measure(
-            decoded.image,
-            width=width or decoded.width,
-            height=height or decoded.height,
+            image,
+            width=width or image.width,
+            height=height or image.height,
             analysis_size=cfg.analysis_size,
             dark_level=cfg.dark_level,
             bright_level=cfg.bright_level,
         ).as_dict()
         row.update({k: m[k] for k in MEASURE_COLUMNS})
-        row[S.PHASH] = phash(decoded.image)
+        row[S.PHASH] = phash(image)
         facts, provenance_flags = provenance_row(meta or {}, cfg)
         row.update(facts)
         row[S.QUALITY_FLAGS] = quality_flags(m, cfg) + provenance_flags
@@ -105,14 +114,21 @@ def assess_photo(
 
 
 def _assess(row: dict[str, Any], cfg: QualityConfig) -> dict[str, Any]:
-    meta = {k: v for k, v in row.items() if k not in _INPUTS}
-    return assess_photo(row[S.CONTENT], row[S.STATUS], row[S.WIDTH], row[S.HEIGHT], cfg, meta)
+    from crowdlens.decode import unpack_pixels
+
+    meta = {k: v for k, v in row.items() if k not in (*_INPUTS, *_SHARED_INPUTS)}
+    pixels = row.get(S.PIXELS)
+    image = None if pixels is None else unpack_pixels(pixels, row[S.PIXELS_SIZE])
+    return assess_photo(
+        row.get(S.CONTENT), row[S.STATUS], row[S.WIDTH], row[S.HEIGHT], cfg, meta, image
+    )
 
 
 def meta_inputs(columns: list[str], cfg: QualityConfig) -> list[str]:
     """The provenance and manifest columns of ``columns`` the provenance checks read."""
     wanted = (*S.PROVENANCE_COLUMNS, cfg.submitted_at_column, cfg.country_column)
-    return [c for c in dict.fromkeys(wanted) if c in columns and c not in _INPUTS]
+    taken = (*_INPUTS, *_SHARED_INPUTS)
+    return [c for c in dict.fromkeys(wanted) if c in columns and c not in taken]
 
 
 def _null_columns(df: DataFrame, names: tuple[str, ...]) -> DataFrame:
@@ -127,8 +143,9 @@ def _null_columns(df: DataFrame, names: tuple[str, ...]) -> DataFrame:
 def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     """Add the quality measures, ``phash`` and ``quality_flags`` (see the module doc).
 
-    Reads ``content``, ``status``, ``width`` and ``height`` (the decode
-    stage's output). With ``cfg.enabled`` false the columns are added, null.
+    Reads ``status``, ``width`` and ``height`` (the decode stage's output)
+    and the decode stage's shared copy (``pixels``) when it made one, else
+    decodes ``content``. With ``cfg.enabled`` false the columns are added, null.
 
     Example::
 
@@ -142,7 +159,7 @@ def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     return map_rows(
         df,
         partial(_assess, cfg=cfg),
-        _INPUTS,
+        _SHARED_INPUTS if S.PIXELS in df.columns else _INPUTS,
         QUALITY_COLUMNS,
         name="quality",
         optional=meta_inputs(df.columns, cfg),
