@@ -102,24 +102,28 @@ def prepare(
     bundle: Bundle,
     max_pixels: int,
     images: Sequence[Image.Image | None] | None = None,
+    *,
+    normalized: bool = True,
 ) -> tuple[list[np.ndarray | None], list[str | None]]:
     """Decode + preprocess each photo; (arrays, errors) with exactly one of each set per photo.
 
     Where ``images`` holds a photo already decoded (the decode stage's shared
-    copy, at least the bundle's ``draft_size``), it is used instead of the bytes.
+    copy, at least the bundle's ``draft_size``), it is used instead of the
+    bytes. ``normalized=False`` gives the uint8 crops (:func:`eval_pixels`),
+    which :func:`predict_arrays` normalises a whole batch at a time.
     """
     from crowdlens.decode import DecodeError
-    from crowdlens.models.preprocess import preprocess, preprocess_bytes
+    from crowdlens.models.preprocess import eval_pixels, load_image, normalize
 
     arrays: list[np.ndarray | None] = []
     errors: list[str | None] = []
     for i, data in enumerate(contents):
         image = images[i] if images is not None else None
         try:
-            if image is not None:
-                arrays.append(preprocess(image, bundle))
-            else:
-                arrays.append(preprocess_bytes(data, bundle, max_pixels=max_pixels))  # type: ignore[arg-type]
+            if image is None:
+                image = load_image(data, bundle, max_pixels=max_pixels)  # type: ignore[arg-type]
+            pixels = eval_pixels(image, bundle)
+            arrays.append(normalize(pixels, bundle.preprocess) if normalized else pixels)
             errors.append(None)
         except DecodeError as exc:
             arrays.append(None)
@@ -138,14 +142,20 @@ def predict_arrays(
     embed: bool,
     classify: bool,
 ) -> list[Prediction]:
-    """Run preprocessed photos through the bundle in ``cfg.batch_size`` chunks."""
-    from crowdlens.models.preprocess import stack
+    """Run preprocessed photos through the bundle in ``cfg.batch_size`` chunks.
+
+    ``arrays`` are CHW float32 model inputs, or HWC uint8 crops
+    (``prepare(normalized=False)``), normalised here one batch at a time.
+    """
+    from crowdlens.models.preprocess import normalize_batch, stack
     from crowdlens.models.runtime import run
 
     out: list[Prediction] = []
     threads = cfg.threads or None
     for start in range(0, len(arrays), cfg.batch_size):
-        chunk = stack(arrays[start : start + cfg.batch_size])
+        part = arrays[start : start + cfg.batch_size]
+        pixels = part[0].dtype == np.uint8
+        chunk = normalize_batch(np.stack(part), bundle) if pixels else stack(part)
         res = run(bundle, chunk, threads=threads)
         feats = res.get("features") if embed else None
         tops: list[list[dict[str, Any]]] | None = None
@@ -211,6 +221,7 @@ def predict_contents(
         b,
         cfg.max_pixels,
         None if images is None else [images[i] for i in todo],
+        normalized=False,
     )
     good = [k for k, a in enumerate(arrays) if a is not None]
     result: list[Prediction | None] = [None] * len(contents)
