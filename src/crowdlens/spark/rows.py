@@ -20,7 +20,7 @@ Models a stage needs are loaded once per Python worker through
 Example::
 
     def judge(row: dict) -> dict:          # pure, testable without Spark
-        return {S.DECISION: "accept" if row[S.STATUS] == "ok" else "reject"}
+        return {S.DECISION: S.DECISION_ACCEPT if row[S.STATUS] == S.STATUS_OK else S.DECISION_REJECT}
 
     df = map_rows(df, judge, [S.STATUS], [S.DECISION], name="decide")
 """

@@ -35,8 +35,10 @@ def inference_stage(
 
     Shared by :func:`classify_stage` and :func:`crowdlens.stages.embed.embed_stage`
     so that asking for both costs one pass over the photos, not two. Input
-    columns: ``content`` and ``status`` (and ``error`` when present). The bundle
-    is read on the driver first, so a bad path fails before any task starts.
+    columns: ``status`` (and ``error`` when present) and the photo: the decode
+    stage's shared copy (``pixels``, made with ``share=shared_size(...)`` for
+    this bundle) when the table has it, else ``content``, decoded here. The
+    bundle is read on the driver first, so a bad path fails before any task starts.
     """
     from pyspark.sql import functions as F
 
