@@ -238,3 +238,39 @@ def decode_image(
     if orientation in (5, 6, 7, 8):
         w, h = h, w
     return DecodedImage(image=rgb, width=w, height=h, format=fmt, has_gps=has_gps, exif=exif)
+
+
+def within_twice(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` box-reduced by the largest integer factor that keeps it at least ``size``.
+
+    JPEG DCT scaling (``draft_size``) already lands within twice the size a
+    stage asked for; this gives PNG, HEIC and WebP photos the same bound, so
+    a reduced copy never holds a full 12 MP frame.
+
+    >>> from PIL import Image
+    >>> within_twice(Image.new("RGB", (4000, 3000)), (512, 512)).size
+    (800, 600)
+    """
+    factor = min(image.width // max(1, size[0]), image.height // max(1, size[1]))
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def pack_pixels(image: Image.Image) -> tuple[bytes, list[int]]:
+    """An RGB image as (raw row-major uint8 bytes, [width, height]), for a Spark column."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return rgb.tobytes(), [rgb.width, rgb.height]
+
+
+def unpack_pixels(data: bytes, size: list[int] | tuple[int, int]) -> Image.Image:
+    """Inverse of :func:`pack_pixels`.
+
+    >>> from PIL import Image
+    >>> unpack_pixels(*pack_pixels(Image.new("RGB", (3, 2), "red"))).getpixel((2, 1))
+    (255, 0, 0)
+    """
+    from PIL import Image
+
+    width, height = int(size[0]), int(size[1])
+    if len(data) != width * height * 3:
+        raise DecodeError(f"{len(data)} pixel bytes do not make a {width}x{height} RGB image")
+    return Image.frombytes("RGB", (width, height), data)

@@ -34,7 +34,7 @@ from crowdlens.io.results import (
 )
 from crowdlens.pipeline_config import ModerateConfig
 from crowdlens.spark.progress import SparkProgress
-from crowdlens.stages.decode import decode_stage
+from crowdlens.stages.decode import decode_stage, shared_size
 from crowdlens.stages.read import hash_stage, read_bytes_stage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -134,7 +134,7 @@ def build_results(
             spark, photos.df, previous, max_bytes, photos.policy
         )
     df = read_bytes_stage(todo, max_bytes=max_bytes, policy=photos.policy)
-    df = decode_stage(df, cfg.decode, cfg.quality)
+    df = decode_stage(df, cfg.decode, cfg.quality, share=shared_size(cfg.quality, cfg.model))
     df = per_photo_stages(df, cfg, out_dir=out_dir, root=photos.root)
     return Plan(df, photos.n_photos, photos.root, kept, n_expected, n_todo)
 
@@ -270,7 +270,7 @@ def moderate(
 
     # The photo bytes are not needed past the per-photo stages; the light rows
     # are kept (memory, then disk) for the cross-photo stages and the write.
-    light = plan.df.drop(S.CONTENT, S.READ_ERROR).withColumn(S.RUN_ID, F.lit(run_id))
+    light = plan.df.drop(*S.PER_PHOTO_ONLY).withColumn(S.RUN_ID, F.lit(run_id))
     light = light.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with SparkProgress(spark.sparkContext, "photos"):

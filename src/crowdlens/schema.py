@@ -324,6 +324,18 @@ DECODE_COLUMNS = (STATUS, ERROR, WIDTH, HEIGHT, FORMAT, HAS_GPS)
 # Columns ingest produces itself; any other manifest column is metadata.
 INPUT_COLUMNS = (IMAGE_ID, PATH, LABEL)
 
+# --- decode once (issue #14) ---------------------------------------------------
+# The decode stage's reduced RGB copy of each photo (raw uint8, row-major, at
+# the JPEG DCT scale the quality and model stages need), read by those stages
+# instead of decoding the bytes again. Dropped with the bytes after them.
+PIXELS = "pixels"  # binary: width * height * 3 bytes
+PIXELS_SIZE = "pixels_size"  # [width, height] of PIXELS
+DDL[PIXELS] = "binary"
+DDL[PIXELS_SIZE] = "array<int>"
+INTERNAL = (*INTERNAL, PIXELS, PIXELS_SIZE)
+# Working columns the per-photo stages read; dropped before the light rows are kept.
+PER_PHOTO_ONLY = (CONTENT, READ_ERROR, PIXELS, PIXELS_SIZE)
+
 
 def spark_type(name: str) -> DataType:
     """The Spark type of column ``name``."""

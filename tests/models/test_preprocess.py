@@ -13,8 +13,12 @@ from crowdlens.models.preprocess import (
     TFLITE_MEAN,
     TFLITE_STD,
     PreprocessSpec,
+    eval_pixels,
+    load_image,
+    normalize_batch,
     preprocess,
     preprocess_bytes,
+    stack,
 )
 from crowdlens.models.registry import get_pretrained_config
 
@@ -78,6 +82,19 @@ def test_bytes_path_equals_image_path_for_a_real_photo(photo_bytes):
     via_bytes = preprocess_bytes(data, spec)
     via_image = preprocess(Image.open(io.BytesIO(data)).convert("RGB"), spec)
     np.testing.assert_array_equal(via_bytes, via_image)
+
+
+def test_uint8_crops_normalised_per_batch_equal_per_photo_inputs(photo_bytes):
+    # The Spark workers' path (uint8 crops, one normalisation per batch) must
+    # give the model exactly what preprocess() gives it photo by photo.
+    spec = get_pretrained_config("mobilenet_v2")  # ImageNet mean/std: per-channel values
+    images = [load_image(data, spec) for data in photo_bytes.values()]
+    crops = [eval_pixels(im, spec) for im in images]
+    assert all(c.dtype == np.uint8 and c.shape == (224, 224, 3) for c in crops)
+    batch = normalize_batch(np.stack(crops), spec)
+    assert batch.flags["C_CONTIGUOUS"] and batch.dtype == np.float32
+    np.testing.assert_array_equal(batch, stack([preprocess(im, spec) for im in images]))
+    assert not np.array_equal(batch[0], batch[1])  # real, different photos
 
 
 def test_spec_round_trips_through_json_dict():

@@ -22,6 +22,8 @@ from crowdlens.config import check
 from crowdlens.decode import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
     from crowdlens.models.bundle import Bundle
 
 
@@ -96,17 +98,32 @@ def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[list[dict[st
 
 
 def prepare(
-    contents: Sequence[bytes | None], bundle: Bundle, max_pixels: int
+    contents: Sequence[bytes | None],
+    bundle: Bundle,
+    max_pixels: int,
+    images: Sequence[Image.Image | None] | None = None,
+    *,
+    normalized: bool = True,
 ) -> tuple[list[np.ndarray | None], list[str | None]]:
-    """Decode + preprocess each photo; (arrays, errors) with exactly one of each set per photo."""
+    """Decode + preprocess each photo; (arrays, errors) with exactly one of each set per photo.
+
+    Where ``images`` holds a photo already decoded (the decode stage's shared
+    copy, at least the bundle's ``draft_size``), it is used instead of the
+    bytes. ``normalized=False`` gives the uint8 crops (:func:`eval_pixels`),
+    which :func:`predict_arrays` normalises a whole batch at a time.
+    """
     from crowdlens.decode import DecodeError
-    from crowdlens.models.preprocess import preprocess_bytes
+    from crowdlens.models.preprocess import eval_pixels, load_image, normalize
 
     arrays: list[np.ndarray | None] = []
     errors: list[str | None] = []
-    for data in contents:
+    for i, data in enumerate(contents):
+        image = images[i] if images is not None else None
         try:
-            arrays.append(preprocess_bytes(data, bundle, max_pixels=max_pixels))  # type: ignore[arg-type]
+            if image is None:
+                image = load_image(data, bundle, max_pixels=max_pixels)  # type: ignore[arg-type]
+            pixels = eval_pixels(image, bundle)
+            arrays.append(normalize(pixels, bundle.preprocess) if normalized else pixels)
             errors.append(None)
         except DecodeError as exc:
             arrays.append(None)
@@ -125,14 +142,20 @@ def predict_arrays(
     embed: bool,
     classify: bool,
 ) -> list[Prediction]:
-    """Run preprocessed photos through the bundle in ``cfg.batch_size`` chunks."""
-    from crowdlens.models.preprocess import stack
+    """Run preprocessed photos through the bundle in ``cfg.batch_size`` chunks.
+
+    ``arrays`` are CHW float32 model inputs, or HWC uint8 crops
+    (``prepare(normalized=False)``), normalised here one batch at a time.
+    """
+    from crowdlens.models.preprocess import normalize_batch, stack
     from crowdlens.models.runtime import run
 
     out: list[Prediction] = []
     threads = cfg.threads or None
     for start in range(0, len(arrays), cfg.batch_size):
-        chunk = stack(arrays[start : start + cfg.batch_size])
+        part = arrays[start : start + cfg.batch_size]
+        pixels = part[0].dtype == np.uint8
+        chunk = normalize_batch(np.stack(part), bundle) if pixels else stack(part)
         res = run(bundle, chunk, threads=threads)
         feats = res.get("features") if embed else None
         tops: list[list[dict[str, Any]]] | None = None
@@ -164,8 +187,12 @@ def predict_contents(
     embed: bool = False,
     classify: bool = True,
     skip: Sequence[bool] | None = None,
+    images: Sequence[Image.Image | None] | None = None,
 ) -> list[Prediction | None]:
     """Photo bytes -> one :class:`Prediction` per photo (``None`` where ``skip``).
+
+    ``images`` (optional, aligned with ``contents``) are photos already
+    decoded; their bytes are then not decoded again.
 
     Example::
 
@@ -189,7 +216,13 @@ def predict_contents(
         raise BundleError(f"bundle {str(b.path)!r} has no features output to embed with")
     skip = list(skip) if skip is not None else [False] * len(contents)
     todo = [i for i, s in enumerate(skip) if not s]
-    arrays, errors = prepare([contents[i] for i in todo], b, cfg.max_pixels)
+    arrays, errors = prepare(
+        [contents[i] for i in todo],
+        b,
+        cfg.max_pixels,
+        None if images is None else [images[i] for i in todo],
+        normalized=False,
+    )
     good = [k for k, a in enumerate(arrays) if a is not None]
     result: list[Prediction | None] = [None] * len(contents)
     for k, err in enumerate(errors):
@@ -213,53 +246,56 @@ def predict_contents(
     return result
 
 
-def predict_batch(
-    batch: Any,
+def predict_rows(
+    rows: Sequence[dict[str, Any]],
     bundle_path: str,
     cfg: InferenceConfig,
     *,
     embed: bool,
     classify: bool,
     logits: bool = False,
-) -> Any:
-    """The worker side of the embed/classify stages: a pandas batch in, columns out.
+) -> list[dict[str, Any]]:
+    """The worker side of the embed/classify stages: clean rows in, one output row each.
 
-    Reads ``content``, ``status`` and ``error``; rows whose status is not
+    Reads ``content`` (or the decode stage's shared ``pixels``), ``status``
+    and ``error``; rows whose status is not
     ``ok`` pass through untouched with nulls in the model columns. A photo
     the model cannot read becomes ``status = error`` with the reason.
     """
-    import pandas as pd
-
-    from crowdlens import schema as S
+    from crowdlens.decode import unpack_pixels
     from crowdlens.models.runtime import get_bundle
 
     bundle = get_bundle(bundle_path)
-    status = batch[S.STATUS].tolist()
-    error = batch[S.ERROR].tolist() if S.ERROR in batch.columns else [None] * len(batch)
-    skip = [s != S.STATUS_OK for s in status]
+    skip = [row.get(S.STATUS) != S.STATUS_OK for row in rows]
+    images = [
+        unpack_pixels(row[S.PIXELS], row[S.PIXELS_SIZE]) if row.get(S.PIXELS) and not s else None
+        for row, s in zip(rows, skip)
+    ]
     preds = predict_contents(
-        batch[S.CONTENT].tolist(), bundle, cfg, embed=embed, classify=classify or logits, skip=skip
+        [row.get(S.CONTENT) for row in rows],
+        bundle,
+        cfg,
+        embed=embed,
+        classify=classify or logits,
+        skip=skip,
+        images=images,
     )
-    cols: dict[str, list[Any]] = {S.STATUS: list(status), S.ERROR: list(error)}
+    return [_prediction_row(row, p, embed, classify, logits) for row, p in zip(rows, preds)]
+
+
+def _prediction_row(
+    row: dict[str, Any], p: Prediction | None, embed: bool, classify: bool, logits: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {S.STATUS: row.get(S.STATUS), S.ERROR: row.get(S.ERROR)}
+    if p is not None and p.error is not None:
+        out[S.STATUS], out[S.ERROR] = S.STATUS_ERROR, p.error
+    ok = p is not None and p.error is None
     if embed:
-        cols[S.EMBEDDING] = []
+        out[S.EMBEDDING] = p.embedding if ok else None  # type: ignore[union-attr]
     if classify:
-        cols[S.PRED_LABEL], cols[S.PRED_SCORE], cols[S.TOPK] = [], [], []
+        out[S.PRED_LABEL] = p.label if ok else None  # type: ignore[union-attr]
+        out[S.PRED_SCORE] = p.score if ok else None  # type: ignore[union-attr]
+        out[S.TOPK] = p.topk if ok else None  # type: ignore[union-attr]
     if logits:
-        cols[S.LOGITS] = []
-    for i, p in enumerate(preds):
-        if p is not None and p.error is not None:
-            cols[S.STATUS][i], cols[S.ERROR][i] = S.STATUS_ERROR, p.error
-        ok = p is not None and p.error is None
-        if embed:
-            cols[S.EMBEDDING].append(p.embedding if ok else None)  # type: ignore[union-attr]
-        if classify:
-            cols[S.PRED_LABEL].append(p.label if ok else None)  # type: ignore[union-attr]
-            cols[S.PRED_SCORE].append(p.score if ok else None)  # type: ignore[union-attr]
-            cols[S.TOPK].append(p.topk if ok else None)  # type: ignore[union-attr]
-        if logits:
-            cols[S.LOGITS].append(p.logits if ok else None)  # type: ignore[union-attr]
-    out = pd.DataFrame(cols)
-    if classify:
-        out[S.PRED_SCORE] = out[S.PRED_SCORE].astype("Float32")
+        out[S.LOGITS] = p.logits if ok else None  # type: ignore[union-attr]
     return out

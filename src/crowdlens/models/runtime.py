@@ -1,22 +1,24 @@
 """ONNX Runtime sessions: one per Python worker, cached, sized to the task's cores.
 
 Spark reuses Python workers across tasks (``spark.python.worker.reuse``), so
-a module-level cache keeps one session per (model file, thread count) alive
-for the life of the worker: the model is loaded once, not once per batch or
-per task. Intra-op threads default to the cores the running task owns
-(``spark.task.cpus``, via ``TaskContext``), so N concurrent tasks on N cores
-do not oversubscribe the CPU; outside Spark they default to all cores.
+a :func:`~crowdlens.spark.worker.per_worker` cache keeps one session per
+(model file, thread count) alive for the life of the worker: the model is
+loaded once, not once per batch or per task. Intra-op threads default to the
+cores the running task owns (``spark.task.cpus``, via ``TaskContext``), so N
+concurrent tasks on N cores do not oversubscribe the CPU; outside Spark they
+default to all cores.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from crowdlens.spark.worker import per_worker
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime as ort
@@ -28,10 +30,6 @@ log = logging.getLogger(__name__)
 # A worker that serves several bundles over its life keeps at most this many
 # sessions (each holds its weights and an activation arena).
 MAX_SESSIONS = 4
-
-_LOCK = threading.Lock()
-_SESSIONS: dict[tuple[str, int, int], ort.InferenceSession] = {}
-_BUNDLES: dict[tuple[str, int], Bundle] = {}
 
 
 def task_cores() -> int:
@@ -71,6 +69,12 @@ def new_session(onnx_path: str | Path, threads: int | None = None) -> ort.Infere
     )
 
 
+@per_worker(maxsize=MAX_SESSIONS)
+def _cached_session(path: str, mtime_ns: int, threads: int) -> ort.InferenceSession:
+    log.debug("loading ONNX model %s with %d intra-op threads (pid %d)", path, threads, os.getpid())
+    return new_session(path, threads=threads)
+
+
 def get_session(onnx_path: str | Path, threads: int | None = None) -> ort.InferenceSession:
     """The cached session for ``onnx_path`` in this process (created on first use).
 
@@ -78,39 +82,27 @@ def get_session(onnx_path: str | Path, threads: int | None = None) -> ort.Infere
     re-exported in place is picked up by long-lived workers.
     """
     path = str(Path(onnx_path).resolve())
-    n = threads or task_cores()
-    key = (path, os.stat(path).st_mtime_ns, n)
-    with _LOCK:
-        sess = _SESSIONS.get(key)
-        if sess is None:
-            log.debug(
-                "loading ONNX model %s with %d intra-op threads (pid %d)", path, n, os.getpid()
-            )
-            sess = new_session(path, threads=n)
-            while len(_SESSIONS) >= MAX_SESSIONS:
-                _SESSIONS.pop(next(iter(_SESSIONS)))  # the oldest
-            _SESSIONS[key] = sess
-        return sess
+    return _cached_session(path, os.stat(path).st_mtime_ns, threads or task_cores())
+
+
+@per_worker(maxsize=MAX_SESSIONS)
+def _cached_bundle(path: str, mtime_ns: int) -> Bundle:
+    from crowdlens.models.bundle import load_bundle
+
+    return load_bundle(path)
 
 
 def get_bundle(path: str | Path) -> Bundle:
     """The bundle description at ``path``, read once per process."""
-    from crowdlens.models.bundle import META_FILE, load_bundle
+    from crowdlens.models.bundle import META_FILE
 
     p = str(Path(path).resolve())
-    key = (p, os.stat(os.path.join(p, META_FILE)).st_mtime_ns)
-    with _LOCK:
-        b = _BUNDLES.get(key)
-    if b is None:
-        b = load_bundle(p)
-        with _LOCK:
-            _BUNDLES[key] = b
-    return b
+    return _cached_bundle(p, os.stat(os.path.join(p, META_FILE)).st_mtime_ns)
 
 
 def cached_sessions() -> int:
     """How many sessions this process holds (for tests and diagnostics)."""
-    return len(_SESSIONS)
+    return len(_cached_session)
 
 
 def run(bundle: Bundle, batch: np.ndarray, threads: int | None = None) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
-from crowdlens.models.predict import InferenceConfig, predict_batch
+from crowdlens.models.predict import InferenceConfig, predict_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -35,21 +35,24 @@ def inference_stage(
 
     Shared by :func:`classify_stage` and :class:`crowdlens.ml.EmbedTransformer`
     so that asking for both costs one pass over the photos, not two. Input
-    columns: ``content`` and ``status`` (and ``error`` when present). The bundle
-    is read on the driver first, so a bad path fails before any task starts.
+    columns: ``status`` (and ``error`` when present) and the photo: the decode
+    stage's shared copy (``pixels``, made with ``share=shared_size(...)`` for
+    this bundle) when the table has it, else ``content``, decoded here. The
+    bundle is read on the driver first, so a bad path fails before any task starts.
     """
     from pyspark.sql import functions as F
 
     from crowdlens.models.hub import resolve_bundle
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_batches, require
 
     cfg = cfg or InferenceConfig()
-    missing = [c for c in (S.CONTENT, S.STATUS) if c not in df.columns]
-    if missing:
-        raise CrowdlensError(
-            f"the {name} stage needs the columns {missing}: run it after reading the photo "
-            "bytes and the decode stage (crowdlens.stages.decode.decode_stage)"
-        )
+    hint = (
+        "run it after reading the photo bytes and the decode stage "
+        "(crowdlens.stages.decode.decode_stage)"
+    )
+    # The decode stage's shared copy when it made one: the bytes are then not read.
+    photo = (S.PIXELS, S.PIXELS_SIZE) if S.PIXELS in df.columns else (S.CONTENT,)
+    require(df, (*photo, S.STATUS), name, hint)
     bundle = resolve_bundle(bundle_path)
     if (classify or logits) and bundle.task != "classify":
         raise CrowdlensError(
@@ -63,17 +66,14 @@ def inference_stage(
     outputs += list(CLASSIFY_COLUMNS) if classify else []
     outputs += [S.LOGITS] if logits else []
     compute = partial(
-        predict_batch,
+        predict_rows,
         bundle_path=str(bundle.path),
         cfg=cfg,
         embed=embed,
         classify=classify,
         logits=logits,
     )
-    out = add_columns(df, compute, [S.CONTENT, S.STATUS, S.ERROR], outputs, name=name)
-    # add_columns appends what it computes; keep status and error where they were.
-    new = [c for c in outputs if c not in df.columns]
-    return out.select(*df.columns, *new)
+    return map_batches(df, compute, (*photo, S.STATUS, S.ERROR), outputs, name=name, hint=hint)
 
 
 def classify_stage(

@@ -34,16 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
 from crowdlens.config import check, load_section
-from crowdlens.spark.columns import add_columns
+from crowdlens.spark.rows import map_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from pyspark.sql import DataFrame
 
 ACCEPT = S.DECISION_ACCEPT
 REVIEW = S.DECISION_REVIEW
 REJECT = S.DECISION_REJECT
-DECISIONS = (ACCEPT, REVIEW, REJECT)
+DECISIONS = S.DECISIONS
 _SEVERITY = {ACCEPT: 0, REVIEW: 1, REJECT: 2}
 
 # Reason kinds (the text before the colon).
@@ -152,27 +151,15 @@ def reason_kind(reason: str) -> str:
 
 
 def _present(value: Any) -> bool:
-    """True for a non-null scalar or a non-empty sequence (Spark nulls arrive as None/NaN)."""
-    if value is None:
-        return False
-    if isinstance(value, float):
-        return value == value
-    if isinstance(value, str):
-        return bool(value)
-    try:
+    """True for a value that is set: not None, not an empty string or list."""
+    if isinstance(value, str | list | tuple):
         return len(value) > 0
-    except TypeError:
-        return True
+    return value is not None
 
 
 def _is_false(value: Any) -> bool:
-    """False (Python or numpy), but not null (None, NaN, pandas NA)."""
-    if not _present(value) or isinstance(value, str):
-        return False
-    try:
-        return not bool(value)
-    except TypeError:  # pandas NA
-        return False
+    """False, but not null: a check that ran and failed."""
+    return value is not None and not isinstance(value, str) and not value
 
 
 def _seq(value: Any) -> list[Any]:
@@ -275,12 +262,10 @@ def _combine(steps: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     return decision, [r for _, r in steps]
 
 
-def decide_batch(batch: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """The per-batch work of :func:`decide_stage` (pure pandas, no Spark)."""
-    import pandas as pd
-
-    out = [decide(rec, policy) for rec in batch.to_dict("records")]
-    return pd.DataFrame(out, columns=[S.DECISION, S.REASONS])
+def decide_row(row: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
+    """:func:`decide` as the stage's output columns."""
+    decision, reasons = decide(row, policy)
+    return {S.DECISION: decision, S.REASONS: reasons}
 
 
 def decide_stage(df: DataFrame, policy: Policy) -> DataFrame:
@@ -292,6 +277,5 @@ def decide_stage(df: DataFrame, policy: Policy) -> DataFrame:
 
         df = decide_stage(df, load_policy("crowdlens.toml"))
     """
-    inputs = [c for c in INPUTS if c in df.columns]
-    compute = functools.partial(decide_batch, policy=policy)
-    return add_columns(df, compute, inputs, OUTPUTS, name="decide")
+    compute = functools.partial(decide_row, policy=policy)
+    return map_rows(df, compute, (), OUTPUTS, name="decide", optional=INPUTS)

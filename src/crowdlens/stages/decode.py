@@ -4,6 +4,13 @@ It also reads each photo's provenance (EXIF capture time, GPS, camera,
 software; :mod:`crowdlens.quality.provenance`) in the same pass over the
 bytes, before anything is stripped: the columns are private results, never
 part of a released copy.
+
+Decode once: a JPEG is decoded at the coarsest DCT scale (Pillow ``draft``)
+that keeps what the later stages need, never at full resolution here; the
+status says whether the whole file decodes either way. With ``share`` the
+reduced copy is kept in :data:`S.PIXELS` for the quality and model stages,
+which then read it instead of decoding the bytes again. Only the text stage
+decodes full resolution (its released copy is full size).
 """
 
 from __future__ import annotations
@@ -18,26 +25,43 @@ from crowdlens.decode import DecodeError, decode_image
 from crowdlens.quality.config import QualityConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from pyspark.sql import DataFrame
 
+    from crowdlens.models.predict import InferenceConfig
 
-#: Columns the stage adds, in order.
+
+#: Columns the stage adds, in order (and :data:`SHARED` with ``share``).
 COLUMNS = (*S.DECODE_COLUMNS, *S.PROVENANCE_COLUMNS)
+SHARED = (S.PIXELS, S.PIXELS_SIZE)
+# Without a stage to share with, decode at the coarsest scale (1/8 for a JPEG):
+# libjpeg still reads every coefficient, so a damaged file fails the same way.
+CHECK_SIZE = (1, 1)
 
 
 def decode_row(
-    data: bytes | None, read_error: str | None, max_pixels: int, gps_decimals: int = 3
+    data: bytes | None,
+    read_error: str | None,
+    max_pixels: int,
+    gps_decimals: int = 3,
+    *,
+    draft_size: tuple[int, int] | None = None,
+    share: bool = False,
 ) -> dict:
-    """The decode and provenance columns for one photo (pure; no Spark)."""
+    """The decode and provenance columns for one photo (pure; no Spark).
+
+    ``draft_size`` lets a JPEG decode at a reduced scale that keeps at least
+    that size (None: full resolution); ``share`` adds the decoded copy as
+    :data:`S.PIXELS` / :data:`S.PIXELS_SIZE`, bounded to twice ``draft_size``.
+    """
+    from crowdlens.decode import pack_pixels, within_twice
     from crowdlens.quality.provenance import read_provenance
 
-    row: dict = dict.fromkeys(COLUMNS)
+    row: dict = dict.fromkeys((*COLUMNS, *SHARED) if share else COLUMNS)
     if read_error is not None:
         row.update({S.STATUS: S.STATUS_ERROR, S.ERROR: read_error})
         return row
     try:
-        img = decode_image(data, max_pixels=max_pixels)
+        img = decode_image(data, max_pixels=max_pixels, draft_size=draft_size)
     except DecodeError as exc:
         row.update({S.STATUS: S.STATUS_ERROR, S.ERROR: str(exc)})
         return row
@@ -53,43 +77,80 @@ def decode_row(
             S.HAS_GPS: img.has_gps,
         }
     )
+    if share:
+        image = within_twice(img.image, draft_size) if draft_size else img.image
+        row[S.PIXELS], row[S.PIXELS_SIZE] = pack_pixels(image)
     # Odd metadata is missing metadata, never a failed photo.
     with contextlib.suppress(Exception):
         row.update(read_provenance(img.exif, gps_decimals))
     return row
 
 
-def _decode_batch(batch: pd.DataFrame, max_pixels: int, gps_decimals: int = 3) -> pd.DataFrame:
-    import pandas as pd
+def _decode(
+    row: dict, max_pixels: int, gps_decimals: int, draft: tuple[int, int], share: bool
+) -> dict:
+    return decode_row(
+        row[S.CONTENT],
+        row[S.READ_ERROR],
+        max_pixels,
+        gps_decimals,
+        draft_size=draft,
+        share=share,
+    )
 
-    rows = [
-        decode_row(data, err, max_pixels, gps_decimals)
-        for data, err in zip(batch[S.CONTENT], batch[S.READ_ERROR], strict=True)
-    ]
-    out = pd.DataFrame(rows, columns=list(COLUMNS))
-    out[S.WIDTH] = out[S.WIDTH].astype("Int32")
-    out[S.HEIGHT] = out[S.HEIGHT].astype("Int32")
-    out[S.HAS_GPS] = out[S.HAS_GPS].astype("boolean")
-    for name in (S.GPS_LAT, S.GPS_LON):
-        out[name] = out[name].astype("Float64")
-    return out
+
+def shared_size(
+    quality: QualityConfig | None, model: InferenceConfig | None
+) -> tuple[int, int] | None:
+    """The size the quality and model stages need the photo at (None: neither runs).
+
+    Quality measures at ``analysis_size`` on the long side; the model resizes
+    the short side to its bundle's ``resize``. A JPEG decoded at the scale that
+    keeps the larger of the two serves both.
+    """
+    sizes = []
+    if quality is not None and quality.enabled:
+        sizes.append(quality.analysis_size)
+    if model is not None and model.bundle:
+        from crowdlens.models.hub import resolve_bundle
+
+        sizes.append(max(resolve_bundle(model.bundle).preprocess.draft_size))
+    return (max(sizes), max(sizes)) if sizes else None
 
 
 def decode_stage(
-    df: DataFrame, cfg: DecodeConfig, quality: QualityConfig | None = None
+    df: DataFrame,
+    cfg: DecodeConfig,
+    quality: QualityConfig | None = None,
+    *,
+    share: tuple[int, int] | None = None,
 ) -> DataFrame:
     """Add the decode and provenance columns (:data:`COLUMNS`); every row gets a status.
 
     ``quality`` supplies ``gps_decimals`` (how coarsely GPS is kept); the
-    default keeps 3 decimals (~110 m).
+    default keeps 3 decimals (~110 m). ``share`` (see :func:`shared_size`)
+    also adds the reduced copy the quality and model stages read.
+
+    Example::
+
+        share = shared_size(QualityConfig(), InferenceConfig(bundle="models/grocery"))
+        df = decode_stage(df, DecodeConfig(), share=share)
     """
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_rows
 
     decimals = (quality or QualityConfig()).gps_decimals
-    return add_columns(
+    fn = partial(
+        _decode,
+        max_pixels=cfg.max_pixels,
+        gps_decimals=decimals,
+        draft=share or CHECK_SIZE,
+        share=share is not None,
+    )
+    return map_rows(
         df,
-        partial(_decode_batch, max_pixels=cfg.max_pixels, gps_decimals=decimals),
+        fn,
         [S.CONTENT, S.READ_ERROR],
-        list(COLUMNS),
+        (*COLUMNS, *SHARED) if share else COLUMNS,
         name="decode",
+        hint="read the photo bytes first (crowdlens.io.read.read_bytes_stage)",
     )

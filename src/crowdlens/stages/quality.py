@@ -23,11 +23,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
-from crowdlens.errors import CrowdlensError
 from crowdlens.quality.config import QualityConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+    from PIL import Image
     from pyspark.sql import DataFrame
 
 # The measures of issue #16 (low_information, grayscale, odd_aspect_ratio) follow the
@@ -45,6 +44,8 @@ QUALITY_COLUMNS = (
 DUPLICATE_COLUMNS = (S.DUPLICATE_OF, S.DUPLICATE_KIND, S.DUPLICATE_NOTE)
 CROSS_PHOTO_FLAGS = (S.FLAG_DUPLICATE, S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO)
 _INPUTS = (S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT)
+# With the decode stage's shared copy, the photo bytes are not read at all.
+_SHARED_INPUTS = (S.PIXELS, S.PIXELS_SIZE, S.STATUS, S.WIDTH, S.HEIGHT)
 # The decode stage already applied the user's pixel limit to these photos.
 _NO_PIXEL_LIMIT = 1 << 62
 
@@ -56,8 +57,12 @@ def assess_photo(
     height: int | None,
     cfg: QualityConfig,
     meta: Mapping[str, Any] | None = None,
+    image: Image.Image | None = None,
 ) -> dict[str, Any]:
     """All quality columns of one photo (pure; no Spark).
+
+    ``image`` is the photo already decoded at (at least) ``cfg.analysis_size``
+    (the decode stage's shared copy); without it ``content`` is decoded here.
 
     ``meta`` holds the provenance columns and the manifest columns the
     provenance checks read (``cfg.submitted_at_column``, ``cfg.country_column``)
@@ -80,18 +85,20 @@ def assess_photo(
     if status != S.STATUS_OK:
         return row
     try:
-        size = (cfg.analysis_size, cfg.analysis_size)
-        decoded = decode_image(content, max_pixels=_NO_PIXEL_LIMIT, draft_size=size)
+        if image is None:
+            size = (cfg.analysis_size, cfg.analysis_size)
+            decoded = decode_image(content, max_pixels=_NO_PIXEL_LIMIT, draft_size=size)
+            image, width, height = decoded.image, width or decoded.width, height or decoded.height
         m = measure(
-            decoded.image,
-            width=width or decoded.width,
-            height=height or decoded.height,
+            image,
+            width=width or image.width,
+            height=height or image.height,
             analysis_size=cfg.analysis_size,
             dark_level=cfg.dark_level,
             bright_level=cfg.bright_level,
         ).as_dict()
         row.update({k: m[k] for k in MEASURE_COLUMNS})
-        row[S.PHASH] = phash(decoded.image)
+        row[S.PHASH] = phash(image)
         facts, provenance_flags = provenance_row(meta or {}, cfg)
         row.update(facts)
         row[S.QUALITY_FLAGS] = quality_flags(m, cfg) + provenance_flags
@@ -106,43 +113,22 @@ def assess_photo(
     return row
 
 
-def _quality_batch(batch: pd.DataFrame, cfg: QualityConfig) -> pd.DataFrame:
-    import pandas as pd
+def _assess(row: dict[str, Any], cfg: QualityConfig) -> dict[str, Any]:
+    from crowdlens.decode import unpack_pixels
 
-    def _int(v: Any) -> int | None:
-        return None if v is None or pd.isna(v) else int(v)
-
-    meta_cols = [c for c in batch.columns if c not in _INPUTS]
-    metas = batch[meta_cols].to_dict("records") if meta_cols else [{}] * len(batch)
-    rows = [
-        assess_photo(c, s, _int(w), _int(h), cfg, _clean(meta))
-        for c, s, w, h, meta in zip(
-            batch[S.CONTENT], batch[S.STATUS], batch[S.WIDTH], batch[S.HEIGHT], metas, strict=True
-        )
-    ]
-    # object columns keep None as null (a float column would turn it into NaN).
-    return pd.DataFrame(rows, columns=list(QUALITY_COLUMNS), dtype=object)
-
-
-def _clean(meta: dict[str, Any]) -> dict[str, Any]:
-    """pandas NA/NaN/NaT -> None, so the pure helpers see plain nulls."""
-    import pandas as pd
-
-    return {
-        k: (None if not isinstance(v, list | tuple) and pd.isna(v) else v) for k, v in meta.items()
-    }
+    meta = {k: v for k, v in row.items() if k not in (*_INPUTS, *_SHARED_INPUTS)}
+    pixels = row.get(S.PIXELS)
+    image = None if pixels is None else unpack_pixels(pixels, row[S.PIXELS_SIZE])
+    return assess_photo(
+        row.get(S.CONTENT), row[S.STATUS], row[S.WIDTH], row[S.HEIGHT], cfg, meta, image
+    )
 
 
 def meta_inputs(columns: list[str], cfg: QualityConfig) -> list[str]:
     """The provenance and manifest columns of ``columns`` the provenance checks read."""
     wanted = (*S.PROVENANCE_COLUMNS, cfg.submitted_at_column, cfg.country_column)
-    return [c for c in dict.fromkeys(wanted) if c in columns and c not in _INPUTS]
-
-
-def _require(df: DataFrame, columns: tuple[str, ...], stage: str, hint: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise CrowdlensError(f"{stage} needs the columns {missing}, which are missing: {hint}")
+    taken = (*_INPUTS, *_SHARED_INPUTS)
+    return [c for c in dict.fromkeys(wanted) if c in columns and c not in taken]
 
 
 def _null_columns(df: DataFrame, names: tuple[str, ...]) -> DataFrame:
@@ -157,22 +143,27 @@ def _null_columns(df: DataFrame, names: tuple[str, ...]) -> DataFrame:
 def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     """Add the quality measures, ``phash`` and ``quality_flags`` (see the module doc).
 
-    Reads ``content``, ``status``, ``width`` and ``height`` (the decode
-    stage's output). With ``cfg.enabled`` false the columns are added, null.
+    Reads ``status``, ``width`` and ``height`` (the decode stage's output)
+    and the decode stage's shared copy (``pixels``) when it made one, else
+    decodes ``content``. With ``cfg.enabled`` false the columns are added, null.
 
     Example::
 
         out = quality_stage(decoded, QualityConfig(min_short_side=200))
         out.select("image_id", "blur_extent", "quality_flags").show()
     """
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_rows
 
     if not cfg.enabled:
         return _null_columns(df, QUALITY_COLUMNS)
-    _require(df, _INPUTS, "quality_stage", "run the decode stage first")
-    inputs = [*_INPUTS, *meta_inputs(df.columns, cfg)]
-    return add_columns(
-        df, partial(_quality_batch, cfg=cfg), inputs, list(QUALITY_COLUMNS), name="quality"
+    return map_rows(
+        df,
+        partial(_assess, cfg=cfg),
+        _SHARED_INPUTS if S.PIXELS in df.columns else _INPUTS,
+        QUALITY_COLUMNS,
+        name="quality",
+        optional=meta_inputs(df.columns, cfg),
+        hint="run the decode stage first",
     )
 
 
@@ -199,13 +190,14 @@ def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     from pyspark.sql import functions as F
 
     from crowdlens.quality.duplicates import find_duplicates
+    from crowdlens.spark.rows import require
 
     if not (cfg.enabled and cfg.duplicates):
         return _null_columns(df, DUPLICATE_COLUMNS)
-    _require(
+    require(
         df,
         (S.IMAGE_ID, S.STATUS, S.SHA256, S.PHASH, S.QUALITY_FLAGS),
-        "duplicates_stage",
+        "duplicates",
         "run quality_stage first",
     )
     dups = find_duplicates(df, cfg)

@@ -21,7 +21,6 @@ from crowdlens import schema as S
 from crowdlens.text.config import TextConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from pyspark.sql import DataFrame
 
 #: Columns the stage adds, in order.
@@ -117,21 +116,10 @@ def text_row(
     return row
 
 
-def _text_batch(
-    batch: pd.DataFrame, cfg: TextConfig, out_dir: str, input_root: str | None
-) -> pd.DataFrame:
-    import pandas as pd
-
-    rows = [
-        text_row(i, p, c, s, cfg, out_dir, input_root)
-        for i, p, c, s in zip(
-            batch[S.IMAGE_ID], batch[S.PATH], batch[S.CONTENT], batch[S.STATUS], strict=True
-        )
-    ]
-    out = pd.DataFrame(rows, columns=list(TEXT_COLUMNS))
-    out[S.HAS_TEXT] = out[S.HAS_TEXT].astype("boolean")
-    out[S.RELEASE_VERIFIED] = out[S.RELEASE_VERIFIED].astype("boolean")
-    return out
+def _text(row: dict[str, Any], cfg: TextConfig, out_dir: str, input_root: str | None) -> dict:
+    return text_row(
+        row[S.IMAGE_ID], row[S.PATH], row[S.CONTENT], row[S.STATUS], cfg, out_dir, input_root
+    )
 
 
 def text_stage(
@@ -149,12 +137,13 @@ def text_stage(
                         out_dir="out/run1", input_root="photos/")
         df.select(S.PATH, S.PII_TYPES, S.REDACTED_PATH).show()
     """
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_rows
 
-    return add_columns(
+    return map_rows(
         df,
-        partial(_text_batch, cfg=cfg, out_dir=out_dir, input_root=input_root),
-        list(TEXT_INPUTS),
-        list(TEXT_COLUMNS),
+        partial(_text, cfg=cfg, out_dir=out_dir, input_root=input_root),
+        TEXT_INPUTS,
+        TEXT_COLUMNS,
         name="text",
+        hint="read the photo bytes and run the decode stage first",
     )

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from crowdlens import schema as S
 from crowdlens.config import check
 from crowdlens.errors import CrowdlensError
-from crowdlens.spark.columns import add_columns
+from crowdlens.spark.rows import map_rows
 from crowdlens.verdicts import (  # noqa: F401  (re-exported: the public API of validation)
     DEFAULT_CONFIRM_MARGIN,
     DEFAULT_CONFIRM_MAX_RANK,
@@ -142,49 +142,43 @@ class ValidateConfig:
         )
 
 
+def judgement_row(j: Judgement) -> dict[str, Any]:
+    """The output columns of the stage for one judgement."""
+    values = (j.prob, j.rank, j.verdict, j.preferred, j.relation, j.issue_score)
+    return dict(zip(OUTPUTS, values, strict=True))
+
+
 def judgements_frame(rows: Sequence[Judgement]) -> pd.DataFrame:
     """The output columns of the stage for a list of judgements, typed."""
-    import pandas as pd
+    from crowdlens.spark.rows import typed_frame
 
-    out = pd.DataFrame(
-        [(j.prob, j.rank, j.verdict, j.preferred, j.relation, j.issue_score) for j in rows],
-        columns=list(OUTPUTS),
-    )
-    out[S.LABEL_PROB] = out[S.LABEL_PROB].astype("float64")
-    out[S.LABEL_RANK] = out[S.LABEL_RANK].astype("Int64")
-    out[S.LABEL_ISSUE_SCORE] = out[S.LABEL_ISSUE_SCORE].astype("float64")
-    return out
+    return typed_frame([judgement_row(j) for j in rows], OUTPUTS)
 
 
-def validate_batch(
-    batch: pd.DataFrame,
+def validate_row(
+    row: Mapping[str, Any],
     labels: Sequence[str],
     temperature: float,
     th: Thresholds,
     source: str,
     parents: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """The per-batch work of :func:`validate_stage` (pure pandas, no Spark)."""
-    rows: list[Judgement] = []
-    for rec in batch.to_dict("records"):
-        if rec.get(S.STATUS) != S.STATUS_OK or source == "none":
-            rows.append(NO_JUDGEMENT)
-            continue
-        label = rec.get(S.LABEL)
-        try:
-            if source == S.LOGITS:
-                logits = rec.get(S.LOGITS)
-                probs = (
-                    None if logits is None or len(logits) == 0 else calibrate(logits, temperature)
-                )
-                rows.append(judge(label, probs, labels, th, parents))
-            else:
-                # Top-k scores arrive calibrated (classify applies the bundle's T).
-                rows.append(judge_from_topk(label, rec.get(S.TOPK), labels, th, parents))
-        except ValueError as exc:  # one malformed row must not fail the job
-            log.warning("label validation failed for %s: %s", rec.get(S.IMAGE_ID), exc)
-            rows.append(NO_JUDGEMENT)
-    return judgements_frame(rows)
+) -> dict[str, Any]:
+    """The validation columns of one clean row (pure; no Spark)."""
+    if row.get(S.STATUS) != S.STATUS_OK or source == "none":
+        return judgement_row(NO_JUDGEMENT)
+    label = row.get(S.LABEL)
+    try:
+        if source == S.LOGITS:
+            logits = row.get(S.LOGITS)
+            probs = None if not logits else calibrate(logits, temperature)
+            return judgement_row(judge(label, probs, labels, th, parents))
+        # Top-k scores arrive calibrated (classify applies the bundle's T).
+        topk = row.get(S.TOPK)
+        pairs = None if topk is None else [(t[S.TOPK_LABEL], t[S.TOPK_SCORE]) for t in topk]
+        return judgement_row(judge_from_topk(label, pairs, labels, th, parents))
+    except ValueError as exc:  # one malformed row must not fail the job
+        log.warning("label validation failed for %s: %s", row.get(S.IMAGE_ID), exc)
+        return judgement_row(NO_JUDGEMENT)
 
 
 # --- bundle and stage ---------------------------------------------------------
@@ -269,11 +263,11 @@ def validate_stage(
         )
     inputs = [c for c in (S.IMAGE_ID, S.STATUS, S.LABEL, source) if c in df.columns]
     compute = functools.partial(
-        validate_batch,
+        validate_row,
         labels=list(labels or []),
         temperature=t,
         th=cfg.thresholds(fitted),
         source=source,
         parents=dict(parents or {}),
     )
-    return add_columns(df, compute, inputs, OUTPUTS, name="validate")
+    return map_rows(df, compute, (), OUTPUTS, name="validate", optional=inputs)

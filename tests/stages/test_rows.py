@@ -1,0 +1,97 @@
+"""The row layer: clean values in, schema-typed columns out, on real Spark."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdlens import schema as S
+from crowdlens.errors import CrowdlensError
+from crowdlens.spark.rows import clean, map_batches, map_rows, to_rows, typed_frame
+from crowdlens.spark.worker import per_worker
+
+
+def test_clean_turns_pandas_and_numpy_values_into_plain_python():
+    assert clean(float("nan")) is None and clean(pd.NA) is None and clean(pd.NaT) is None
+    assert clean(np.array([1.5, 2.0], dtype=np.float32)) == [1.5, 2.0]
+    nested = np.array([{"label": "a", "score": np.float32(0.5)}], dtype=object)
+    assert clean(nested) == [{"label": "a", "score": 0.5}]
+    assert type(clean(np.int64(3))) is int and clean(np.bool_(False)) is False
+    assert clean(b"\xff\xd8") == b"\xff\xd8"
+
+
+def test_to_rows_gives_ints_back_to_integer_columns():
+    batch = pd.DataFrame({S.WIDTH: [640.0, np.nan], S.STATUS: ["ok", None]})
+    rows = to_rows(batch, ints=[S.WIDTH])
+    assert rows == [{S.WIDTH: 640, S.STATUS: "ok"}, {S.WIDTH: None, S.STATUS: None}]
+    assert type(rows[0][S.WIDTH]) is int
+
+
+def test_typed_frame_types_columns_from_the_schema():
+    out = typed_frame(
+        [{S.WIDTH: 3, S.PRED_SCORE: 0.5, S.HAS_TEXT: True}, {S.QUALITY_FLAGS: ["blurry"]}],
+        [S.WIDTH, S.PRED_SCORE, S.HAS_TEXT, S.QUALITY_FLAGS],
+    )
+    assert [str(t) for t in out.dtypes] == ["Int32", "Float32", "boolean", "object"]
+    assert out[S.WIDTH].isna().tolist() == [False, True]  # a missing key is a null
+    with pytest.raises(KeyError):
+        typed_frame([{}], ["not_a_column"])
+
+
+def test_map_rows_on_spark_sees_clean_rows_and_writes_schema_types(spark):
+    # Defined inside the test: cloudpickle ships it by value to the workers,
+    # which cannot import test modules.
+    def _describe(row: dict) -> dict:
+        flags = row[S.QUALITY_FLAGS]
+        return {
+            S.SHORT_SIDE: None if row[S.WIDTH] is None else row[S.WIDTH] // 2,
+            S.DECISION: f"{type(row[S.WIDTH]).__name__}/{type(flags).__name__}",
+        }
+
+    df = spark.createDataFrame(
+        [("a", 640, ["blurry"]), ("b", None, None)],
+        f"{S.IMAGE_ID} string, {S.WIDTH} int, {S.QUALITY_FLAGS} array<string>",
+    )
+    out = map_rows(df, _describe, [S.WIDTH, S.QUALITY_FLAGS], [S.SHORT_SIDE, S.DECISION], name="t")
+    assert out.columns == [S.IMAGE_ID, S.WIDTH, S.QUALITY_FLAGS, S.SHORT_SIDE, S.DECISION]
+    assert dict(out.dtypes)[S.SHORT_SIDE] == "int"
+    got = {r[S.IMAGE_ID]: r for r in out.collect()}
+    assert (got["a"][S.SHORT_SIDE], got["a"][S.DECISION]) == (320, "int/list")
+    assert (got["b"][S.SHORT_SIDE], got["b"][S.DECISION]) == (None, "NoneType/NoneType")
+
+
+def test_a_missing_input_column_fails_on_the_driver_with_the_fix(spark):
+    df = spark.createDataFrame([("a",)], f"{S.IMAGE_ID} string")
+    with pytest.raises(CrowdlensError, match=r"needs the columns \['width'\].*decode first"):
+        map_rows(df, dict, [S.WIDTH], [S.SHORT_SIDE], name="t", hint="decode first")
+
+
+def test_a_stage_that_loses_rows_fails_with_an_exact_message(spark):
+    def _drop_one(rows: list[dict]) -> list[dict]:
+        return rows[1:]
+
+    df = spark.createDataFrame([("a",), ("b",)], f"{S.IMAGE_ID} string").coalesce(1)
+    out = map_batches(df, _drop_one, [S.IMAGE_ID], [S.DECISION], name="lossy")
+    with pytest.raises(Exception, match="returned 1 rows for a batch of 2"):
+        out.collect()
+
+
+def test_per_worker_builds_once_per_key_and_forgets_the_oldest():
+    built: list[tuple] = []
+
+    @per_worker(maxsize=2)
+    def load(name: str, threads: int) -> object:
+        built.append((name, threads))
+        return object()
+
+    assert load("a", 1) is load("a", 1)
+    load("b", 1)
+    load("c", 1)  # evicts ("a", 1), the least recently used
+    assert len(load) == 2
+    load("a", 1)
+    assert built == [("a", 1), ("b", 1), ("c", 1), ("a", 1)]
+    with pytest.raises(ValueError, match="maxsize"):
+        per_worker(maxsize=0)(partial(load, "x"))
