@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from crowdlens import schema as S
-from crowdlens.config import check
 from crowdlens.decode import DEFAULT_MAX_PIXELS
+from crowdlens.params import Interval, NonEmpty, OrNone, Params, validate
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -46,17 +46,18 @@ class InferenceConfig:
     logits: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
 
+    PARAMS: ClassVar[Params] = {
+        "bundle": OrNone(
+            NonEmpty("bundle folder or model name such as efficientnet_lite0"), "no model runs"
+        ),
+        "batch_size": Interval(int, 1, None),
+        "threads": Interval(int, 0, None, note="0 = the cores a task owns"),
+        "topk": Interval(int, 1, None),
+        "max_pixels": Interval(int, 1, None),
+    }
+
     def __post_init__(self) -> None:
-        check(
-            self,
-            "bundle",
-            self.bundle is None or bool(str(self.bundle).strip()),
-            "a bundle folder or a model name such as efficientnet_lite0 (or unset)",
-        )
-        check(self, "batch_size", self.batch_size >= 1, "an int >= 1")
-        check(self, "threads", self.threads >= 0, "an int >= 0 (0 = the cores a task owns)")
-        check(self, "topk", self.topk >= 1, "an int >= 1")
-        check(self, "max_pixels", self.max_pixels >= 1, "an int >= 1")
+        validate(self)
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,11 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crowdlens import schema as S
-from crowdlens.config import check, load_section
+from crowdlens.config import load_section
+from crowdlens.params import Each, NonEmpty, Options, Params, Rule, validate
 from crowdlens.spark.rows import map_rows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,26 +104,25 @@ class Policy:
     pii_unredacted: str = REVIEW
     check_failed: str = REVIEW
 
+    _FLAGS: ClassVar[Each] = Each(NonEmpty(), "a list of quality-flag names or patterns")
+    PARAMS: ClassVar[Params] = {
+        "reject_flags": _FLAGS,
+        "accept_flags": _FLAGS,
+        **dict.fromkeys(
+            ("mismatch", "suspect", "unknown_label", "no_label", "pii_unredacted", "check_failed"),
+            Options(S.DECISIONS),
+        ),
+    }
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "accept_flags",
+            lambda p: not set(p.reject_flags) & set(p.accept_flags),
+            "disjoint from reject_flags (no flag may be in both lists)",
+        ),
+    )
+
     def __post_init__(self) -> None:
-        for name in (
-            "mismatch",
-            "suspect",
-            "unknown_label",
-            "no_label",
-            "pii_unredacted",
-            "check_failed",
-        ):
-            check(self, name, getattr(self, name) in DECISIONS, "one of accept, review, reject")
-        for name in ("reject_flags", "accept_flags"):
-            value = getattr(self, name)
-            check(
-                self,
-                name,
-                isinstance(value, tuple) and all(isinstance(v, str) and v for v in value),
-                "a list of quality-flag names or patterns",
-            )
-        both = [f for f in self.reject_flags if f in self.accept_flags]
-        check(self, "accept_flags", not both, f"disjoint from reject_flags (both list {both})")
+        validate(self)
 
     def flag_action(self, flag: str) -> str:
         if any(fnmatch.fnmatchcase(flag, p) for p in self.reject_flags):

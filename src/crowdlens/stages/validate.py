@@ -40,11 +40,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crowdlens import schema as S
-from crowdlens.config import check
 from crowdlens.errors import CrowdlensError
+from crowdlens.params import Interval, OrNone, Params, Satisfies, validate
 from crowdlens.spark.rows import map_rows
 from crowdlens.verdicts import (  # noqa: F401  (re-exported: the public API of validation)
     DEFAULT_CONFIRM_MARGIN,
@@ -103,27 +103,26 @@ class ValidateConfig:
     mismatch_prob: float | None = None
     confirm_max_rank: int | None = None
 
-    def __post_init__(self) -> None:
-        check(
-            self,
-            "temperature",
-            self.temperature is None or (math.isfinite(self.temperature) and self.temperature > 0),
+    _PROB: ClassVar[Satisfies] = Satisfies(
+        lambda v: v is None or 0.0 <= v <= 1.0, "a float in [0, 1] (or unset to use the bundle's)"
+    )
+    PARAMS: ClassVar[Params] = {
+        "temperature": Satisfies(
+            lambda t: t is None or (math.isfinite(t) and t > 0),
             "a float > 0 (or unset to use the bundle's)",
-        )
-        for name in ("confirm_margin", "mismatch_prob"):
-            value = getattr(self, name)
-            check(
-                self,
-                name,
-                value is None or 0.0 <= value <= 1.0,
-                "a float in [0, 1] (or unset to use the bundle's)",
-            )
-        check(
-            self,
-            "confirm_max_rank",
-            self.confirm_max_rank is None or 1 <= self.confirm_max_rank <= MAX_CONFIRM_RANK,
-            f"an int in [1, {MAX_CONFIRM_RANK}] (a claimed item ranked lower is never confirmed)",
-        )
+        ),
+        "confirm_margin": _PROB,
+        "mismatch_prob": _PROB,
+        "confirm_max_rank": OrNone(
+            Interval(
+                int, 1, MAX_CONFIRM_RANK, note="a claimed item ranked lower is never confirmed"
+            ),
+            "use the bundle's",
+        ),
+    }
+
+    def __post_init__(self) -> None:
+        validate(self)
 
     def thresholds(self, fitted: Mapping[str, Any] | None = None) -> Thresholds:
         """The thresholds in force: this config's, else ``fitted`` (the bundle's), else defaults."""
