@@ -206,7 +206,7 @@ def stage_costs(photos: Sequence[Path], read_gate_boxes: bool = True) -> dict[st
         "quality": QualityConfig(),
         "bundle": get_bundle(bundle_path()),
         "inference": InferenceConfig(threads=1, batch_size=1),
-        "gate": get_gate(cfg.gate_max_side, cfg.gate_box_threshold, 1),
+        "gate": get_gate(cfg.gate_max_side, cfg.gate_box_threshold, 1, cfg.det_int8),
         "ocr": get_ocr(cfg.ocr_max_side, cfg.text_score, 1, cfg.det_box_threshold),
         "pii": get_analyzer(cfg.languages, cfg.phone_regions),
     }

@@ -43,7 +43,13 @@ class TextGate:
             lines = get_ocr().read(np.asarray(rgb_image))
     """
 
-    def __init__(self, max_side: int = 960, box_threshold: float = 0.3, threads: int = 1) -> None:
+    def __init__(
+        self,
+        max_side: int = 960,
+        box_threshold: float = 0.3,
+        threads: int = 1,
+        model_path: str | None = None,
+    ) -> None:
         from rapidocr import RapidOCR
 
         self.max_side = max_side
@@ -58,6 +64,8 @@ class TextGate:
             "Det.limit_side_len": max_side,
             "Det.box_thresh": box_threshold,
         }
+        if model_path is not None:  # e.g. the int8 detector (crowdlens.text.quantize)
+            params["Det.model_path"] = model_path
         if threads > 0:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
@@ -100,6 +108,18 @@ class TextGate:
 
 
 @functools.lru_cache(maxsize=4)
-def get_gate(max_side: int = 960, box_threshold: float = 0.3, threads: int = 1) -> TextGate:
-    """The cached gate of this Python worker for these settings."""
-    return TextGate(max_side=max_side, box_threshold=box_threshold, threads=threads)
+def get_gate(
+    max_side: int = 960, box_threshold: float = 0.3, threads: int = 1, int8: bool = True
+) -> TextGate:
+    """The cached gate of this Python worker for these settings.
+
+    ``int8`` runs the int8 copy of the detector (built once and cached, see
+    :mod:`crowdlens.text.quantize`); false runs the wheel's fp32 model.
+    """
+    model = None
+    if int8:
+        from crowdlens.text.quantize import int8_detector
+
+        model = str(int8_detector())
+    return TextGate(max_side=max_side, box_threshold=box_threshold, threads=threads,
+                    model_path=model)  # fmt: skip
