@@ -159,7 +159,7 @@ def build_analyzer(
         analyzer = build_analyzer(("en",), ("US", "GB"))
         analyzer.analyze("Call +44 20 7946 0958", language="en")
     """
-    import spacy
+    spacy = _import_spacy()
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
@@ -192,6 +192,32 @@ def build_analyzer(
     for rec in _pattern_recognizers(usable[0], phone_regions):
         registry.add_recognizer(rec)  # type: ignore[arg-type]
     return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=usable)
+
+
+def _import_spacy():
+    """spaCy and presidio, imported without PyTorch.
+
+    thinc (under spaCy) imports torch when it is installed, only to offer
+    torch-backed layers that the small CNN pipelines used here never touch:
+    230 MB more in every Python worker that runs the text stage (measured,
+    issue 14). ``sys.modules["torch"] = None`` makes that optional import
+    fail the way thinc expects; the entry is removed afterwards, so code
+    that imports torch later in the same process gets the real one.
+    """
+    import sys
+
+    if "torch" in sys.modules or "thinc" in sys.modules:  # too late, or not needed
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import presidio_analyzer  # noqa: F401 (imports spacy and thinc)
+        import spacy
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 @functools.lru_cache(maxsize=2)
