@@ -114,13 +114,21 @@ def make_phone_photos(n: int, megapixels: float, notes: int, seed: int, remake: 
     return folder
 
 
-def run_moderate(cluster, manifest: Path, text: bool, out: Path) -> dict[str, float]:
+def run_moderate(
+    cluster, manifest: Path, text: bool, out: Path, arrow_batch: int = 0
+) -> dict[str, float]:
     """One ``crowdlens moderate`` on the cluster; job seconds and the executor's peak memory."""
     config = out.with_suffix(".toml")
+    spark = (
+        f'[spark.conf]\n"spark.sql.execution.arrow.maxRecordsPerBatch" = "{arrow_batch}"\n'
+        if arrow_batch
+        else ""
+    )
     config.write_text(
         f"write_report = false\n[text]\nenabled = {'true' if text else 'false'}\n"
         f'[model]\nbundle = "{bundle_path()}"\n'
         f'[ingest]\nallowed_roots = ["{WORK}"]\n'  # the manifest names photos by absolute path
+        + spark
     )
     run = measure(cluster, manifest, config, out)
     stdout = run["stdout"]
@@ -190,7 +198,7 @@ def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool]
     return c, bool(len(boxes))
 
 
-def stage_costs(photos: Sequence[Path], read_gate_boxes: bool = True) -> dict[str, float]:
+def stage_costs(photos: Sequence[Path], det_int8: bool = True) -> dict[str, float]:
     """CPU seconds per photo of each step, one thread, in this process (models warmed first)."""
     from crowdlens.models.predict import InferenceConfig
     from crowdlens.models.runtime import get_bundle
@@ -200,7 +208,7 @@ def stage_costs(photos: Sequence[Path], read_gate_boxes: bool = True) -> dict[st
     from crowdlens.text.ocr import get_ocr
     from crowdlens.text.pii import get_analyzer
 
-    cfg = TextConfig(threads=1, read_gate_boxes=read_gate_boxes)
+    cfg = TextConfig(threads=1, det_int8=det_int8)
     parts = {
         "text": cfg,
         "quality": QualityConfig(),
@@ -225,10 +233,10 @@ def stage_costs(photos: Sequence[Path], read_gate_boxes: bool = True) -> dict[st
 
 
 def print_stage_table(photos: Sequence[Path], compare: bool) -> None:
-    """The per-stage table (and, with ``compare``, the second-detection path beside it)."""
+    """The per-stage table (and, with ``compare``, the fp32 gate detector beside it)."""
     runs = {"s/photo": stage_costs(photos)}
     if compare:
-        runs["detect again"] = stage_costs(photos, read_gate_boxes=False)
+        runs["fp32 detector"] = stage_costs(photos, det_int8=False)
     share = runs["s/photo"].pop("photos with text (gate)")
     for table in runs.values():
         table.pop("photos with text (gate)", None)
@@ -243,7 +251,7 @@ def print_stage_table(photos: Sequence[Path], compare: bool) -> None:
     text = [sum(t[s] for s in text_steps) for t in runs.values()]
     print("| text steps | " + " | ".join(f"{t:.3f}" for t in text) + " |")
     if compare:
-        print(f"\ntext steps, detect again / read the gate's boxes: {text[1] / text[0]:.2f}x")
+        print(f"\ntext steps, fp32 / int8 detector: {text[1] / text[0]:.2f}x")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -259,7 +267,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--remake", action="store_true", help="make the photos again")
     ap.add_argument("--quick", action="store_true", help="12 photos at 3 MP, 2 notes")
     ap.add_argument("--compare", action="store_true",
-                    help="also time the text path that detects again at ocr_max_side")  # fmt: skip
+                    help="also time the text steps with the fp32 gate detector")  # fmt: skip
+    ap.add_argument(
+        "--arrow-batch",
+        type=int,
+        default=0,
+        help="spark.sql.execution.arrow.maxRecordsPerBatch (default: crowdlens')",
+    )
+    ap.add_argument(
+        "--times",
+        type=int,
+        default=0,
+        help="also run text on with the photos repeated N times (memory 1x vs Nx)",
+    )
+    ap.add_argument("--only-text", action="store_true", help="skip the text-off run")  # fmt: skip
     ap.add_argument("--no-cluster", dest="cluster", action="store_false",
                     help="only the per-stage table")  # fmt: skip
     a = ap.parse_args(argv)
@@ -279,17 +300,32 @@ def main(argv: Sequence[str] | None = None) -> None:
             work = Path(tmp)
             manifest = write_manifest(photos, work / "manifest.csv")
             with StandaloneCluster(workers=1, cores=2, memory="4g") as cluster:
-                runs = {
-                    "without text": run_moderate(cluster, manifest, False, work / "notext"),
-                    "with text": run_moderate(cluster, manifest, True, work / "text"),
-                }
+                runs = {}
+                if not a.only_text:
+                    runs["without text"] = run_moderate(
+                        cluster, manifest, False, work / "notext", a.arrow_batch
+                    )
+                runs["with text"] = run_moderate(
+                    cluster, manifest, True, work / "text", a.arrow_batch
+                )
+                if a.times:
+                    many = write_manifest(photos, work / "many.csv", copies=a.times)
+                    runs[f"with text, {a.times}x"] = run_moderate(
+                        cluster, many, True, work / "many", a.arrow_batch
+                    )
         print("\n| run | photos | job s | photos/s | executor peak MB |\n|---|---|---|---|---|")
         for name, r in runs.items():
             print(f"| {name} | {r['photos']:.0f} | {r['seconds']:.1f} | {r['photos_per_s']:.2f} "
                   f"| {r['executor_peak_mb']:.0f} |")  # fmt: skip
-        ratio = runs["with text"]["photos_per_s"] / runs["without text"]["photos_per_s"]
-        print(f"\nthroughput with text / without text: {ratio:.2f} (goal >= 0.5)")
-    print_stage_table(photos[: a.stage_photos], a.compare)
+        if "without text" in runs:
+            ratio = runs["with text"]["photos_per_s"] / runs["without text"]["photos_per_s"]
+            print(f"\nthroughput with text / without text: {ratio:.2f} (goal >= 0.5)")
+        if a.times:
+            peak = runs[f"with text, {a.times}x"]["executor_peak_mb"]
+            print(f"executor peak, {a.times}x / 1x photos: "
+                  f"{peak / runs['with text']['executor_peak_mb']:.2f} (flat = about 1)")  # fmt: skip
+    if a.stage_photos:
+        print_stage_table(photos[: a.stage_photos], a.compare)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,13 @@ class TextGate:
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
         self._engine = RapidOCR(params=params)
 
-    def find(self, image: np.ndarray) -> np.ndarray:
+    def find(self, image: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
         """The text boxes the detector finds on the shrunken copy, in ``image`` pixels.
+
+        ``small``: the same photo already decoded at a reduced size (e.g.
+        through Pillow's ``draft``), used instead of shrinking ``image``
+        (which saves about a quarter of a full 12 MP decode); boxes are
+        still returned in ``image`` pixels.
 
         An ``(N, 4, 2)`` float32 array of quadrilaterals in reading order.
         Boxes whose short side exceeds half the photo's short side are
@@ -85,7 +90,7 @@ class TextGate:
         import cv2
         import numpy as np
 
-        small = shrink(image, self.max_side)
+        small = shrink(image if small is None else small, self.max_side)
         result = self._engine(small)
         found = getattr(result, "boxes", None)
         if found is None or len(found) == 0:
@@ -98,9 +103,9 @@ class TextGate:
         boxes[..., 1] *= image.shape[0] / small.shape[0]
         return boxes
 
-    def boxes(self, image: np.ndarray) -> int:
+    def boxes(self, image: np.ndarray, small: np.ndarray | None = None) -> int:
         """Number of text boxes the detector finds (see :meth:`find`)."""
-        return len(self.find(image))
+        return len(self.find(image, small))
 
     def has_text(self, image: np.ndarray) -> bool:
         """True when at least one text box is found (then run OCR)."""
