@@ -64,14 +64,31 @@ def rss_mb(pids: Sequence[int]) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds ``pid`` has used so far (None once it has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PeakSampler(threading.Thread):
-    """Peak RSS of (executor JVMs + their Python workers) and of the driver tree."""
+    """Peak RSS of (executor JVMs + their Python workers) and of the driver tree.
+
+    It also keeps the last CPU time seen of every executor process, so
+    ``executor_cpu_s`` is the CPU the executors used for the job (up to one
+    sampling interval of a process that ends): unlike wall time, it does not
+    grow when other jobs share the machine.
+    """
 
     def __init__(self, cluster: object, driver_pid: int, every: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.cluster, self.driver_pid, self.every = cluster, driver_pid, every
         self.executor_peak = self.driver_peak = 0.0
         self.samples = 0
+        self.cpu: dict[int, float] = {}
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -80,6 +97,10 @@ class PeakSampler(threading.Thread):
             if execs:
                 self.executor_peak = max(self.executor_peak, rss_mb(execs))
                 self.samples += 1
+            for pid in execs:
+                used = cpu_seconds(pid)
+                if used is not None:
+                    self.cpu[pid] = max(self.cpu.get(pid, 0.0), used)
             self.driver_peak = max(self.driver_peak, rss_mb(tree(self.driver_pid)))
             self._done.wait(self.every)
 
@@ -106,6 +127,7 @@ def measure(cluster: object, manifest: Path, config: Path, out: Path) -> dict[st
         sys.exit("no executor process was seen while the job ran: nothing was measured")
     return {
         "executor_peak_mb": sampler.executor_peak,
+        "executor_cpu_s": sum(sampler.cpu.values()),
         "driver_peak_mb": sampler.driver_peak,
         "samples": sampler.samples,
         "wall_s": time.perf_counter() - t0,

@@ -11,11 +11,14 @@ OCR is the expensive part (~0.3-1 s per photo). Its lines are cached per photo,
 keyed by the SHA-256 of the file, in a gitignored work folder
 (``benchmarks/_work/pii_fp/``), so that the PII rules can be iterated in
 seconds; ``--recompute`` reads every photo again (do it after changing the OCR
-engine or its settings). The gate is not applied: every photo is read, which
-can only over-count false positives (the gate passes ~100 % of these photos).
+engine or its settings). By default the gate is not applied: every photo is
+read whole by ``ocr.read``. ``--through-gate`` takes the text stage's own
+path instead (the gate's detector, int8 unless ``--fp32``, then its boxes
+read: :func:`crowdlens.text.photo.read_lines`), cached in its own folder.
 
     .venv/bin/python benchmarks/pii_false_positives.py            # all train + val
     .venv/bin/python benchmarks/pii_false_positives.py --limit 200 --recompute
+    .venv/bin/python benchmarks/pii_false_positives.py --limit 400 --through-gate [--fp32]
 """
 
 from __future__ import annotations
@@ -51,23 +54,31 @@ def _line_from_json(d: dict):
     return TextLine(d["polygon"], d["text"], d["confidence"], words)
 
 
-def _cache_file(path: Path, work: Path, data: bytes | None = None) -> Path:
+def _cache_file(path: Path, work: Path, data: bytes | None = None, kind: str = "ocr") -> Path:
     key = hashlib.sha256(path.read_bytes() if data is None else data).hexdigest()
-    return work / "ocr" / key[:2] / f"{key}.json"
+    return work / kind / key[:2] / f"{key}.json"
 
 
-def ocr_lines(path: Path, ocr, work: Path, recompute: bool) -> list:
-    """The OCR lines of ``path``, from the cache when present."""
+def _kind(cfg, gate) -> str:
+    """The cache folder of a reading path: whole reads, or the gate's (by detector and side)."""
+    if gate is None:
+        return "ocr"
+    return f"gate-{'int8' if cfg.det_int8 else 'fp32'}-{cfg.gate_max_side}"
+
+
+def ocr_lines(path: Path, ocr, work: Path, recompute: bool, cfg=None, gate=None) -> list:
+    """The OCR lines of ``path`` (through ``gate`` when given), from the cache when present."""
     data = path.read_bytes()
-    cached = _cache_file(path, work, data)
+    cached = _cache_file(path, work, data, _kind(cfg, gate))
     if cached.is_file() and not recompute:
         return [_line_from_json(d) for d in json.loads(cached.read_text())]
     import numpy as np
 
     from crowdlens.decode import decode_image
+    from crowdlens.text.photo import read_lines
 
     rgb = np.asarray(decode_image(data).image)
-    lines = ocr.read(rgb)
+    lines = ocr.read(rgb) if gate is None else (read_lines(rgb, cfg, ocr, gate) or [])
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps([_line_to_json(ln) for ln in lines], ensure_ascii=False))
@@ -111,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         default="0/1",
         help="I/N: only every N-th photo from the I-th (fill the cache in N processes)",
     )
+    parser.add_argument(
+        "--through-gate", action="store_true", help="the text stage's path: gate, its boxes read"
+    )
+    parser.add_argument("--fp32", action="store_true", help="with --through-gate: fp32 detector")
     parser.add_argument("--show", type=int, default=60, help="triggering texts to print")
     args = parser.parse_args(argv)
 
@@ -124,11 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     random.Random(0).shuffle(files)
     shard, shards = (int(v) for v in args.shard.split("/"))
     files = files[shard::shards]
+    cfg = TextConfig(threads=args.threads, det_int8=not args.fp32)
+    gate = None
+    if args.through_gate:
+        from crowdlens.text.gate import get_gate
+
+        gate = get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads, cfg.det_int8)
     if args.cached_only:
-        files = [f for f in files if _cache_file(f, args.work).is_file()]
+        files = [f for f in files if _cache_file(f, args.work, kind=_kind(cfg, gate)).is_file()]
     if not files:
         sys.exit(f"no photos under {args.data}/{{{','.join(args.splits)}}}")
-    cfg = TextConfig(threads=args.threads)
     ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
     analyzer = None
     if not args.ocr_only:
@@ -141,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     types: Counter[str] = Counter()
     for k, path in enumerate(files):
         t0 = time.perf_counter()
-        lines = ocr_lines(path, ocr, args.work, args.recompute)
+        lines = ocr_lines(path, ocr, args.work, args.recompute, cfg, gate)
         t1 = time.perf_counter()
         t_ocr += t1 - t0
         if analyzer is None:
@@ -156,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             types.update({t for t, _ in found})
 
     n = len(files)
-    print(f"photos: {n} ({', '.join(args.splits)}); OCR / lookup {t_ocr:.1f} s")
+    print(f"photos: {n} ({', '.join(args.splits)}), path {_kind(cfg, gate)}; "
+          f"OCR / lookup {t_ocr:.1f} s")  # fmt: skip
     if analyzer is None:
         return 0
     share = len(flagged) / n

@@ -114,13 +114,21 @@ def make_phone_photos(n: int, megapixels: float, notes: int, seed: int, remake: 
     return folder
 
 
-def run_moderate(cluster, manifest: Path, text: bool, out: Path) -> dict[str, float]:
+def run_moderate(
+    cluster, manifest: Path, text: bool, out: Path, arrow_batch: int = 0
+) -> dict[str, float]:
     """One ``crowdlens moderate`` on the cluster; job seconds and the executor's peak memory."""
     config = out.with_suffix(".toml")
+    spark = (
+        f'[spark.conf]\n"spark.sql.execution.arrow.maxRecordsPerBatch" = "{arrow_batch}"\n'
+        if arrow_batch
+        else ""
+    )
     config.write_text(
         f"write_report = false\n[text]\nenabled = {'true' if text else 'false'}\n"
         f'[model]\nbundle = "{bundle_path()}"\n'
         f'[ingest]\nallowed_roots = ["{WORK}"]\n'  # the manifest names photos by absolute path
+        + spark
     )
     run = measure(cluster, manifest, config, out)
     stdout = run["stdout"]
@@ -129,7 +137,7 @@ def run_moderate(cluster, manifest: Path, text: bool, out: Path) -> dict[str, fl
         sys.exit(f"cannot find the summary line in:\n{stdout}")
     n, seconds = int(m.group(1)), float(m.group(2))
     return {"photos": n, "seconds": seconds, "photos_per_s": n / seconds,
-            "executor_peak_mb": run["executor_peak_mb"]}  # fmt: skip
+            "executor_peak_mb": run["executor_peak_mb"], "cpu_s": run["executor_cpu_s"]}  # fmt: skip
 
 
 def _timed(costs: dict[str, float], step: str, fn: Callable[..., object], *args: object):
@@ -190,7 +198,7 @@ def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool]
     return c, bool(len(boxes))
 
 
-def stage_costs(photos: Sequence[Path], read_gate_boxes: bool = True) -> dict[str, float]:
+def stage_costs(photos: Sequence[Path], det_int8: bool = True) -> dict[str, float]:
     """CPU seconds per photo of each step, one thread, in this process (models warmed first)."""
     from crowdlens.models.predict import InferenceConfig
     from crowdlens.models.runtime import get_bundle
@@ -200,13 +208,13 @@ def stage_costs(photos: Sequence[Path], read_gate_boxes: bool = True) -> dict[st
     from crowdlens.text.ocr import get_ocr
     from crowdlens.text.pii import get_analyzer
 
-    cfg = TextConfig(threads=1, read_gate_boxes=read_gate_boxes)
+    cfg = TextConfig(threads=1, det_int8=det_int8)
     parts = {
         "text": cfg,
         "quality": QualityConfig(),
         "bundle": get_bundle(bundle_path()),
         "inference": InferenceConfig(threads=1, batch_size=1),
-        "gate": get_gate(cfg.gate_max_side, cfg.gate_box_threshold, 1),
+        "gate": get_gate(cfg.gate_max_side, cfg.gate_box_threshold, 1, cfg.det_int8),
         "ocr": get_ocr(cfg.ocr_max_side, cfg.text_score, 1, cfg.det_box_threshold),
         "pii": get_analyzer(cfg.languages, cfg.phone_regions),
     }
@@ -225,10 +233,10 @@ def stage_costs(photos: Sequence[Path], read_gate_boxes: bool = True) -> dict[st
 
 
 def print_stage_table(photos: Sequence[Path], compare: bool) -> None:
-    """The per-stage table (and, with ``compare``, the second-detection path beside it)."""
+    """The per-stage table (and, with ``compare``, the fp32 gate detector beside it)."""
     runs = {"s/photo": stage_costs(photos)}
     if compare:
-        runs["detect again"] = stage_costs(photos, read_gate_boxes=False)
+        runs["fp32 detector"] = stage_costs(photos, det_int8=False)
     share = runs["s/photo"].pop("photos with text (gate)")
     for table in runs.values():
         table.pop("photos with text (gate)", None)
@@ -243,7 +251,29 @@ def print_stage_table(photos: Sequence[Path], compare: bool) -> None:
     text = [sum(t[s] for s in text_steps) for t in runs.values()]
     print("| text steps | " + " | ".join(f"{t:.3f}" for t in text) + " |")
     if compare:
-        print(f"\ntext steps, detect again / read the gate's boxes: {text[1] / text[0]:.2f}x")
+        print(f"\ntext steps, fp32 / int8 detector: {text[1] / text[0]:.2f}x")
+
+
+def print_times(runs: dict[str, dict[str, float]], times: int) -> None:
+    """Memory at 1x vs Nx photos, and the marginal throughput ratio (fixed costs cancel)."""
+    for kind in ("without text", "with text"):
+        if f"{kind}, {times}x" in runs:
+            one, many = runs[kind], runs[f"{kind}, {times}x"]
+            print(f"executor peak {kind}, {times}x / 1x photos: "
+                  f"{many['executor_peak_mb'] / one['executor_peak_mb']:.2f} (flat = about 1)")  # fmt: skip
+    if f"without text, {times}x" not in runs:
+        return
+    # Once the fixed cost (start-up, model loading) is paid: photos per wall
+    # second (load-sensitive) and executor CPU seconds per photo (not).
+    rate, cpu = {}, {}
+    for kind in ("without text", "with text"):
+        one, many = runs[kind], runs[f"{kind}, {times}x"]
+        extra = many["photos"] - one["photos"]
+        rate[kind] = extra / (many["seconds"] - one["seconds"])
+        cpu[kind] = (many["cpu_s"] - one["cpu_s"]) / extra
+        print(f"{kind}: marginal {rate[kind]:.3f} photos/s, {cpu[kind]:.3f} executor CPU s/photo")
+    print(f"marginal throughput with text / without text: wall {rate['with text'] / rate['without text']:.2f}, "
+          f"CPU {cpu['without text'] / cpu['with text']:.2f} (goal >= 0.5)")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -259,7 +289,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--remake", action="store_true", help="make the photos again")
     ap.add_argument("--quick", action="store_true", help="12 photos at 3 MP, 2 notes")
     ap.add_argument("--compare", action="store_true",
-                    help="also time the text path that detects again at ocr_max_side")  # fmt: skip
+                    help="also time the text steps with the fp32 gate detector")  # fmt: skip
+    ap.add_argument(
+        "--arrow-batch",
+        type=int,
+        default=0,
+        help="spark.sql.execution.arrow.maxRecordsPerBatch (default: crowdlens')",
+    )
+    ap.add_argument(
+        "--times",
+        type=int,
+        default=0,
+        help="also run text on with the photos repeated N times (memory 1x vs Nx)",
+    )
+    ap.add_argument("--only-text", action="store_true", help="skip the text-off run")  # fmt: skip
     ap.add_argument("--no-cluster", dest="cluster", action="store_false",
                     help="only the per-stage table")  # fmt: skip
     a = ap.parse_args(argv)
@@ -279,17 +322,36 @@ def main(argv: Sequence[str] | None = None) -> None:
             work = Path(tmp)
             manifest = write_manifest(photos, work / "manifest.csv")
             with StandaloneCluster(workers=1, cores=2, memory="4g") as cluster:
-                runs = {
-                    "without text": run_moderate(cluster, manifest, False, work / "notext"),
-                    "with text": run_moderate(cluster, manifest, True, work / "text"),
-                }
-        print("\n| run | photos | job s | photos/s | executor peak MB |\n|---|---|---|---|---|")
+                runs = {}
+                if not a.only_text:
+                    runs["without text"] = run_moderate(
+                        cluster, manifest, False, work / "notext", a.arrow_batch
+                    )
+                runs["with text"] = run_moderate(
+                    cluster, manifest, True, work / "text", a.arrow_batch
+                )
+                if a.times:
+                    many = write_manifest(photos, work / "many.csv", copies=a.times)
+                    if not a.only_text:
+                        runs[f"without text, {a.times}x"] = run_moderate(
+                            cluster, many, False, work / "many-notext", a.arrow_batch
+                        )
+                    runs[f"with text, {a.times}x"] = run_moderate(
+                        cluster, many, True, work / "many", a.arrow_batch
+                    )
+        print("\n| run | photos | job s | photos/s | executor CPU s | executor peak MB |\n"
+              "|---|---|---|---|---|---|")  # fmt: skip
         for name, r in runs.items():
             print(f"| {name} | {r['photos']:.0f} | {r['seconds']:.1f} | {r['photos_per_s']:.2f} "
-                  f"| {r['executor_peak_mb']:.0f} |")  # fmt: skip
-        ratio = runs["with text"]["photos_per_s"] / runs["without text"]["photos_per_s"]
-        print(f"\nthroughput with text / without text: {ratio:.2f} (goal >= 0.5)")
-    print_stage_table(photos[: a.stage_photos], a.compare)
+                  f"| {r['cpu_s']:.0f} | {r['executor_peak_mb']:.0f} |")  # fmt: skip
+        if "without text" in runs:
+            off, on = runs["without text"], runs["with text"]
+            print(f"\nthroughput with text / without text: wall {on['photos_per_s'] / off['photos_per_s']:.2f}, "
+                  f"executor CPU {off['cpu_s'] / on['cpu_s']:.2f} (goal >= 0.5)")  # fmt: skip
+        if a.times:
+            print_times(runs, a.times)
+    if a.stage_photos:
+        print_stage_table(photos[: a.stage_photos], a.compare)
 
 
 if __name__ == "__main__":

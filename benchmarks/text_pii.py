@@ -37,7 +37,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -292,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --through-gate: detect again at ocr_max_side (read_gate_boxes = false)",
     )
+    parser.add_argument("--gate-side", type=int, help="gate_max_side (default: TextConfig's)")
+    parser.add_argument("--fp32", action="store_true", help="the wheel's fp32 detector, not int8")
     parser.add_argument("--save", type=Path, help="folder to save generated + redacted photos")
     args = parser.parse_args(argv)
     if args.quick:
@@ -309,12 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # a tree from before verification (for before/after timings)
         release_copy = None
 
-    cfg = TextConfig(threads=args.threads, read_gate_boxes=not args.detect_again)
+    cfg = TextConfig(threads=args.threads, read_gate_boxes=not args.detect_again,
+                     det_int8=not args.fp32)  # fmt: skip
+    if args.gate_side:
+        cfg = replace(cfg, gate_max_side=args.gate_side)
     if args.through_gate and args.skip_gate:
         parser.error("--through-gate needs the gated pass: drop --skip-gate")
     photos = make_photos(args.photos, args.side, args.seed)
     ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
-    gate = get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads)
+    gate = get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads, cfg.det_int8)
     analyzer = get_analyzer(cfg.languages, cfg.phone_regions)
     # Warm up every model once so that neither timing pays the loading.
     warm = np.asarray(photos[0][0])
@@ -387,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     def ratio(a: int, b: int) -> str:
         return f"{a / b:.3f} ({a}/{b})" if b else "n/a"
 
-    print(f"photos: {n} (long side {args.side} px), items: {n_items}, ONNX threads: {args.threads}")
+    print(f"photos: {n} (long side {args.side} px), items: {n_items}, ONNX threads: {args.threads}, "
+          f"gate {cfg.gate_max_side} px, detector {'int8' if cfg.det_int8 else 'fp32'}")  # fmt: skip
     print(f"text detection recall:            {ratio(detected, n_items)}")
     if not args.skip_gate:
         print(f"gate recall on photos with PII:   {ratio(pii_photos_gated_in, pii_photos)}")

@@ -72,4 +72,8 @@ for head in models/*/head.npz; do
     .venv/bin/python -c "import sys; from crowdlens.models.head_bundle import rebuild; rebuild(sys.argv[1])" "$dir"
   fi
 done
+# The text gate runs an int8 copy of rapidocr's text detector, made here from the
+# wheel's own model (no download) and cached in ~/.cache/crowdlens/ocr; a job
+# that finds none builds it once itself (about a minute).
+.venv/bin/python -m crowdlens.text.quantize >/dev/null
 echo "crowdlens is set up in .venv ($(.venv/bin/crowdlens --version))"

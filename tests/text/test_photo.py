@@ -71,6 +71,10 @@ def test_preview_outlines_text_in_colour(pii_photo, ocr, analyzer):
     yellow = ((arr[:, 0] > 200) & (arr[:, 1] > 180) & (arr[:, 2] < 60)).sum()
     assert red > 100 and yellow > 50
     assert isinstance(preview, Image.Image) and preview is not pii_photo
+    before = np.asarray(pii_photo).copy()
+    full = render_preview(pii_photo, [ln.polygon for ln in found.lines], found.line_pii, 4000)
+    assert full.size == pii_photo.size and full is not pii_photo
+    assert np.array_equal(np.asarray(pii_photo), before)  # drawn on a copy, never the input
 
 
 def test_gate_boxes_are_read_without_a_second_detection(pii_photo, ocr, analyzer):

@@ -73,7 +73,7 @@ def text_row(
             step = "reading text"
             ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
             gate = (
-                get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads)
+                get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads, cfg.det_int8)
                 if cfg.gate
                 else None
             )

@@ -13,9 +13,10 @@ Python worker and settings, reused across batches (see :func:`get_ocr`).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from crowdlens.spark.worker import per_worker
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -208,7 +209,7 @@ class RapidOCREngine:
             return self._lines(result, words=False)
 
 
-@functools.lru_cache(maxsize=4)
+@per_worker(maxsize=4)
 def get_ocr(
     max_side: int = 2000, text_score: float = 0.5, threads: int = 1, det_box_threshold: float = 0.3
 ) -> RapidOCREngine:

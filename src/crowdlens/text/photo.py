@@ -70,16 +70,21 @@ def line_hits(lines: list[TextLine], cfg: TextConfig, analyzer: AnalyzerEngine) 
 
 
 def read_lines(
-    rgb: np.ndarray, cfg: TextConfig, ocr: OCR, gate: TextGate | None
+    rgb: np.ndarray,
+    cfg: TextConfig,
+    ocr: OCR,
+    gate: TextGate | None,
+    small: np.ndarray | None = None,
 ) -> list[TextLine] | None:
     """The text lines of a photo, or None when the gate saw no text.
 
     With a gate and ``cfg.read_gate_boxes``, the gate's boxes are read where
     they are (an OCR with ``read_regions``), so the detector runs once.
+    ``small`` is the photo already decoded at a reduced size, for the gate.
     """
     if gate is None:
         return ocr.read(rgb)
-    boxes = gate.find(rgb)
+    boxes = gate.find(rgb) if small is None else gate.find(rgb, small)
     if len(boxes) == 0:
         return None
     read_regions = getattr(ocr, "read_regions", None)
@@ -95,8 +100,12 @@ def read_photo(
     ocr: OCR,
     analyzer: AnalyzerEngine,
     gate: TextGate | None = None,
+    small: np.ndarray | None = None,
 ) -> PhotoText:
     """Find, read and check the text of one RGB photo (H x W x 3 uint8).
+
+    ``small`` (optional): the same photo decoded at a reduced size, same
+    aspect, which the gate detects on instead of shrinking ``rgb``.
 
     Example::
 
@@ -104,7 +113,7 @@ def read_photo(
                            analyzer=get_analyzer(("en",), ("US",)))
         clean = redact(photo, found.cover)
     """
-    lines = read_lines(rgb, cfg, ocr, gate)
+    lines = read_lines(rgb, cfg, ocr, gate, small)
     if lines is None:
         return PhotoText(has_text=False, gated_out=True)
     if not lines:

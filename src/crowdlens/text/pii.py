@@ -22,7 +22,6 @@ name split across words, or across two lines, is redacted whole.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crowdlens.errors import CrowdlensError
+from crowdlens.spark.worker import per_worker
 from crowdlens.text.lexicon import fold
 from crowdlens.text.names import GIVEN_NAMES
 from crowdlens.text.patterns import (
@@ -159,7 +159,7 @@ def build_analyzer(
         analyzer = build_analyzer(("en",), ("US", "GB"))
         analyzer.analyze("Call +44 20 7946 0958", language="en")
     """
-    import spacy
+    spacy = _import_spacy()
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
@@ -194,7 +194,33 @@ def build_analyzer(
     return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=usable)
 
 
-@functools.lru_cache(maxsize=2)
+def _import_spacy():
+    """spaCy and presidio, imported without PyTorch.
+
+    thinc (under spaCy) imports torch when it is installed, only to offer
+    torch-backed layers that the small CNN pipelines used here never touch:
+    230 MB more in every Python worker that runs the text stage (measured,
+    issue 14). ``sys.modules["torch"] = None`` makes that optional import
+    fail the way thinc expects; the entry is removed afterwards, so code
+    that imports torch later in the same process gets the real one.
+    """
+    import sys
+
+    if "torch" in sys.modules or "thinc" in sys.modules:  # too late, or not needed
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import presidio_analyzer  # noqa: F401 (imports spacy and thinc)
+        import spacy
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+    return spacy
+
+
+@per_worker(maxsize=2)
 def get_analyzer(languages: tuple[str, ...], phone_regions: tuple[str, ...]) -> AnalyzerEngine:
     """The cached analyzer of this Python worker (spaCy models load in ~2 s)."""
     return build_analyzer(languages, phone_regions)
