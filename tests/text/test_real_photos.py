@@ -36,5 +36,20 @@ def test_sticker_on_real_photo_is_redacted_and_price_kept(shared_data, ocr, anal
         assert {"PERSON", "PHONE_NUMBER"} <= set(found.pii_types), path
         after = "\n".join(ln.text for ln in ocr.read(np.asarray(redact(photo, found.cover))))
         assert "Garcia" not in after and "34 56" not in after
-        # The price stays readable (OCR may read the comma as a dot on some backgrounds).
-        assert "299" in re.sub(r"\D", "", after)
+        red = np.asarray(redact(photo, found.cover))
+        for cover in found.cover:  # and on each covered region alone
+            (x0, y0), (x1, y1) = np.asarray(cover).min(0).astype(int), np.asarray(cover).max(0)
+            there = " ".join(
+                ln.text for ln in ocr.read(red[max(y0, 0) : int(y1), max(x0, 0) : int(x1)])
+            )
+            assert "Garcia" not in there and "34 56" not in there, there
+        # The price stays readable where it was (OCR may read the comma as a dot on
+        # some backgrounds). Read on its own line's region: on the whole redacted
+        # photo, DB detection next to a blurred block is fickle (with the int8 gate's
+        # cover, it finds no line at all on one of these photos although the price is
+        # untouched), and what matters here is that the cover left the price alone.
+        (price,) = [ln for ln in found.lines if "Prix" in ln.text]
+        x0, y0 = np.asarray(price.polygon).min(0).astype(int) - 10
+        x1, y1 = np.asarray(price.polygon).max(0).astype(int) + 10
+        kept = red[y0:y1, x0:x1]
+        assert "299" in re.sub(r"\D", "", " ".join(ln.text for ln in ocr.read(kept)))
