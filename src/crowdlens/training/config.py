@@ -20,17 +20,20 @@ from typing import Any
 from crowdlens.config import check
 from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
 
-MODES = ("probe", "head", "finetune", "scratch")
+MODES = ("probe", "head", "finetune", "scratch", "tail")
 
 # Per-mode defaults for the settings left at None.
-# ``probe`` (the default) is the measured best of the frozen-feature levers
-# (docs/training.md): EfficientNet-Lite2 features of the photo and its mirror
-# image, a ridge probe on sqrt-normalised features, flip test-time augmentation.
+# ``tail`` (the default, issue #12): the last block of EfficientNet-Lite2 fine-tuned
+# on cached activations of the frozen trunk, flip TTA (docs/training.md).
+# ``probe`` is the measured best of the frozen-feature levers: Lite2 features of
+# the photo and its mirror image, a ridge probe on sqrt-normalised features.
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "probe": {"backbone": "efficientnet_lite2", "epochs": 1, "lr": 1.0, "batch_size": 64},
     "head": {"epochs": 30, "lr": 0.1, "batch_size": 64, "warmup_epochs": 0.0},
     "finetune": {"epochs": 8, "lr": 0.01, "batch_size": 32, "warmup_epochs": 1.0},
     "scratch": {"epochs": 40, "lr": 0.05, "batch_size": 32, "warmup_epochs": 1.0},
+    # tail (issue #12): the last block of Lite2 on cached activations (docs/training.md)
+    "tail": {"backbone": "efficientnet_lite2", "epochs": 5, "lr": 0.01, "batch_size": 64},
 }
 for _mode, _defaults in MODE_DEFAULTS.items():
     _defaults.setdefault("backbone", "inception_v1" if _mode == "scratch" else "efficientnet_lite0")
@@ -41,7 +44,7 @@ for _mode, _defaults in MODE_DEFAULTS.items():
 class TrainConfig:
     """Settings of a training run (``crowdlens train``)."""
 
-    mode: str = "probe"
+    mode: str = "tail"
     backbone: str | None = None  # default per mode (MODE_DEFAULTS)
     epochs: int | None = None
     batch_size: int | None = None
@@ -74,7 +77,11 @@ class TrainConfig:
     resume: bool = False
     features_cache: str | None = None  # head/probe mode: Parquet cache of features
     l2: float = 0.03  # probe mode: ridge penalty (x rows) on standardised features
-    cv_folds: int = 5  # probe mode: folds for the temperature and verdict thresholds
+    cv_folds: int = 5  # probe/tail mode: folds for the temperature and verdict thresholds
+    tail_blocks: int = 1  # tail mode: how many last blocks train (the rest is a cached trunk)
+    tail_shift: int = 1  # tail mode: random shift of the activation map (cells) in training
+    tail_cv_folds: int = 2  # tail mode: folds of the (costly) CV for temperature and thresholds
+    tail_tta: bool = False  # tail mode: export flip TTA (measured no better, twice the cost)
 
     def __post_init__(self) -> None:
         check(self, "mode", self.mode in MODES, f"one of {', '.join(MODES)}")
@@ -102,6 +109,9 @@ class TrainConfig:
         check(self, "num_processes", self.num_processes >= 1, "an int >= 1")
         check(self, "l2", self.l2 >= 0, "a float >= 0")
         check(self, "cv_folds", self.cv_folds >= 2, "an int >= 2")
+        check(self, "tail_blocks", self.tail_blocks >= 1, "an int >= 1")
+        check(self, "tail_shift", self.tail_shift >= 0, "an int >= 0 (0 = off)")
+        check(self, "tail_cv_folds", self.tail_cv_folds >= 2, "an int >= 2")
         check(self, "label_column", bool(self.label_column), "a non-empty column name")
         if self.init_head is not None:
             check(

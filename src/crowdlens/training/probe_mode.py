@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def _usable(views: list[np.ndarray], table: pd.DataFrame, labels: list[str]):
+def usable(views: list[np.ndarray], table: pd.DataFrame, labels: list[str]):
     index = {lab: i for i, lab in enumerate(labels)}
     ok = (table[S.STATUS] == S.STATUS_OK).to_numpy() & table[S.LABEL].isin(index).to_numpy()
     rows = np.flatnonzero(ok)
@@ -90,14 +90,14 @@ def train_probe(
     views, train_t = feature_views(spark, train, [cfg.backbone], cache=cache)
     if not cfg.flip_features:
         views = views[:1]
-    xs, y, _ = _usable(views, train_t, labels)
+    xs, y, _ = usable(views, train_t, labels)
     if len(y) == 0:
         raise CrowdlensError("No training photo could be decoded: nothing to train on.")
     vx: list[np.ndarray] = []
     vy, val_rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if len(val):
         val_views, val_t = feature_views(spark, val, [cfg.backbone], cache=cache)
-        vx, vy, val_rows = _usable(val_views[: len(views)], val_t, labels)
+        vx, vy, val_rows = usable(val_views[: len(views)], val_t, labels)
     t_features = time.perf_counter() - t0
     t1 = time.perf_counter()
     fitted = cross_validate(spark, xs, y, labels, parents, cfg)
