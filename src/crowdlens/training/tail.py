@@ -150,17 +150,12 @@ def _tail_class() -> Any:
     return Tail
 
 
-def make_tail(
-    base: Any,
-    trunk_blocks: int,
-    shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    shift: int = 1,
-    dropout: float = 0.2,
-) -> Any:
-    """A ``Tail`` module (the class is defined on first use: torch is imported lazily)."""
-    return _tail_class()(base, trunk_blocks, shape, num_classes, shift=shift, dropout=dropout)
+def make_tail(*args: Any, **kwargs: Any) -> Any:
+    """A ``Tail(base, trunk_blocks, shape, num_classes, *, shift=1, dropout=0.2)`` module.
+
+    The class is defined on first use (torch is imported lazily).
+    """
+    return _tail_class()(*args, **kwargs)
 
 
 def pooled_features(tail: Any, x: np.ndarray, batch: int = 256) -> np.ndarray:

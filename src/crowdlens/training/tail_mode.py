@@ -146,23 +146,6 @@ def out_of_fold(
     return out
 
 
-def calibration(
-    oof: np.ndarray, y: np.ndarray, labels: list[str], parents: dict[str, str], cfg: TrainConfig
-) -> dict[str, Any]:
-    """Temperature and verdict thresholds from out-of-fold logits of the training photos."""
-    from crowdlens.training.evaluate import fit_temperature
-    from crowdlens.training.thresholds import fit_thresholds
-    from crowdlens.verdicts import calibrate
-
-    temperature = fit_temperature(oof, y)
-    th, fit = fit_thresholds(calibrate(oof, temperature), y, labels, parents, seed=cfg.seed)
-    return {
-        "temperature": temperature,
-        "thresholds": th.to_dict(),
-        "cv": fit | {"folds": cfg.tail_cv_folds, "top1": float((oof.argmax(1) == y).mean())},
-    }
-
-
 def train_tail(
     spark: SparkSession,
     train: pd.DataFrame,
@@ -174,27 +157,19 @@ def train_tail(
 ) -> tuple[Any, np.ndarray, list[int], dict[str, Any]]:
     """(exportable model, val logits, val rows predicted, info incl. the CV fit)."""
     from crowdlens.models.registry import create_model
-    from crowdlens.training.head import feature_views
-    from crowdlens.training.probe_mode import usable
+    from crowdlens.training.probe_mode import labelled_views
     from crowdlens.training.tail import export_model, tail_logits, trunk_blocks_for
+    from crowdlens.training.thresholds import fit_calibration
 
     assert cfg.backbone is not None
     base = create_model(cfg.backbone, pretrained=True, num_classes=0).eval()
     k = trunk_blocks_for(base, cfg.tail_blocks)
-    cache = cfg.features_cache or str(work / "features")
     t0 = time.perf_counter()
-    views, train_t = feature_views(spark, train, [cfg.backbone], cache=cache, trunk_blocks=k)
-    xs, y, _ = usable(views, train_t, labels)
-    if len(y) == 0:
-        raise CrowdlensError("No training photo could be decoded: nothing to train on.")
-    vx: list[np.ndarray] = []
-    vy, val_rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if len(val):
-        val_views, val_t = feature_views(spark, val, [cfg.backbone], cache=cache, trunk_blocks=k)
-        vx, vy, val_rows = usable(val_views, val_t, labels)
+    xs, y, vx, vy, val_rows = labelled_views(spark, train, val, labels, cfg, work, k)
     t_features = time.perf_counter() - t0
     t1 = time.perf_counter()
-    fitted = calibration(out_of_fold(base, k, xs, y, len(labels), cfg), y, labels, parents, cfg)
+    oof = out_of_fold(base, k, xs, y, len(labels), cfg)
+    fitted = fit_calibration(oof, y, labels, parents, folds=cfg.tail_cv_folds, seed=cfg.seed)
     t_cv = time.perf_counter() - t1
     t2 = time.perf_counter()
     tail = fit_tail(base, k, xs, y, len(labels), cfg)

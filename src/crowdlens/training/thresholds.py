@@ -147,3 +147,29 @@ def fit_thresholds(
     assert best is not None
     th, fit = best[2], best[3] | {"min_precision_reached": best[0]}
     return th, fit | {"noise": noise, "min_precision": min_precision, "photos": len(y)}
+
+
+def fit_calibration(
+    oof: np.ndarray,
+    y: np.ndarray,
+    labels: Sequence[str],
+    parents: Mapping[str, str] | None,
+    *,
+    folds: int,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Temperature and verdict thresholds from out-of-fold logits ``oof`` of the training photos.
+
+    What ``probe`` and ``tail`` mode store in a bundle: ``temperature``,
+    ``thresholds`` and ``cv`` (the fit's expectations, folds, out-of-fold top-1).
+    """
+    from crowdlens.training.evaluate import fit_temperature
+    from crowdlens.verdicts import calibrate
+
+    temperature = fit_temperature(oof, y)
+    th, fit = fit_thresholds(calibrate(oof, temperature), y, labels, parents, seed=seed)
+    return {
+        "temperature": temperature,
+        "thresholds": th.to_dict(),
+        "cv": fit | {"folds": folds, "top1": float((oof.argmax(1) == y).mean())},
+    }
