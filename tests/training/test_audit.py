@@ -144,7 +144,11 @@ def test_audit_frame_is_one_row_per_input_with_error_rows_unknown():
         [[5.0, 0.0, -5.0], [5.0, 0.5, -5.0], [np.nan] * 3, [np.nan] * 3], dtype=np.float32
     )
     folds = np.array([0, 1, -1, -1])
-    out = audit_frame(table, logits, folds, labels, AuditConfig(), None)
+    # Row b: the claimed item is 2nd at p 0.011, 0.98 below the top: suspect at a 0.8 margin.
+    from crowdlens.stages.validate import ValidateConfig
+
+    cfg = AuditConfig(validate=ValidateConfig(confirm_margin=0.8, mismatch_prob=0.002))
+    out = audit_frame(table, logits, folds, labels, cfg, None)
     assert list(out.columns) == list(RESULT_COLUMNS) and len(out) == 4
     assert out[S.LABEL_VERDICT].tolist() == ["confirmed", "suspect", "unknown", "unknown"]
     assert (out.loc[1, S.LABEL_PREFERRED], out.loc[1, S.LABEL_RELATION]) == (
