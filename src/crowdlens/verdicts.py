@@ -22,10 +22,13 @@ MISMATCH = S.VERDICT_MISMATCH
 UNKNOWN = S.VERDICT_UNKNOWN
 
 # Used only when neither the config nor the bundle sets a value (an imported
-# bundle, crowdlens audit): the values 5-fold cross-validation picked on the
-# grocery training split (crowdlens train, docs/training.md), rounded.
-DEFAULT_CONFIRM_MARGIN = 0.8
-DEFAULT_MISMATCH_PROB = 0.01
+# bundle, crowdlens audit): the values the precision-first fit
+# (crowdlens.training.thresholds, min precision 0.95) picked by 5-fold
+# cross-validation of the Lite2 probe on the grocery training split, rounded
+# (docs/training.md, issue #12). A margin of 1.0 means: any item in the top
+# ``confirm_max_rank`` above the implausibility cut is confirmed.
+DEFAULT_CONFIRM_MARGIN = 1.0
+DEFAULT_MISMATCH_PROB = 0.002
 DEFAULT_CONFIRM_MAX_RANK = 3
 MAX_CONFIRM_RANK = 3
 

@@ -2,8 +2,8 @@
 
 Checks the fold handling (every usable photo judged out-of-fold exactly once),
 one row per input with error rows, that the thresholds are never fitted on
-the audited photos, and that `train`'s probe mode fits its thresholds on
-training photos only.
+the audited photos, and that `train`'s probe and tail modes fit their
+thresholds on training photos only.
 """
 
 from __future__ import annotations
@@ -91,7 +91,10 @@ def test_audit_judges_every_photo_out_of_fold_once_with_unfitted_thresholds(
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_train_fits_thresholds_on_training_photos_only(spark, shared_data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["probe", "tail"])
+def test_train_fits_thresholds_on_training_photos_only(
+    spark, shared_data, tmp_path, monkeypatch, mode
+):
     import crowdlens.training.thresholds as thresholds
 
     seen: list[int] = []
@@ -113,13 +116,14 @@ def test_train_fits_thresholds_on_training_photos_only(spark, shared_data, tmp_p
     args = ["train", "--train", str(shared_data / "train"), "--val", str(val), "--out", str(out)]
     args += ["--classes", ",".join(CLASSES), "--max-per-class", str(PER_CLASS)]
     args += ["--backbone", "efficientnet_lite0", "--cv-folds", "3", "--master", "local[2]"]
+    args += ["--mode", mode] + (["--epochs", "1"] if mode == "tail" else [])
     assert main(args) == 0
     assert seen == [len(CLASSES) * PER_CLASS]  # once, on the training photos
     stored = json.loads((out / "bundle.json").read_text())
     fitted = stored["extra"]["validate"]
     assert fitted["fitted_on"].startswith("training photos")
     assert 0 <= fitted["mismatch_prob"] <= 1 and 1 <= fitted["confirm_max_rank"] <= 3
-    assert stored["extra"]["mode"] == "probe" and stored["temperature"] > 0
+    assert stored["extra"]["mode"] == mode and stored["temperature"] > 0
 
 
 def test_audit_frame_is_one_row_per_input_with_error_rows_unknown():
@@ -140,7 +144,11 @@ def test_audit_frame_is_one_row_per_input_with_error_rows_unknown():
         [[5.0, 0.0, -5.0], [5.0, 0.5, -5.0], [np.nan] * 3, [np.nan] * 3], dtype=np.float32
     )
     folds = np.array([0, 1, -1, -1])
-    out = audit_frame(table, logits, folds, labels, AuditConfig(), None)
+    # Row b: the claimed item is 2nd at p 0.011, 0.98 below the top: suspect at a 0.8 margin.
+    from crowdlens.stages.validate import ValidateConfig
+
+    cfg = AuditConfig(validate=ValidateConfig(confirm_margin=0.8, mismatch_prob=0.002))
+    out = audit_frame(table, logits, folds, labels, cfg, None)
     assert list(out.columns) == list(RESULT_COLUMNS) and len(out) == 4
     assert out[S.LABEL_VERDICT].tolist() == ["confirmed", "suspect", "unknown", "unknown"]
     assert (out.loc[1, S.LABEL_PREFERRED], out.loc[1, S.LABEL_RELATION]) == (

@@ -126,3 +126,22 @@ def test_fitted_thresholds_flag_simulated_wrong_claims():
     assert 0 < th.mismatch_prob < 0.5 and 1 <= th.confirm_max_rank <= 3
     assert fit["recall_random"] > 0.8 and fit["precision"] > 0.5
     assert fit["photos"] == len(y)
+
+
+def test_thresholds_put_precision_first_and_say_whether_it_was_reached():
+    x, y = _blobs(40, 6, 12, spread=2.5)
+    from crowdlens.verdicts import calibrate
+
+    probs = calibrate(out_of_fold_logits([x], y, assign_folds(y, k=5), 6), 1.0)
+    labels = [f"c{i}" for i in range(6)]
+    parents = {"c0": "A", "c1": "A", "c2": "B", "c3": "B"}
+    _, strict = fit_thresholds(probs, y, labels, parents, min_precision=0.95)
+    _, loose = fit_thresholds(probs, y, labels, parents, min_precision=0.0)
+    if strict["min_precision_reached"]:
+        assert strict["precision"] >= 0.95
+    # With no precision floor every pair qualifies: the fit finds at least as many wrong claims.
+    mean = lambda f: f["recall_random"] + f["recall_sibling"]  # noqa: E731
+    assert loose["min_precision_reached"] and mean(loose) >= mean(strict)
+    # An unreachable floor falls back to the best F1 and says so.
+    _, never = fit_thresholds(probs, y, labels, parents, min_precision=1.01)
+    assert never["min_precision_reached"] is False and never["f1"] > 0

@@ -19,13 +19,17 @@ INPUT (for --train and --val) is a folder (label = parent folder name) or a
 .csv/.parquet manifest with 'path' and label columns, exactly as for moderate.
 
 modes:
-  probe     (default) the best model measured on this machine in minutes:
-            EfficientNet-Lite2 features of each photo and its mirror image
-            (computed once on Spark, cached), a ridge probe on sqrt-normalised
-            features, flip
-            test-time augmentation in the exported network; the softmax
-            temperature and the label-verdict thresholds are fitted by K-fold
-            cross-validation on the training photos (docs/training.md)
+  tail      (default) the best model measured on this machine in reasonable
+            time: the last block of EfficientNet-Lite2 (+ its head
+            convolution and the classifier) fine-tuned with BatchNorm frozen
+            on activations of the frozen trunk, computed once per photo and
+            its mirror image on Spark (cached); flip test-time augmentation in
+            the exported network; the softmax temperature and the
+            label-verdict thresholds are fitted by cross-validation of the
+            same recipe on the training photos (docs/training.md)
+  probe     Lite2 features of each photo and its mirror image, a ridge probe
+            on sqrt-normalised features (minutes once features are cached);
+            temperature and thresholds by K-fold cross-validation
   head      features of the frozen pretrained backbone are computed once on
             Spark (cached as Parquet), a softmax head is trained on them (fast)
   finetune  the whole network is trained (data-parallel DDP through Spark's
@@ -57,7 +61,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--backbone",
         help="registry model name (an unknown name lists the valid ones); default "
-        "efficientnet_lite2 for probe, "
+        "efficientnet_lite2 for tail/probe, "
         "efficientnet_lite0 for head/finetune",
     )
     g.add_argument("--epochs", type=int)
@@ -102,7 +106,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", default=None, help="resume from --checkpoint-dir"
     )
     r.add_argument("--tensorboard-dir", metavar="DIR", help="write TensorBoard event files")
-    r.add_argument("--features-cache", metavar="DIR", help="head mode: Parquet feature cache")
+    r.add_argument(
+        "--features-cache", metavar="DIR", help="tail/probe/head mode: Parquet feature cache"
+    )
     add_spark_args(p)
 
 

@@ -233,7 +233,7 @@ def _run_mode(
     work: Path,
 ) -> Trained:
     """Train in ``cfg.mode``."""
-    if cfg.mode in ("probe", "head"):
+    if cfg.mode in ("probe", "head", "tail"):
         from crowdlens.spark.session import get_spark
 
         spark = get_spark(spark_cfg)
@@ -241,6 +241,10 @@ def _run_mode(
             from crowdlens.training.probe_mode import train_probe
 
             return train_probe(spark, train_t, val_t, labels, parents, cfg, work)
+        if cfg.mode == "tail":
+            from crowdlens.training.tail_mode import train_tail
+
+            return train_tail(spark, train_t, val_t, labels, parents, cfg, work)
         return _train_head(spark, train_t, val_t, labels, cfg, work)
     return _train_network(spark_cfg, train_t, val_t, labels, cfg, work)
 
@@ -278,7 +282,7 @@ def train(
     model, val_logits, info = trained.model, trained.val_logits, trained.info
     index = {lab: i for i, lab in enumerate(labels)}
     actual = [val_t[S.LABEL].iloc[i] for i in trained.val_rows]
-    # probe mode fits the temperature by cross-validation on the training photos.
+    # probe/tail modes fit the temperature by cross-validation on the training photos.
     temperature = info.pop("temperature", None)
     val_report: dict[str, Any] = {}
     if len(actual):

@@ -20,18 +20,21 @@ from typing import Any, ClassVar
 from crowdlens.params import Interval, NonEmpty, Options, OrNone, Params, Rule, validate
 from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
 
-MODES = ("probe", "head", "finetune", "scratch")
+MODES = ("probe", "head", "finetune", "scratch", "tail")
 DEFAULT = "the mode's default"
 
 # Per-mode defaults for the settings left at None.
-# ``probe`` (the default) is the measured best of the frozen-feature levers
-# (docs/training.md): EfficientNet-Lite2 features of the photo and its mirror
-# image, a ridge probe on sqrt-normalised features, flip test-time augmentation.
+# ``tail`` (the default, issue #12): the last block of EfficientNet-Lite2 fine-tuned
+# on cached activations of the frozen trunk, flip TTA (docs/training.md).
+# ``probe`` is the measured best of the frozen-feature levers: Lite2 features of
+# the photo and its mirror image, a ridge probe on sqrt-normalised features.
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "probe": {"backbone": "efficientnet_lite2", "epochs": 1, "lr": 1.0, "batch_size": 64},
     "head": {"epochs": 30, "lr": 0.1, "batch_size": 64, "warmup_epochs": 0.0},
     "finetune": {"epochs": 8, "lr": 0.01, "batch_size": 32, "warmup_epochs": 1.0},
     "scratch": {"epochs": 40, "lr": 0.05, "batch_size": 32, "warmup_epochs": 1.0},
+    # tail (issue #12): the last block of Lite2 on cached activations (docs/training.md)
+    "tail": {"backbone": "efficientnet_lite2", "epochs": 5, "lr": 0.01, "batch_size": 64},
 }
 for _mode, _defaults in MODE_DEFAULTS.items():
     _defaults.setdefault("backbone", "inception_v1" if _mode == "scratch" else "efficientnet_lite0")
@@ -42,7 +45,7 @@ for _mode, _defaults in MODE_DEFAULTS.items():
 class TrainConfig:
     """Settings of a training run (``crowdlens train``)."""
 
-    mode: str = "probe"
+    mode: str = "tail"
     backbone: str | None = None  # default per mode (MODE_DEFAULTS)
     epochs: int | None = None
     batch_size: int | None = None
@@ -75,7 +78,11 @@ class TrainConfig:
     resume: bool = False
     features_cache: str | None = None  # head/probe mode: Parquet cache of features
     l2: float = 0.03  # probe mode: ridge penalty (x rows) on standardised features
-    cv_folds: int = 5  # probe mode: folds for the temperature and verdict thresholds
+    cv_folds: int = 5  # probe/tail mode: folds for the temperature and verdict thresholds
+    tail_blocks: int = 1  # tail mode: how many last blocks train (the rest is a cached trunk)
+    tail_shift: int = 1  # tail mode: random shift of the activation map (cells) in training
+    tail_cv_folds: int = 2  # tail mode: folds of the (costly) CV for temperature and thresholds
+    tail_tta: bool = False  # tail mode: export flip TTA (measured no better, twice the cost)
 
     PARAMS: ClassVar[Params] = {
         "mode": Options(MODES),
@@ -98,6 +105,9 @@ class TrainConfig:
         "num_processes": Interval(int, 1, None),
         "l2": Interval(float, 0, None),
         "cv_folds": Interval(int, 2, None),
+        "tail_blocks": Interval(int, 1, None),
+        "tail_shift": Interval(int, 0, None, note="0 = off"),
+        "tail_cv_folds": Interval(int, 2, None),
         "label_column": NonEmpty("column name"),
     }
 

@@ -49,12 +49,16 @@ def _backbone(name: str) -> Any:
     return _MODELS[name]
 
 
-def embed_batch(batch: pd.DataFrame, backbone: str, flip: bool) -> pd.DataFrame:
+def embed_batch(
+    batch: pd.DataFrame, backbone: str, flip: bool, trunk_blocks: int = 0
+) -> pd.DataFrame:
     """Pure per-batch helper: photo paths -> features (and mirrored features).
 
     Reads and decodes each photo (a bad one gets ``status="error"`` and the
     reason, never an exception), preprocesses it as inference does, and runs
-    the backbone's ``forward_features`` on the good ones in one batch.
+    the backbone's ``forward_features`` on the good ones in one batch; with
+    ``trunk_blocks`` > 0, the flattened activations after that many blocks
+    instead (:func:`crowdlens.training.tail.trunk_activations`, ``tail`` mode).
     """
     import pandas as pd
     import torch
@@ -80,10 +84,17 @@ def embed_batch(batch: pd.DataFrame, backbone: str, flip: bool) -> pd.DataFrame:
     emb: list[Any] = [None] * n
     emb_flip: list[Any] = [None] * n
     if good:
+        from crowdlens.training.tail import trunk_activations
+
+        def forward(x: torch.Tensor) -> np.ndarray:
+            if trunk_blocks:
+                return trunk_activations(backbone, trunk_blocks, x.numpy()).astype(np.float32)
+            return model.forward_features(x).numpy().astype(np.float32)
+
         x = torch.from_numpy(np.stack(arrays))
         with torch.no_grad():
-            feats = model.forward_features(x).numpy().astype(np.float32)
-            flipped = model.forward_features(x.flip(3)).numpy().astype(np.float32) if flip else None
+            feats = forward(x)
+            flipped = forward(x.flip(3)) if flip else None
         for j, i in enumerate(good):
             emb[i] = feats[j]
             if flipped is not None:
@@ -93,9 +104,9 @@ def embed_batch(batch: pd.DataFrame, backbone: str, flip: bool) -> pd.DataFrame:
     )
 
 
-def _cache_key(paths: Sequence[str], backbone: str, flip: bool) -> str:
-    h = hashlib.sha256(json.dumps([backbone, flip, sorted(paths)]).encode("utf-8"))
-    return h.hexdigest()[:16]
+def _cache_key(paths: Sequence[str], backbone: str, flip: bool, trunk_blocks: int = 0) -> str:
+    key: list[Any] = [backbone, flip, sorted(paths)] + ([trunk_blocks] if trunk_blocks else [])
+    return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:16]
 
 
 def compute_features(
@@ -106,12 +117,14 @@ def compute_features(
     cache: str | Path | None = None,
     flip: bool = False,
     photos_per_partition: int = 32,
+    trunk_blocks: int = 0,
 ) -> pd.DataFrame:
     """``table`` (path, label, ...) plus status, error, embedding, embedding_flip.
 
     Computed on the Spark workers through :func:`crowdlens.spark.columns.add_columns`
     and cached under ``cache`` as Parquet (reused when the same photos and
-    backbone come again).
+    backbone come again). ``trunk_blocks`` > 0: the trunk's activations
+    instead of the pooled features (see :func:`embed_batch`).
     """
     from functools import partial
 
@@ -121,9 +134,8 @@ def compute_features(
 
     target: Path | None = None
     if cache is not None:
-        target = (
-            Path(cache) / f"{backbone}-{_cache_key(list(table[S.PATH]), backbone, flip)}.parquet"
-        )
+        key = _cache_key(list(table[S.PATH]), backbone, flip, trunk_blocks)
+        target = Path(cache) / f"{backbone}-{key}.parquet"
         if target.exists():
             log.info("features from cache %s", target)
             cached = pd.read_parquet(target)
@@ -132,7 +144,7 @@ def compute_features(
     df = spark.createDataFrame(table[[S.PATH]]).repartition(parts)
     df = add_columns(
         df,
-        partial(embed_batch, backbone=backbone, flip=flip),
+        partial(embed_batch, backbone=backbone, flip=flip, trunk_blocks=trunk_blocks),
         [S.PATH],
         [S.STATUS, S.ERROR, S.EMBEDDING, S.EMBEDDING_FLIP],
         name="train_embed",
@@ -224,9 +236,11 @@ def feature_views(
     backbones: Sequence[str],
     *,
     cache: str | Path | None = None,
+    trunk_blocks: int = 0,
 ) -> tuple[list[np.ndarray], pd.DataFrame]:
     """Features of ``table``'s photos as two views (the photo, its mirror image).
 
+    ``trunk_blocks`` > 0: flattened trunk activations instead (``tail`` mode).
     Each view concatenates the features of every backbone in ``backbones``
     (computed on Spark, cached per backbone). Returns ``[centre, flip]``
     ``[n, sum of feature dims]`` (zeros for photos that failed to decode) and
@@ -240,7 +254,12 @@ def feature_views(
     ok = np.ones(len(table), dtype=bool)
     for name in backbones:
         feats = compute_features(
-            spark, table[[S.PATH]].drop_duplicates(), name, cache=cache, flip=True
+            spark,
+            table[[S.PATH]].drop_duplicates(),
+            name,
+            cache=cache,
+            flip=True,
+            trunk_blocks=trunk_blocks,
         )
         feats = table[[S.PATH]].merge(feats, on=S.PATH, how="left")
         good = (feats[S.STATUS] == S.STATUS_OK).to_numpy()

@@ -37,12 +37,43 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def _usable(views: list[np.ndarray], table: pd.DataFrame, labels: list[str]):
+def usable(views: list[np.ndarray], table: pd.DataFrame, labels: list[str]):
     index = {lab: i for i, lab in enumerate(labels)}
     ok = (table[S.STATUS] == S.STATUS_OK).to_numpy() & table[S.LABEL].isin(index).to_numpy()
     rows = np.flatnonzero(ok)
     y = table[S.LABEL].to_numpy()[rows]
     return [v[rows] for v in views], np.array([index[v] for v in y], np.int64), rows
+
+
+def labelled_views(
+    spark: SparkSession,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    labels: list[str],
+    cfg: TrainConfig,
+    work: Path,
+    trunk_blocks: int = 0,
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
+    """(train views, targets, val views, val targets, val rows used) of the decodable photos.
+
+    Features (or, with ``trunk_blocks``, trunk activations) of ``cfg.backbone``
+    for each photo and its mirror image, cached under ``cfg.features_cache``.
+    """
+    from crowdlens.training.head import feature_views
+
+    assert cfg.backbone is not None
+    cache = cfg.features_cache or str(work / "features")
+    kw = {"cache": cache, "trunk_blocks": trunk_blocks}
+    views, train_t = feature_views(spark, train, [cfg.backbone], **kw)
+    xs, y, _ = usable(views, train_t, labels)
+    if len(y) == 0:
+        raise CrowdlensError("No training photo could be decoded: nothing to train on.")
+    vx: list[np.ndarray] = []
+    vy, val_rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if len(val):
+        val_views, val_t = feature_views(spark, val, [cfg.backbone], **kw)
+        vx, vy, val_rows = usable(val_views, val_t, labels)
+    return xs, y, vx, vy, val_rows
 
 
 def cross_validate(
@@ -55,20 +86,12 @@ def cross_validate(
 ) -> dict[str, Any]:
     """Temperature and verdict thresholds from out-of-fold predictions on the training photos."""
     from crowdlens.audit import spark_map
-    from crowdlens.training.evaluate import fit_temperature
     from crowdlens.training.probe import assign_folds, out_of_fold_logits
-    from crowdlens.training.thresholds import fit_thresholds
-    from crowdlens.verdicts import calibrate
+    from crowdlens.training.thresholds import fit_calibration
 
     folds = assign_folds(y, cfg.cv_folds, cfg.seed)
     oof = out_of_fold_logits(views, y, folds, len(labels), cfg.l2, map_folds=spark_map(spark))
-    temperature = fit_temperature(oof, y)
-    th, fit = fit_thresholds(calibrate(oof, temperature), y, labels, parents, seed=cfg.seed)
-    return {
-        "temperature": temperature,
-        "thresholds": th.to_dict(),
-        "cv": fit | {"folds": cfg.cv_folds, "top1": float((oof.argmax(1) == y).mean())},
-    }
+    return fit_calibration(oof, y, labels, parents, folds=cfg.cv_folds, seed=cfg.seed)
 
 
 def train_probe(
@@ -82,23 +105,13 @@ def train_probe(
 ) -> Trained:
     """The exportable model, its validation logits, and info incl. the CV fit."""
     from crowdlens.models.tta import flip_tta_model
-    from crowdlens.training.head import feature_views
     from crowdlens.training.probe import fit_probe, stack_views
 
     assert cfg.backbone is not None
-    cache = cfg.features_cache or str(work / "features")
     t0 = time.perf_counter()
-    views, train_t = feature_views(spark, train, [cfg.backbone], cache=cache)
+    xs, y, vx, vy, val_rows = labelled_views(spark, train, val, labels, cfg, work)
     if not cfg.flip_features:
-        views = views[:1]
-    xs, y, _ = _usable(views, train_t, labels)
-    if len(y) == 0:
-        raise CrowdlensError("No training photo could be decoded: nothing to train on.")
-    vx: list[np.ndarray] = []
-    vy, val_rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if len(val):
-        val_views, val_t = feature_views(spark, val, [cfg.backbone], cache=cache)
-        vx, vy, val_rows = _usable(val_views[: len(views)], val_t, labels)
+        xs, vx = xs[:1], vx[:1]
     t_features = time.perf_counter() - t0
     t1 = time.perf_counter()
     fitted = cross_validate(spark, xs, y, labels, parents, cfg)
@@ -112,7 +125,7 @@ def train_probe(
     )
     info = {
         "history": [],
-        "skipped_train": int((train_t[S.STATUS] != S.STATUS_OK).sum()),
+        "skipped_train": int(len(train) - len(y)),
         "skipped_val": int(len(val) - len(val_rows)),
         "seconds_features": round(t_features, 2),
         "seconds_cross_validation": round(t_cv, 2),
