@@ -25,9 +25,10 @@ UNKNOWN = S.VERDICT_UNKNOWN
 # bundle, crowdlens audit): the values the precision-first fit
 # (crowdlens.training.thresholds, min precision 0.95) picked by 5-fold
 # cross-validation of the Lite2 probe on the grocery training split, rounded
-# (docs/training.md, issue #12). A margin of 1.0 means: any item in the top
-# ``confirm_max_rank`` above the implausibility cut is confirmed.
-DEFAULT_CONFIRM_MARGIN = 1.0
+# (docs/training.md, issue #12), with the margin capped at 0.9: the uncapped fit
+# chose 1.0, i.e. any item in the top 3 above the implausibility cut confirmed,
+# however far below the top-1 (crowdlens.training.thresholds.MAX_CONFIRM_MARGIN).
+DEFAULT_CONFIRM_MARGIN = 0.9
 DEFAULT_MISMATCH_PROB = 0.002
 DEFAULT_CONFIRM_MAX_RANK = 3
 MAX_CONFIRM_RANK = 3

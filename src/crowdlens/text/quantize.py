@@ -75,7 +75,7 @@ def sample_photos() -> Path:
     folder = Path(crowdlens.__file__).resolve().parents[2] / "examples" / "sample" / "photos"
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"no calibration photos at {folder} (crowdlens is not run from its repository): "
+            f"no calibration photos at {folder} (this installation has no repository checkout beside it): "
             "run `python -m crowdlens.text.quantize PHOTO_FOLDER` once with a folder of "
             "ordinary photos, or set det_int8 = false in [text]"
         )
