@@ -123,18 +123,34 @@ def train_probe(
     model = flip_tta_model(
         cfg.backbone, probe.weight, probe.bias, flip=cfg.flip_features, power=probe.power
     )
-    info = {
+    chosen = {
+        "backbone": cfg.backbone,
+        "views": "photo + mirror image (flip TTA)" if cfg.flip_features else "photo",
+        "head": f"ridge probe on sqrt-normalised features (l2={cfg.l2}, closed form)",
+    }
+    seconds = (t_features, t_cv, t_fit)
+    info = run_info(len(train) - len(y), len(val) - len(val_rows), seconds, chosen, fitted)
+    return Trained(model, val_logits, [int(r) for r in val_rows], info)
+
+
+def run_info(
+    skipped_train: int,
+    skipped_val: int,
+    seconds: tuple[float, float, float],
+    chosen: dict[str, Any],
+    fitted: dict[str, Any],
+) -> dict[str, Any]:
+    """The training report of a cached-feature mode (probe, tail): skips, timings, choice, CV fit.
+
+    ``seconds`` are (features, cross-validation, final fit).
+    """
+    return {
         "history": [],
-        "skipped_train": int(len(train) - len(y)),
-        "skipped_val": int(len(val) - len(val_rows)),
-        "seconds_features": round(t_features, 2),
-        "seconds_cross_validation": round(t_cv, 2),
-        "seconds_head": round(t_fit, 2),
-        "chosen": {
-            "backbone": cfg.backbone,
-            "views": "photo + mirror image (flip TTA)" if cfg.flip_features else "photo",
-            "head": f"ridge probe on sqrt-normalised features (l2={cfg.l2}, closed form)",
-        },
+        "skipped_train": int(skipped_train),
+        "skipped_val": int(skipped_val),
+        "seconds_features": round(seconds[0], 2),
+        "seconds_cross_validation": round(seconds[1], 2),
+        "seconds_head": round(seconds[2], 2),
+        "chosen": chosen,
         **fitted,
     }
-    return Trained(model, val_logits, [int(r) for r in val_rows], info)

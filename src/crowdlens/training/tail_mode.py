@@ -158,7 +158,7 @@ def train_tail(
 ) -> Trained:
     """The exportable model, its val logits and rows, and info incl. the CV fit."""
     from crowdlens.models.registry import create_model
-    from crowdlens.training.probe_mode import labelled_views
+    from crowdlens.training.probe_mode import labelled_views, run_info
     from crowdlens.training.tail import export_model, tail_logits, trunk_blocks_for
     from crowdlens.training.thresholds import fit_calibration
 
@@ -179,22 +179,15 @@ def train_tail(
     val_logits = (
         tail_logits(tail, test_views) if len(vy) else np.zeros((0, len(labels)), np.float32)
     )
-    info = {
-        "history": [],
-        "skipped_train": int(len(train) - len(y)),
-        "skipped_val": int(len(val) - len(val_rows)),
-        "seconds_features": round(t_features, 2),
-        "seconds_cross_validation": round(t_cv, 2),
-        "seconds_head": round(t_fit, 2),
-        "chosen": {
-            "backbone": cfg.backbone,
-            "views": "photo + mirror image in training"
-            + (", flip TTA" if cfg.tail_tta else ", the photo alone at inference"),
-            "trained": f"last {cfg.tail_blocks} block(s) + head conv + classifier, BatchNorm "
-            f"frozen, on cached activations of the first {k} blocks; {cfg.epochs} epochs, "
-            f"SGD lr {cfg.lr}, started from a ridge probe",
-        },
-        **fitted,
+    chosen = {
+        "backbone": cfg.backbone,
+        "views": "photo + mirror image in training"
+        + (", flip TTA" if cfg.tail_tta else ", the photo alone at inference"),
+        "trained": f"last {cfg.tail_blocks} block(s) + head conv + classifier, BatchNorm "
+        f"frozen, on cached activations of the first {k} blocks; {cfg.epochs} epochs, "
+        f"SGD lr {cfg.lr}, started from a ridge probe",
     }
+    seconds = (t_features, t_cv, t_fit)
+    info = run_info(len(train) - len(y), len(val) - len(val_rows), seconds, chosen, fitted)
     model = export_model(base, tail, flip=cfg.tail_tta)
     return Trained(model, val_logits, [int(r) for r in val_rows], info)
