@@ -31,9 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The measures of issue #16 (low_information, grayscale, odd_aspect_ratio) follow the
 # original ten; then what explains the provenance flags.
-CHECK_MEASURES = S.CHECK_MEASURES
 PROVENANCE_MEASURES = (S.CAPTURE_AGE_DAYS, S.GPS_COUNTRY)
-MEASURE_COLUMNS = (*S.QUALITY_MEASURES, *CHECK_MEASURES)
+MEASURE_COLUMNS = (*S.QUALITY_MEASURES, *S.CHECK_MEASURES)
 QUALITY_COLUMNS = (
     *MEASURE_COLUMNS,
     *PROVENANCE_MEASURES,
