@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import SparkSession
 
+    from crowdlens.config import IngestConfig
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONES = ("efficientnet_lite2",)
@@ -227,8 +229,12 @@ def audit(
     *,
     spark: SparkSession | None = None,
     overwrite: bool = False,
+    ingest: IngestConfig | None = None,
 ) -> dict[str, Any]:
-    """Audit ``input_path``'s labels; write ``out_dir/results.parquet`` and ``audit.json``."""
+    """Audit ``input_path``'s labels; write ``out_dir/results.parquet`` and ``audit.json``.
+
+    The photo paths are confined by ``ingest`` as ``moderate`` confines its input.
+    """
     from crowdlens.io.fs import is_url
     from crowdlens.io.results import prepare_output, write_parquet_atomically
     from crowdlens.spark.session import get_spark
@@ -249,6 +255,7 @@ def audit(
         label_column=cfg.label_column,
         parent_label_column=cfg.parent_label_column,
         keep_unlabelled=True,
+        ingest=ingest,
     )
     table.insert(0, S.IMAGE_ID, _ids(table, Path(input_path)))
     spark = spark or get_spark()

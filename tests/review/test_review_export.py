@@ -92,6 +92,7 @@ def test_export_round_trips_into_train(spark, shared_data, tmp_path, capsys):
         [
             "train", "--train", str(results / "train_manifest.csv"), "--out", str(bundle),
             "--mode", "head", "--epochs", "2", "--batch-size", "4", "--master", "local[2]",
+            "--allowed-root", str(shared_data),  # the manifest names the original photos
         ]
     )  # fmt: skip
     assert code == 0

@@ -57,6 +57,7 @@ def test_audit_judges_every_photo_out_of_fold_once_with_unfitted_thresholds(
     out = tmp_path / "out"
     args = ["audit", str(manifest), "--out", str(out), "--folds", str(FOLDS)]
     args += ["--backbone", "efficientnet_lite0", "--parent-label-column", "group"]
+    args += ["--allowed-root", str(shared_data), "--allowed-root", str(tmp_path)]  # confinement
     assert main([*args, "--master", "local[2]"]) == 0
     printed = json.loads(capsys.readouterr().out)
     df = pd.read_parquet(out / "results.parquet")
@@ -117,6 +118,7 @@ def test_train_fits_thresholds_on_training_photos_only(
     args += ["--classes", ",".join(CLASSES), "--max-per-class", str(PER_CLASS)]
     args += ["--backbone", "efficientnet_lite0", "--cv-folds", "3", "--master", "local[2]"]
     args += ["--mode", mode] + (["--epochs", "1"] if mode == "tail" else [])
+    args += ["--allowed-root", str(shared_data)]  # the val manifest names photos outside its folder
     assert main(args) == 0
     assert seen == [len(CLASSES) * PER_CLASS]  # once, on the training photos
     stored = json.loads((out / "bundle.json").read_text())

@@ -127,3 +127,83 @@ def test_extract_traceback_from_torchrun_output():
     assert tb is not None
     assert tb.startswith("Traceback") and tb.endswith("ValueError: boom")
     assert extract_traceback("all fine") is None
+
+
+# --- input confinement: the same policy and message as `crowdlens moderate` ---
+
+
+def _outside_manifest(tree, tmp_path):
+    """A manifest in its own folder naming photos of ``tree`` (outside that folder):
+    once by absolute path, once by ``..``."""
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    manifest = folder / "m.csv"
+    manifest.write_text(
+        f"path,label\n{tree / 'Fruit/Banana/b0.jpg'},Banana\n../train/Fruit/Kiwi/k0.jpg,Kiwi\n"
+    )
+    return manifest
+
+
+def test_manifest_outside_its_folder_is_refused_with_moderates_reason(tree, tmp_path):
+    from crowdlens.io.confine import make_policy
+    from crowdlens.io.read import read_file
+
+    manifest = _outside_manifest(tree, tmp_path)
+    with pytest.raises(CrowdlensError) as info:
+        list_labelled_photos(manifest)
+    # What moderate's read stage records for this path (io/ingest.py builds the
+    # policy from the manifest's folder, io/read.py refuses before opening).
+    photo = str(tree / "Fruit/Banana/b0.jpg")
+    policy = make_policy((), False, True, str(manifest.parent.resolve()))
+    _, reason = read_file(photo, 1 << 20, policy)
+    assert reason.startswith("refused:")
+    assert str(info.value).endswith(reason)
+    assert "2 of 2 photo paths" in str(info.value)
+    assert "--allowed-root" in reason and "--no-confine" in reason
+
+
+def test_allowed_roots_and_no_confine_let_the_same_manifest_through(tree, tmp_path):
+    from crowdlens.config import IngestConfig
+
+    manifest = _outside_manifest(tree, tmp_path)
+    allowed = list_labelled_photos(manifest, ingest=IngestConfig(allowed_roots=(str(tree),)))
+    assert list(allowed[S.LABEL]) == ["Banana", "Kiwi"]
+    anywhere = list_labelled_photos(manifest, ingest=IngestConfig(confine_to_input=False))
+    assert list(anywhere[S.PATH]) == list(allowed[S.PATH])
+    elsewhere = IngestConfig(allowed_roots=(str(tmp_path / "lists"),))
+    with pytest.raises(CrowdlensError, match="outside the allowed roots"):
+        list_labelled_photos(manifest, ingest=elsewhere)
+
+
+def test_a_symlink_out_of_a_training_folder_is_refused(tree, tmp_path):
+    secret = tmp_path / "private" / "face.jpg"
+    _photo(secret, (10, 10, 10))
+    (tree / "Fruit" / "Kiwi" / "k1.jpg").symlink_to(secret)
+    with pytest.raises(CrowdlensError, match=r"1 of \d+ photo paths.*outside the input's folder"):
+        list_labelled_photos(tree)
+
+
+def test_train_and_evaluate_commands_confine_with_moderates_escapes(tree, tmp_path, capsys):
+    """Confinement is judged before Spark or a model is needed: a refused manifest
+    stops at once; with the escape the command gets past the listing (and stops
+    on a later, cheap error)."""
+    from crowdlens.cli import main
+
+    manifest = _outside_manifest(tree, tmp_path)
+    train = ["train", "--train", str(manifest), "--out", str(tmp_path / "b")]
+    assert main(train) == 2
+    assert "may not be read; the first: refused:" in capsys.readouterr().err
+    too_few = ["--min-per-class", "5"]  # two photos: empty after the listing
+    assert main([*train, *too_few, "--no-confine"]) == 2
+    assert "empty after dropping" in capsys.readouterr().err
+    config = tmp_path / "crowdlens.toml"
+    config.write_text(f"[ingest]\nallowed_roots = [{str(tree)!r}]\n")
+    assert main([*train, *too_few, "--config", str(config)]) == 2
+    assert "empty after dropping" in capsys.readouterr().err
+
+    evaluate = ["evaluate", "--model", str(tmp_path / "no-bundle"), "--data", str(manifest)]
+    assert main(evaluate) == 2
+    assert "may not be read" in capsys.readouterr().err
+    assert main([*evaluate, "--allowed-root", str(tree)]) == 2
+    err = capsys.readouterr().err
+    assert "may not be read" not in err and "no-bundle" in err

@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from crowdlens.config import IngestConfig
 from crowdlens.errors import ConfigError, CrowdlensError
 from crowdlens.models.head_bundle import load_head
 from crowdlens.training.config import TrainConfig
@@ -100,7 +101,13 @@ def test_finetuning_from_the_head_starts_where_the_head_left_off(
 
     def top1(init_head) -> float:
         out = tmp_path / f"bundle-{bool(init_head)}"
-        report = train(train_csv, val_csv, out, dataclasses.replace(cfg, init_head=init_head))
+        report = train(
+            train_csv,
+            val_csv,
+            out,
+            dataclasses.replace(cfg, init_head=init_head),
+            ingest=IngestConfig(allowed_roots=(str(shared_data),)),  # manifests in tmp_path
+        )
         assert report["val"]["n"] == 12 and (out / "bundle.json").is_file()
         return report["val"]["top1"]
 

@@ -37,7 +37,7 @@ def test_train_head_then_evaluate_reports_the_same_top1(spark, shared_data, tmp_
             "train", "--train", str(shared_data / "train"), "--val", str(val),
             "--out", str(out), "--mode", "head", "--classes", ",".join(CLASSES), "--max-per-class", "6",
             "--epochs", "3", "--batch-size", "8", "--master", "local[2]",
-            "--tensorboard-dir", str(tmp_path / "tb"),
+            "--tensorboard-dir", str(tmp_path / "tb"), "--allowed-root", str(shared_data),
         ]
     )  # fmt: skip
     assert code == 0
@@ -50,7 +50,8 @@ def test_train_head_then_evaluate_reports_the_same_top1(spark, shared_data, tmp_
     assert stored["temperature"] > 0
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
-    assert main(["evaluate", "--model", str(out), "--data", str(val), "--compact"]) == 0
+    evaluate = ["evaluate", "--model", str(out), "--data", str(val), "--compact"]
+    assert main([*evaluate, "--allowed-root", str(shared_data)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 9 and report["skipped"] == 0
     # ONNX Runtime on the bundle and torch at training time agree on the val split.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from crowdlens.cli.common import add_spark_args, spark_config
+from crowdlens.cli.common import add_confine_args, add_spark_args, confine_config, spark_config
 from crowdlens.io.fs import join
 from crowdlens.io.results import RESULTS
 
@@ -58,13 +58,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--thresholds-from", metavar="BUNDLE", help="use this bundle's thresholds")
     p.add_argument("--confirm-margin", type=float, help="override the confirm margin")
     p.add_argument("--mismatch-prob", type=float, help="override the mismatch probability")
+    add_confine_args(p.add_argument_group("input confinement (as for moderate)"))
     add_spark_args(p)
     p.set_defaults(func=run_audit)
 
 
 def run_audit(args: argparse.Namespace) -> int:
     from crowdlens.audit import DEFAULT_BACKBONES, AuditConfig, audit
-    from crowdlens.config import SparkConfig
+    from crowdlens.config import IngestConfig, SparkConfig
     from crowdlens.spark.session import get_spark
     from crowdlens.stages.validate import ValidateConfig
 
@@ -81,7 +82,8 @@ def run_audit(args: argparse.Namespace) -> int:
         ),
     )
     spark = get_spark(spark_config(args, SparkConfig()))
-    summary = audit(args.input, args.out, cfg, spark=spark, overwrite=args.overwrite)
+    ingest = confine_config(args, IngestConfig())
+    summary = audit(args.input, args.out, cfg, spark=spark, overwrite=args.overwrite, ingest=ingest)
     summary.pop("config", None)
     print(json.dumps(summary | {"results": join(str(args.out), RESULTS)}, indent=2))
     return 0

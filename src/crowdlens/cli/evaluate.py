@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from crowdlens.cli.common import add_confine_args, confine_config
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser(
@@ -22,11 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--label-column", help="manifest column with the label (default label)")
     e.add_argument("--parent-label-column", help="manifest column with the parent label")
     e.add_argument("--compact", action="store_true", help="one-line JSON")
+    add_confine_args(e.add_argument_group("input confinement (as for moderate)"))
     e.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     e.set_defaults(func=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from crowdlens.config import IngestConfig
     from crowdlens.training.evaluate import evaluate_bundle
 
     report = evaluate_bundle(
@@ -34,6 +38,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         args.data,
         label_column=args.label_column or "label",
         parent_label_column=args.parent_label_column,
+        ingest=confine_config(args, IngestConfig()),
     )
     json.dump(report, sys.stdout, indent=None if args.compact else 2)
     print()

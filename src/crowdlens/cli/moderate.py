@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from crowdlens.cli.common import add_spark_args, spark_config
+from crowdlens.cli.common import add_confine_args, add_spark_args, confine_config, spark_config
 from crowdlens.config import load_config, replace
 from crowdlens.params import choices
 from crowdlens.pipeline_config import ModerateConfig
@@ -76,28 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--label-column", help="manifest column holding the claimed label")
     g.add_argument("--max-pixels", type=int, help="refuse photos above this many pixels")
-    g.add_argument(
-        "--allowed-root",
-        dest="allowed_roots",
-        action="append",
-        metavar="DIR",
-        help="read photos only below this folder or URL prefix (repeatable; replaces the "
-        "default, which is the input's own folder tree)",
-    )
-    g.add_argument(
-        "--allow-remote",
-        action="store_true",
-        default=None,
-        help="read http/https/ftp URLs named in a manifest (refused by default: a manifest "
-        "must not make the workers send requests)",
-    )
-    g.add_argument(
-        "--no-confine",
-        dest="confine_to_input",
-        action="store_false",
-        default=None,
-        help="let manifest paths point outside the manifest's folder tree (off by default)",
-    )
+    add_confine_args(g)
     st = p.add_argument_group("stages")
     st.add_argument(
         "--model",
@@ -126,12 +105,9 @@ def config_from_args(args: argparse.Namespace) -> ModerateConfig:
         cfg,
         spark=spark_config(args, cfg.spark),
         ingest=replace(
-            cfg.ingest,
+            confine_config(args, cfg.ingest),
             folder_labels=args.folder_labels,
             label_column=args.label_column,
-            allowed_roots=tuple(args.allowed_roots) if args.allowed_roots else None,
-            allow_remote=args.allow_remote,
-            confine_to_input=args.confine_to_input,
         ),
         decode=replace(cfg.decode, max_pixels=args.max_pixels),
         quality=replace(

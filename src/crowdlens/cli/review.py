@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  crowdlens review out/run1\n  crowdlens review out/run1 "
         "--photos-root photos/ --port 9000\n  crowdlens review add-reviewer out/run1 alice\n"
         "  crowdlens review export out/run1\n"
-        "  crowdlens train --train out/run1/train_manifest.csv --out models/corrected ...",
+        "  crowdlens train --train out/run1/train_manifest.csv --allowed-root photos/ "
+        "--out models/corrected ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(

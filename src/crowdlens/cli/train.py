@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from crowdlens.cli.common import add_spark_args, spark_config
+from crowdlens.cli.common import add_confine_args, add_spark_args, confine_config, spark_config
 from crowdlens.params import choices
 from crowdlens.training.config import TrainConfig
 
@@ -16,7 +16,10 @@ labels + preprocessing + validation metrics) that 'crowdlens moderate --model'
 and 'crowdlens evaluate' read.
 
 INPUT (for --train and --val) is a folder (label = parent folder name) or a
-.csv/.parquet manifest with 'path' and label columns, exactly as for moderate.
+.csv/.parquet manifest with 'path' and label columns, exactly as for moderate,
+and confined as for moderate: every photo path must lie inside the input's
+own folder tree unless --allowed-root ([ingest] allowed_roots) or
+--no-confine says otherwise.
 
 modes:
   tail      (default) the best model measured on this machine in reasonable
@@ -55,7 +58,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", required=True, metavar="INPUT", help="training photos")
     p.add_argument("--val", metavar="INPUT", help="validation photos (metrics, temperature)")
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write")
-    p.add_argument("--config", metavar="FILE", help="TOML file with [train] and [spark] sections")
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML file with [train], [ingest] and [spark] sections"
+    )
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--mode", choices=choices(TrainConfig, "mode"))
     g.add_argument(
@@ -92,6 +97,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     d.add_argument("--min-per-class", type=int, help="drop classes with fewer photos (default 2)")
     d.add_argument("--max-per-class", type=int, help="use at most N photos per class")
     d.add_argument("--classes", help="comma-separated labels to train on (default all)")
+    add_confine_args(d)
     r = p.add_argument_group("distribution, checkpoints, logs")
     r.add_argument("--num-processes", type=int, help="DDP processes for finetune/scratch")
     r.add_argument(
@@ -113,7 +119,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from crowdlens.config import SparkConfig, load_section, replace
+    from crowdlens.config import IngestConfig, SparkConfig, load_section, replace
     from crowdlens.training.api import train
 
     cfg = load_section(TrainConfig, args.config, "train")
@@ -147,7 +153,9 @@ def run_train(args: argparse.Namespace) -> int:
         l2=args.l2,
         cv_folds=args.cv_folds,
     )
-    report = train(args.train, args.val, args.out, cfg, spark_cfg=spark_config(args, base_spark))
+    ingest = confine_config(args, load_section(IngestConfig, args.config, "ingest"))
+    spark_cfg = spark_config(args, base_spark)
+    report = train(args.train, args.val, args.out, cfg, spark_cfg=spark_cfg, ingest=ingest)
     summary = {k: v for k, v in report.items() if k != "history"}
     if "chosen" in report:
         print(f"crowdlens train chose: {json.dumps(report['chosen'])}", file=sys.stderr)

@@ -12,7 +12,9 @@ default the folder holding ``review.sqlite``):
   ``image_id``, ``claimed_label``, ``review_action`` and the metadata) for
   every readable photo finally accepted with a label, relabels applied,
   rejected and still-doubtful photos left out. ``crowdlens train --train
-  DIR/train_manifest.csv`` retrains on it in one command;
+  DIR/train_manifest.csv --allowed-root PHOTOS`` retrains on it in one
+  command (the paths name the originals, outside DIR: training confines
+  its input as ``moderate`` does);
 * ``relabel_manifest.csv`` - ``path,label`` of the relabelled photos only;
 * ``review_audit.csv`` - every decision: reviewer, time, action, label and
   the reviewer's previous value.

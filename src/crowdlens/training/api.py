@@ -33,18 +33,28 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import SparkSession
 
-    from crowdlens.config import SparkConfig
+    from crowdlens.config import IngestConfig, SparkConfig
 
 log = logging.getLogger(__name__)
 
 
 def prepare_tables(
-    train_input: str | Path, val_input: str | Path | None, cfg: TrainConfig
+    train_input: str | Path,
+    val_input: str | Path | None,
+    cfg: TrainConfig,
+    ingest: IngestConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, str]]:
-    """(train table, val table, labels, fine -> parent map) after filtering."""
+    """(train table, val table, labels, fine -> parent map) after filtering.
+
+    Both inputs are confined by ``ingest`` as ``moderate`` confines its input.
+    """
     from crowdlens.training.data import drop_rare_classes, list_labelled_photos
 
-    kw = {"label_column": cfg.label_column, "parent_label_column": cfg.parent_label_column}
+    kw = {
+        "label_column": cfg.label_column,
+        "parent_label_column": cfg.parent_label_column,
+        "ingest": ingest,
+    }
     train = list_labelled_photos(train_input, **kw)
     if cfg.classes:
         unknown = sorted(set(cfg.classes) - set(train[S.LABEL]))
@@ -256,8 +266,13 @@ def train(
     cfg: TrainConfig | None = None,
     *,
     spark_cfg: SparkConfig | None = None,
+    ingest: IngestConfig | None = None,
 ) -> dict[str, Any]:
     """Train a classifier and export it as a bundle at ``out``; return the report.
+
+    ``ingest`` confines the photo paths of both inputs (``[ingest]``
+    ``allowed_roots`` / ``confine_to_input``, as for ``moderate``; default:
+    each input's own folder tree).
 
     The report (also stored in the bundle's ``metrics``) holds the validation
     top-1/top-5, parent-level top-1 when parent labels are known, the
@@ -268,7 +283,7 @@ def train(
 
     cfg = (cfg or TrainConfig()).resolved()
     t0 = time.perf_counter()
-    train_t, val_t, labels, parents = prepare_tables(train_input, val_input, cfg)
+    train_t, val_t, labels, parents = prepare_tables(train_input, val_input, cfg, ingest)
     log.info(
         "training %s (%s) on %d photos of %d classes; %d validation photos",
         cfg.mode,

@@ -3,7 +3,11 @@
 :func:`list_labelled_photos` turns a folder (label = parent folder name) or a
 CSV/Parquet manifest (``path`` + label columns) into a small pandas table on
 the driver; only paths travel, each training process reads its photos
-itself. :class:`PhotoDataset` decodes with :mod:`crowdlens.decode` and
+itself. The paths are confined exactly as ``crowdlens moderate`` confines
+its input (:mod:`crowdlens.io.confine`, the ``[ingest]`` settings): inside
+the input's own folder tree by default, inside ``allowed_roots`` when given,
+anywhere with ``confine_to_input = false``. A refused path stops the listing
+with the reason ``moderate`` records for it, before any photo is read. :class:`PhotoDataset` decodes with :mod:`crowdlens.decode` and
 preprocesses with :func:`crowdlens.models.preprocess.preprocess` (the same
 pixels inference sees); a photo that fails to decode is skipped and counted.
 
@@ -30,6 +34,7 @@ from crowdlens.errors import CrowdlensError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from crowdlens.config import IngestConfig
     from crowdlens.models.preprocess import PreprocessSpec
 
 log = logging.getLogger(__name__)
@@ -46,12 +51,34 @@ def _read_manifest(path: Path) -> pd.DataFrame:
         raise CrowdlensError(f"Cannot read manifest {str(path)!r}: {exc}") from None
 
 
+def check_confined(
+    paths: Sequence[str], root: str, ingest: IngestConfig, input_path: str | Path
+) -> None:
+    """Refuse the listing when a path breaks the input confinement ``moderate`` applies.
+
+    The policy is built as :func:`crowdlens.io.ingest.ingest` builds it (``root``
+    is the folder, or the manifest's folder), and each path is judged by
+    :func:`crowdlens.io.confine.confine`, whose reason (with its fix) is the
+    error ``moderate`` records for the same path.
+    """
+    from crowdlens.io.confine import confine, make_policy
+
+    policy = make_policy(ingest.allowed_roots, ingest.allow_remote, ingest.confine_to_input, root)
+    refused = [reason for reason in (confine(path, policy)[1] for path in paths) if reason]
+    if refused:
+        raise CrowdlensError(
+            f"Training input {str(input_path)!r}: {len(refused)} of {len(paths)} photo paths "
+            f"may not be read; the first: {refused[0]}"
+        )
+
+
 def list_labelled_photos(
     input_path: str | Path,
     *,
     label_column: str = S.LABEL,
     parent_label_column: str | None = None,
     keep_unlabelled: bool = False,
+    ingest: IngestConfig | None = None,
 ) -> pd.DataFrame:
     """Photos and labels of a folder or manifest: columns ``path``, ``label``, ``parent_label``.
 
@@ -60,6 +87,8 @@ def list_labelled_photos(
     :mod:`crowdlens.training.hierarchy`), and is null when unknown. Photos
     without a label are dropped (they cannot be trained on), with a log line,
     unless ``keep_unlabelled`` (``crowdlens audit``: one row per input).
+    Every path must pass the input confinement of ``ingest`` (its defaults:
+    the input's own folder tree), else :class:`CrowdlensError`.
     """
     import pandas as pd
 
@@ -73,8 +102,12 @@ def list_labelled_photos(
             f"Training input {str(input_path)!r} does not exist. Pass a folder with one "
             "sub-folder per label, or a .csv/.parquet manifest with path and label columns."
         )
+    ingest = ingest or IngestConfig()
+    # Confined before anything else reads the paths; the root is the one
+    # moderate confines to: the folder, or the manifest's folder.
     if p.is_dir() and not (p.suffix.lower() in (".parquet", ".pq") and any(p.glob("*.parquet"))):
         table = folder_table(p, IngestConfig())
+        check_confined(list(table[S.PATH]), str(p.resolve()), ingest, input_path)
         out = pd.DataFrame({S.PATH: table[S.PATH], S.LABEL: table[S.LABEL]})
         parents = parent_map(p, list(out[S.PATH]))
         out[S.PARENT_LABEL] = out[S.LABEL].map(lambda v: parents.get(v) if v else None)
@@ -91,6 +124,7 @@ def list_labelled_photos(
             str(v) if str(v).startswith("/") or "://" in str(v) else str(base / str(v))
             for v in m[S.PATH]
         ]
+        check_confined(paths, str(base), ingest, input_path)
         out = pd.DataFrame({S.PATH: paths, S.LABEL: m[label_column].astype("object")})
         if parent_label_column:
             if parent_label_column not in m.columns:

@@ -27,7 +27,7 @@ from crowdlens.errors import CrowdlensError
 from crowdlens.training.hierarchy import parent_accuracy
 
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from crowdlens.config import IngestConfig
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,11 @@ def evaluate_bundle(
     *,
     label_column: str = S.LABEL,
     parent_label_column: str | None = None,
+    ingest: IngestConfig | None = None,
 ) -> dict[str, Any]:
     """``crowdlens evaluate``: the :func:`summarize` report of a bundle on labelled photos.
+
+    The photo paths are confined by ``ingest`` as ``moderate`` confines its input.
 
     Parent labels come from the data (manifest column, classes.csv or folder
     layout) or, failing that, from the map stored in the bundle at training.
@@ -165,7 +168,7 @@ def evaluate_bundle(
     from crowdlens.training.data import list_labelled_photos
 
     table = list_labelled_photos(
-        data, label_column=label_column, parent_label_column=parent_label_column
+        data, label_column=label_column, parent_label_column=parent_label_column, ingest=ingest
     )
     if table.empty:
         raise CrowdlensError(f"No labelled photos in {str(data)!r}: nothing to evaluate.")
