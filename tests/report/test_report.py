@@ -74,6 +74,49 @@ def test_missing_columns_are_skipped(tmp_path):
     assert "Summary" in html and "Label validation" not in html and "By country" not in html
 
 
+def test_unreadable_photos_are_named_by_id_without_their_paths(tmp_path):
+    """A shared report must not carry the folders (and names) in the photo paths:
+    the unreadable photos are listed by image id, and the errors and reasons
+    that quote a path (read and decode errors do) show ``[path]`` instead."""
+    import pandas as pd
+
+    from crowdlens.io.confine import make_policy
+    from crowdlens.io.read import read_file
+    from crowdlens.report.redact import PATH_MASK
+
+    folder = tmp_path / "uploads" / "Maria Garcia <b>"  # a blank and markup in the path
+    folder.mkdir(parents=True)
+    missing = str(folder / "IMG 0042.jpg")
+    outside = str(tmp_path / "elsewhere" / "ana.lopez" / "x.jpg")
+    # The reasons the read stage really gives for these two paths.
+    policy = make_policy((), False, True, str(tmp_path / "uploads"))
+    errors = [read_file(missing, 100, policy)[1], read_file(outside, 100, policy)[1]]
+    assert "Maria Garcia" in errors[0] and "ana.lopez" in errors[1]
+    df = pd.DataFrame(
+        {
+            S.IMAGE_ID: ["id-missing", "id-outside", "id-markup", "id-ok"],
+            S.PATH: [missing, outside, str(folder / "m.jpg"), str(folder / "fine.jpg")],
+            S.STATUS: [S.STATUS_ERROR] * 3 + [S.STATUS_OK],
+            S.ERROR: [*errors, "corrupt JPEG image data (<script>alert(3)</script>)", None],
+            S.DECISION: [S.DECISION_REJECT] * 3 + [S.DECISION_ACCEPT],
+            S.REASONS: [[f"decode error: {e}"] for e in errors] + [["decode error: corrupt"], []],
+        }
+    )
+    pq = tmp_path / "results.parquet"
+    df.to_parquet(pq)
+    html = write_report(pq, tmp_path / "r.html").read_text(encoding="utf-8")
+    section = html[html.index('id="errors"') :]
+    for name in ("Maria Garcia", "ana.lopez", "uploads", "elsewhere", str(tmp_path)):
+        assert name not in html, name
+    assert section.count("<tr><td>id-") == 3 and "id-ok" not in section
+    assert "<td>id-markup</td><td>corrupt JPEG image data (&lt;script&gt;" in section
+    assert "<script>" not in html
+    assert f"<td>id-missing</td><td>file not found: {PATH_MASK} (check the path" in section
+    assert f"<td>id-outside</td><td>refused: {PATH_MASK} resolves to {PATH_MASK}, outside" in html
+    # The summary's reasons quote the same errors, masked the same way.
+    assert f"decode error: file not found: {PATH_MASK}" in html
+
+
 def test_report_temp_name_is_unique_and_left_nowhere(tmp_path):
     # The report once wrote to a fixed "<name>.tmp": a second writer, or a
     # leftover folder of that name, broke it. Its temp name is unique now.

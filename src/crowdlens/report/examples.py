@@ -17,6 +17,7 @@ from typing import Any
 from crowdlens import schema as S
 from crowdlens.io.outputs import resolve_output
 from crowdlens.report import draw
+from crowdlens.report.redact import without_paths
 
 # Why a photo has no released copy to show (placeholder captions).
 NOT_DECODED = "no released copy: the photo could not be read or decoded"
@@ -100,7 +101,7 @@ def example(row: Mapping[str, Any], base: Path | str | None, px: int) -> dict[st
         "label": row.get(S.LABEL),
         "pred": row.get(S.PRED_LABEL),
         "decision": row.get(S.DECISION),
-        "reasons": as_list(row.get(S.REASONS)),
+        "reasons": [without_paths(r, row.get(S.PATH)) for r in as_list(row.get(S.REASONS))],
         # an unverified photo may hold PII the detector missed: quote none of its text
         "text": "" if withheld else masked_text(row.get(S.TEXT_REGIONS)),
     }

@@ -7,7 +7,8 @@ path, reason and OCR string is escaped. Images (plots, thumbnails) are
 ``data:`` URIs inside ``<img>`` tags: the file can be mailed or archived alone.
 Since it is shared, it shows released copies only and masks personal text
 (:mod:`crowdlens.report.examples`); there is deliberately no switch to show
-originals.
+originals. It names photos by ``image_id`` and quotes no file path
+(:mod:`crowdlens.report.redact`): paths name contributors and their folders.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from crowdlens.params import Each, Interval, NonEmpty, Params, Satisfies, valida
 from crowdlens.report import plots
 from crowdlens.report.examples import as_list as _list
 from crowdlens.report.examples import example
+from crowdlens.report.redact import without_paths
 from crowdlens.stages.decide import reason_kind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,7 +165,7 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
         ctx["decisions"] = counts
         ctx["plots"]["decisions"] = plots.bar_chart(counts, "Photos by decision")
     if S.REASONS in cols:
-        reasons = df[S.REASONS].map(_list).explode().dropna()
+        reasons = _shareable_reasons(df).explode().dropna()
         if len(reasons):
             kinds = _counts(reasons.map(reason_kind))
             ctx["reason_kinds"] = kinds
@@ -177,11 +179,23 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
     if S.STATUS in cols and S.ERROR in cols:
         errs = df[df[S.STATUS] != S.STATUS_OK]
         ctx["errors"] = [
-            (str(r.get(S.PATH)), str(r.get(S.ERROR)))
+            (str(r.get(S.IMAGE_ID)), without_paths(r.get(S.ERROR), r.get(S.PATH)))
             for r in errs.head(cfg.max_group_rows).to_dict("records")
         ]
         ctx["n_errors"] = len(errs)
     return ctx
+
+
+def _shareable_reasons(df: pd.DataFrame) -> pd.Series:
+    """Each row's reasons with file paths masked (a decode error quotes the path)."""
+    import pandas as pd
+
+    paths = df[S.PATH] if S.PATH in df.columns else pd.Series(None, index=df.index)
+    return pd.Series(
+        [[without_paths(r, p) for r in _list(rs)] for rs, p in zip(df[S.REASONS], paths)],
+        index=df.index,
+        dtype=object,
+    )
 
 
 def _label_section(df: pd.DataFrame, cfg: ReportConfig, ctx: dict[str, Any]) -> None:
