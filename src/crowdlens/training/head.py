@@ -1,7 +1,8 @@
 """``head`` mode: frozen-backbone features computed once on Spark, a softmax head on top.
 
 The photos are listed on the driver, their features are computed by the Spark
-workers (one backbone per Python worker, reused across batches) and cached as
+workers through the row layer (:func:`crowdlens.spark.rows.map_batches`; one
+backbone per Python worker, :func:`crowdlens.spark.worker.per_worker`) and cached as
 Parquet keyed by the photo list and the backbone, so a second training run
 with other head settings starts at once. A training photo also gets the
 features of its mirror image (a free flip augmentation). The head, a linear
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
+from crowdlens.spark.worker import per_worker
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -34,25 +36,25 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-_MODELS: dict[str, Any] = {}  # one backbone per Python worker, reused across batches
+#: What the embed step adds to each photo row.
+EMBED_COLUMNS = (S.STATUS, S.ERROR, S.EMBEDDING, S.EMBEDDING_FLIP)
 
 
+@per_worker(maxsize=2)
 def _backbone(name: str) -> Any:
-    if name not in _MODELS:
-        import torch
+    import torch
 
-        from crowdlens.models.registry import create_model
+    from crowdlens.models.registry import create_model
 
-        # Spark runs one task per core: more torch threads would oversubscribe.
-        torch.set_num_threads(1)
-        _MODELS[name] = create_model(name, pretrained=True, num_classes=0).eval()
-    return _MODELS[name]
+    # Spark runs one task per core: more torch threads would oversubscribe.
+    torch.set_num_threads(1)
+    return create_model(name, pretrained=True, num_classes=0).eval()
 
 
-def embed_batch(
-    batch: pd.DataFrame, backbone: str, flip: bool, trunk_blocks: int = 0
-) -> pd.DataFrame:
-    """Pure per-batch helper: photo paths -> features (and mirrored features).
+def embed_rows(
+    rows: Sequence[Mapping[str, Any]], backbone: str, flip: bool, trunk_blocks: int = 0
+) -> list[dict[str, Any]]:
+    """Pure per-batch helper: rows with a photo ``path`` -> one row of features each.
 
     Reads and decodes each photo (a bad one gets ``status="error"`` and the
     reason, never an exception), preprocesses it as inference does, and runs
@@ -60,7 +62,6 @@ def embed_batch(
     ``trunk_blocks`` > 0, the flattened activations after that many blocks
     instead (:func:`crowdlens.training.tail.trunk_activations`, ``tail`` mode).
     """
-    import pandas as pd
     import torch
 
     from crowdlens.decode import DecodeError
@@ -68,12 +69,12 @@ def embed_batch(
 
     model = _backbone(backbone)
     spec = model.pretrained_cfg.preprocess
-    n = len(batch)
+    n = len(rows)
     status: list[str] = [S.STATUS_OK] * n
     error: list[str | None] = [None] * n
     arrays: list[np.ndarray] = []
     good: list[int] = []
-    for i, path in enumerate(batch[S.PATH]):
+    for i, path in enumerate(row[S.PATH] for row in rows):
         try:
             with open(path, "rb") as f:
                 image = load_image(f.read(), spec)
@@ -99,9 +100,8 @@ def embed_batch(
             emb[i] = feats[j]
             if flipped is not None:
                 emb_flip[i] = flipped[j]
-    return pd.DataFrame(
-        {S.STATUS: status, S.ERROR: error, S.EMBEDDING: emb, S.EMBEDDING_FLIP: emb_flip}
-    )
+    columns = zip(status, error, emb, emb_flip, strict=True)
+    return [dict(zip(EMBED_COLUMNS, values, strict=True)) for values in columns]
 
 
 def _cache_key(paths: Sequence[str], backbone: str, flip: bool, trunk_blocks: int = 0) -> str:
@@ -121,16 +121,17 @@ def compute_features(
 ) -> pd.DataFrame:
     """``table`` (path, label, ...) plus status, error, embedding, embedding_flip.
 
-    Computed on the Spark workers through :func:`crowdlens.spark.columns.add_columns`
-    and cached under ``cache`` as Parquet (reused when the same photos and
-    backbone come again). ``trunk_blocks`` > 0: the trunk's activations
-    instead of the pooled features (see :func:`embed_batch`).
+    Computed on the Spark workers by :func:`embed_rows` through the row layer
+    (:func:`crowdlens.spark.rows.map_batches`) and cached under ``cache`` as
+    Parquet (reused when the same photos and backbone come again).
+    ``trunk_blocks`` > 0: the trunk's activations instead of the pooled
+    features (see :func:`embed_rows`).
     """
     from functools import partial
 
     import pandas as pd
 
-    from crowdlens.spark.columns import add_columns
+    from crowdlens.spark.rows import map_batches
 
     target: Path | None = None
     if cache is not None:
@@ -142,11 +143,11 @@ def compute_features(
             return table.merge(cached, on=S.PATH, how="left")
     parts = max(2, -(-len(table) // photos_per_partition))
     df = spark.createDataFrame(table[[S.PATH]]).repartition(parts)
-    df = add_columns(
+    df = map_batches(
         df,
-        partial(embed_batch, backbone=backbone, flip=flip, trunk_blocks=trunk_blocks),
+        partial(embed_rows, backbone=backbone, flip=flip, trunk_blocks=trunk_blocks),
         [S.PATH],
-        [S.STATUS, S.ERROR, S.EMBEDDING, S.EMBEDDING_FLIP],
+        EMBED_COLUMNS,
         name="train_embed",
     )
     if target is not None:
