@@ -17,6 +17,7 @@ from browser import until
 from playwright.sync_api import expect
 from results_factory import XSS_LABEL, XSS_TEXT
 
+from crowdlens import schema as S
 from crowdlens.review.photos import render_jpeg
 
 pytestmark = pytest.mark.timeout(300)
@@ -193,6 +194,7 @@ def test_two_reviewers_on_one_photo_make_a_conflict(results_dir, start_server, o
     bobs.keyboard.press("r")  # bob's page still shows it pending: he decides otherwise
     card = bobs.locator(f".card[data-id='{first}']")
     expect(card).to_have_attribute("data-state", "conflict")
+    expect(card.locator(".badge.state")).to_have_class(re.compile(r"\bstate-disputed\b"))
     expect(card.locator(".other")).to_have_text("ann: accept")
     expect(bobs.locator("#message")).to_contain_text("in conflict with another reviewer")
     # Nothing was overwritten: both decisions live, and ann finds it among the conflicts.
@@ -209,7 +211,13 @@ def test_two_reviewers_on_one_photo_make_a_conflict(results_dir, start_server, o
     )
     ann.keyboard.press("Enter")
     expect(ann.locator("#decisions")).to_contain_text("bob: reject")
-    expect(ann.locator("#decisions")).to_contain_text("conflict")
+    expect(ann.locator("#decisions li.disputed").last).to_contain_text("conflict: the reviewers")
+    # The menus and the measures come from the session's vocabulary (schema.py).
+    shows = ann.eval_on_selector_all("#f-show option", "os => os.map(o => [o.value, o.text])")
+    assert [v for v, _ in shows] == list(S.REVIEW_SHOWS) and shows[0][1] == "to do"
+    sorts = ann.eval_on_selector_all("#f-sort option", "os => os.map(o => o.value)")
+    assert sorts == list(S.REVIEW_SORTS)
+    expect(ann.locator("#measures th").first).to_have_text(S.SHARPNESS)
 
 
 def test_relabel_only_to_known_items(results_dir, start_server, open_page):

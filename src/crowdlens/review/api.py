@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from crowdlens import schema as S
 from crowdlens.review.agreement import agreement, photo_state
 from crowdlens.review.csvsafe import FORMULA_START, label_problem
-from crowdlens.review.detail import read_detail
+from crowdlens.review.detail import MEASURES, read_detail
 from crowdlens.review.photos import (
     THUMB_PX,
     VARIANTS,
@@ -29,6 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_LABEL = 200
 MAX_BATCH = 500
+
+# Titles of the page's "show" and "sort" menus where they differ from the value.
+SHOW_TITLES = {
+    S.REVIEW_SHOW_TODO: "to do",
+    S.REVIEW_CONFLICT: "conflicts",
+    S.REVIEW_SHOW_MINE: "decided by me",
+}
+SORT_TITLES = {S.LABEL: "item"}
 
 
 class BadRequest(Exception):
@@ -78,9 +86,31 @@ def page_query(query: dict[str, list[str]], page_size: int) -> PageQuery:
     )
 
 
-def session(server: ReviewServer, reviewer: str) -> dict[str, Any]:
-    """What the page needs once: who is signed in, the menus, the known items."""
+def vocabulary() -> dict[str, Any]:
+    """The value words the page tests, sends and offers, from the schema.
+
+    app.js spells none of them: a word renamed in :mod:`crowdlens.schema`
+    reaches the page with the session.
+    """
     return {
+        "ACCEPT": S.DECISION_ACCEPT,
+        "REJECT": S.DECISION_REJECT,
+        "RELABEL": S.REVIEW_RELABEL,
+        "PENDING": S.REVIEW_PENDING,
+        "DECIDED": S.REVIEW_DECIDED,
+        "CONFLICT": S.REVIEW_CONFLICT,
+        "SECOND": S.REVIEW_SECOND,
+        "TODO": S.REVIEW_SHOW_TODO,
+        "shows": [[v, SHOW_TITLES.get(v, v)] for v in S.REVIEW_SHOWS],
+        "sorts": [[v, SORT_TITLES.get(v, v)] for v in S.REVIEW_SORTS],
+        "measures": list(MEASURES),
+    }
+
+
+def session(server: ReviewServer, reviewer: str) -> dict[str, Any]:
+    """What the page needs once: who is signed in, the menus, the vocabulary, the known items."""
+    return {
+        "vocabulary": vocabulary(),
         "reviewer": reviewer,
         "reviewers": server.store.reviewers(),
         "total": len(server.queue.rows),

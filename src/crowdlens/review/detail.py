@@ -14,6 +14,9 @@ from crowdlens import schema as S
 from crowdlens.io.results import open_results
 from crowdlens.review.queue import json_safe, uncertainty
 
+#: The measures the detail view lists, in order (app.js reads them from the session).
+MEASURES = (*S.QUALITY_MEASURES, *S.CHECK_MEASURES, S.WIDTH, S.HEIGHT)
+
 DETAIL = (
     S.IMAGE_ID,
     S.PATH,
@@ -22,10 +25,7 @@ DETAIL = (
     S.CONTRIBUTOR,
     S.STATUS,
     S.ERROR,
-    S.WIDTH,
-    S.HEIGHT,
-    *S.QUALITY_MEASURES,
-    *S.CHECK_MEASURES,
+    *MEASURES,
     S.QUALITY_FLAGS,
     S.DUPLICATE_OF,
     S.PRED_LABEL,

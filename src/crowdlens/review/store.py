@@ -28,18 +28,35 @@ ACTIONS = S.REVIEW_ACTIONS
 DB_NAME = "review.sqlite"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,39}$")
 
-_SCHEMA = """
+
+def sql_text(value: str) -> str:
+    """A string as an SQL literal (quotes doubled).
+
+    >>> sql_text("it's")
+    "'it''s'"
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
+def schema_sql(actions: Sequence[str] = ACTIONS, relabel: str = S.REVIEW_RELABEL) -> str:
+    """The tables, their CHECKs built from the schema's review vocabulary.
+
+    The log refuses any action the schema does not name. (SQLite keeps a
+    table's CHECKs from its creation: a file made before an action was added
+    refuses it until the table is rebuilt.)
+    """
+    return f"""
 CREATE TABLE IF NOT EXISTS review_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     batch INTEGER NOT NULL,
     image_id TEXT NOT NULL,
     reviewer TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('accept', 'reject', 'relabel', 'pending')),
+    action TEXT NOT NULL CHECK (action IN ({", ".join(map(sql_text, actions))})),
     label TEXT,
     prev_action TEXT,
     prev_label TEXT,
     decided_at TEXT NOT NULL,
-    CHECK (action != 'relabel' OR (label IS NOT NULL AND label != ''))
+    CHECK (action != {sql_text(relabel)} OR (label IS NOT NULL AND label != ''))
 );
 CREATE INDEX IF NOT EXISTS review_log_batch ON review_log (batch);
 CREATE INDEX IF NOT EXISTS review_log_image ON review_log (image_id, seq);
@@ -54,6 +71,8 @@ CREATE TABLE IF NOT EXISTS new_items (
     created_at TEXT NOT NULL
 );
 """
+
+
 _COLUMNS = "seq, batch, image_id, reviewer, action, label, prev_action, prev_label, decided_at"
 
 
@@ -116,7 +135,7 @@ class DecisionStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             # FULL: a decision acknowledged to the browser survives a power cut.
             self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(schema_sql())
             self._migrate_v1()
         except sqlite3.Error as exc:
             raise CrowdlensError(

@@ -1,6 +1,8 @@
 // crowdlens review UI. Every string that came from a photo or a manifest (labels,
 // OCR text, reasons, paths, reviewer names) is written with textContent, never innerHTML.
 // The server pages, filters and sorts the queue; this page holds one page at a time.
+// Every value word (actions, states, menus, measures) comes from the server's
+// /api/session "vocabulary", built from crowdlens.schema: this file spells none.
 "use strict";
 
 const state = {
@@ -9,6 +11,12 @@ const state = {
   detail: null, outlines: true, original: false, busy: false,
 };
 const $ = (id) => document.getElementById(id);
+let V = null;  // the vocabulary of /api/session, set before anything else runs
+
+// How a state looks (app.css classes): UI names, not the vocabulary's words.
+function stateStyle(s) {
+  return { [V.DECIDED]: "done", [V.CONFLICT]: "disputed", [V.SECOND]: "waiting" }[s] || "open";
+}
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -83,8 +91,8 @@ function showAgreement(a) {
 
 function renderProgress() {
   const c = state.counts;
-  $("progress").textContent = (c.todo || 0) + " to do · " + (c.decided || 0) + " decided · "
-    + (c.conflict || 0) + " conflicts · " + (state.session ? state.session.total : 0) + " in queue";
+  $("progress").textContent = (c[V.TODO] || 0) + " to do · " + (c[V.DECIDED] || 0) + " decided · "
+    + (c[V.CONFLICT] || 0) + " conflicts · " + (state.session ? state.session.total : 0) + " in queue";
   const end = state.offset + state.items.length;
   $("range").textContent = state.matched ? (state.offset + 1) + "–" + end + " of " + state.matched : "0 of 0";
   $("prev-page").disabled = state.offset === 0;
@@ -94,13 +102,13 @@ function renderProgress() {
 }
 
 function stateText(it) {
-  if (it.state === "conflict") return "conflict";
-  if (it.state === "second") return it.mine ? "waits for a 2nd reviewer" : "2nd review";
-  if (it.state === "decided") {
+  if (it.state === V.CONFLICT) return V.CONFLICT;
+  if (it.state === V.SECOND) return it.mine ? "waits for a 2nd reviewer" : "2nd review";
+  if (it.state === V.DECIDED) {
     const d = it.mine || it.others[0];
     return d.action + (d.label ? " → " + d.label : "");
   }
-  return "pending";
+  return V.PENDING;
 }
 
 function card(it, i) {
@@ -116,7 +124,7 @@ function card(it, i) {
   if (it.pred_label && it.pred_label !== it.label) d.appendChild(el("div", "looks like " + it.pred_label));
   d.appendChild(el("div", "u=" + Number(it.uncertainty).toFixed(2) + " · " + it.reasons.join(", ")));
   const badges = el("div");
-  badges.appendChild(el("span", stateText(it), "badge state state-" + it.state));
+  badges.appendChild(el("span", stateText(it), "badge state state-" + stateStyle(it.state)));
   if (it.double) badges.appendChild(el("span", "double", "badge"));
   for (const o of it.others) badges.appendChild(el("span", o.reviewer + ": " + o.action + (o.label ? " → " + o.label : ""), "badge other"));
   d.appendChild(badges);
@@ -195,11 +203,11 @@ function targets() {
 
 // --- decisions --------------------------------------------------------------
 
-function isTodo(it) { return it.state === "pending" || (it.state === "second" && !it.mine); }
+function isTodo(it) { return it.state === V.PENDING || (it.state === V.SECOND && !it.mine); }
 
 function count(it, sign) {
   state.counts[it.state] = (state.counts[it.state] || 0) + sign;
-  if (isTodo(it)) state.counts.todo = (state.counts.todo || 0) + sign;
+  if (isTodo(it)) state.counts[V.TODO] = (state.counts[V.TODO] || 0) + sign;
 }
 
 function applyRows(rows) {
@@ -225,7 +233,7 @@ async function decide(action, label, newItem) {
     const data = await api("/api/decide", body);
     state.undo.push(data.batch);
     applyRows(data.items);
-    const conflicts = data.items.filter((r) => r.state === "conflict").length;
+    const conflicts = data.items.filter((r) => r.state === V.CONFLICT).length;
     say("Saved: " + action + (label ? " → " + label : "") + (ids.length > 1 ? " (" + ids.length + " photos)" : "")
       + (conflicts ? " · " + conflicts + " in conflict with another reviewer" : ""));
     if (ids.length === 1 && !state.selected.size) move(1, false);
@@ -292,7 +300,7 @@ function movePicker(step) {
   for (let i = 0; i < lis.length; i++) lis[i].classList.toggle("active", i === picker.active);
 }
 
-function pick(label, isNew) { closePicker(); decide("relabel", label, isNew); }
+function pick(label, isNew) { closePicker(); decide(V.RELABEL, label, isNew); }
 
 // --- detail -----------------------------------------------------------------
 
@@ -346,15 +354,15 @@ function renderDetail() {
   $("verdict").textContent = (d.label_verdict || "-") + (d.label_prob !== null && d.label_prob !== undefined ? " · p(claimed)=" + Number(d.label_prob).toFixed(3) : "") + (d.label_rank ? " · rank " + d.label_rank : "");
   const who = [];
   if (q.mine) who.push(el("li", "you (" + state.session.reviewer + "): " + q.mine.action + (q.mine.label ? " → " + q.mine.label : "")));
-  for (const o of q.others) who.push(el("li", o.reviewer + ": " + o.action + (o.label ? " → " + o.label : "") + " (" + o.decided_at + ")", q.state === "conflict" ? "conflict" : ""));
-  if (q.state === "conflict") who.push(el("li", "conflict: the reviewers disagree; nothing was overwritten", "conflict"));
+  for (const o of q.others) who.push(el("li", o.reviewer + ": " + o.action + (o.label ? " → " + o.label : "") + " (" + o.decided_at + ")", q.state === V.CONFLICT ? "disputed" : ""));
+  if (q.state === V.CONFLICT) who.push(el("li", V.CONFLICT + ": the reviewers disagree; nothing was overwritten", "disputed"));
   $("decisions").replaceChildren(...(who.length ? who : [el("li", "nobody yet")]));
   $("topk").replaceChildren(...(d.topk || []).slice(0, 5).map((t) => el("li", t.label + " — " + Number(t.score).toFixed(3))));
   $("reasons").replaceChildren(...(d.reasons || []).map((r) => el("li", r)));
   const texts = (d.text_regions || []).filter((r) => r && r.text);
   $("texts").replaceChildren(...(texts.length ? texts.map((r) => el("li", r.text + (r.pii_types && r.pii_types.length ? "  [" + r.pii_types.join(", ") + "]" : ""))) : [el("li", "none")]));
   const rows = [];
-  for (const k of ["sharpness", "brightness", "dark_fraction", "bright_fraction", "contrast", "noise", "megapixels", "short_side", "width", "height"]) {
+  for (const k of V.measures) {
     if (d[k] === null || d[k] === undefined) continue;
     const tr = el("tr"); tr.appendChild(el("th", k)); tr.appendChild(el("td", typeof d[k] === "number" ? +d[k].toFixed(3) : d[k])); rows.push(tr);
   }
@@ -395,9 +403,9 @@ function gridKey(e) {
     if (it) { if (state.selected.has(it.image_id)) state.selected.delete(it.image_id); else state.selected.add(it.image_id); }
     state.anchor = state.cursor;
     renderMarks();
-  } else if (k === "a") decide("accept");
-  else if (k === "r") decide("reject");
-  else if (k === "p") decide("pending");
+  } else if (k === "a") decide(V.ACCEPT);
+  else if (k === "r") decide(V.REJECT);
+  else if (k === "p") decide(V.PENDING);
   else if (k === "l") { e.preventDefault(); openPicker(); }
   else if (k === "u") undo();
   else if (k === "Enter") openDetail(state.cursor);
@@ -408,7 +416,7 @@ function gridKey(e) {
   else if (k === "v" && state.session.originals) { state.original = !state.original; if (state.detail) renderPhoto(state.detail); }
   else if (/^[1-5]$/.test(k) && state.detail && state.detail.image_id === (it && it.image_id)) {
     const t = (state.detail.topk || [])[Number(k) - 1];
-    if (t) { state.selected.clear(); decide("relabel", t.label); }
+    if (t) { state.selected.clear(); decide(V.RELABEL, t.label); }
   }
 }
 
@@ -424,9 +432,16 @@ function fillSelect(select, values) {
   for (const v of values) { const o = el("option", v); o.value = v; select.appendChild(o); }
 }
 
+function fillMenu(select, choices) {  // [value, title] pairs; the first is the default
+  for (const [v, title] of choices) { const o = el("option", title); o.value = v; select.appendChild(o); }
+}
+
 async function start() {
   try { state.session = await api("/api/session"); } catch (e) { say("Could not start: " + e.message); return; }
+  V = state.session.vocabulary;
   $("who").textContent = "reviewer: " + state.session.reviewer;
+  fillMenu($("f-show"), V.shows);
+  fillMenu($("f-sort"), V.sorts);
   fillSelect($("f-reason"), state.session.facets.reasons);
   fillSelect($("f-verdict"), state.session.facets.verdicts);
   fillSelect($("f-country"), state.session.facets.countries);
@@ -435,9 +450,9 @@ async function start() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("accept").addEventListener("click", () => decide("accept"));
-  $("reject").addEventListener("click", () => decide("reject"));
-  $("pending").addEventListener("click", () => decide("pending"));
+  $("accept").addEventListener("click", () => decide(V.ACCEPT));
+  $("reject").addEventListener("click", () => decide(V.REJECT));
+  $("pending").addEventListener("click", () => decide(V.PENDING));
   $("relabel").addEventListener("click", openPicker);
   $("undo").addEventListener("click", undo);
   $("prev-page").addEventListener("click", () => page(-1));
