@@ -90,6 +90,11 @@ def masked_text(regions: Any) -> str:
     return " | ".join(parts)[:MAX_TEXT]
 
 
+def shown_reasons(reasons: Any, path: str | None) -> list[str]:
+    """A row's reasons as the shared report quotes them: file paths masked."""
+    return [without_paths(r, path) for r in as_list(reasons)]
+
+
 def example(row: Mapping[str, Any], base: Path | str | None, px: int) -> dict[str, Any]:
     """What one example figure shows (template ``ex``)."""
     src, why = thumbnail(row, base, px)
@@ -101,7 +106,7 @@ def example(row: Mapping[str, Any], base: Path | str | None, px: int) -> dict[st
         "label": row.get(S.LABEL),
         "pred": row.get(S.PRED_LABEL),
         "decision": row.get(S.DECISION),
-        "reasons": [without_paths(r, row.get(S.PATH)) for r in as_list(row.get(S.REASONS))],
+        "reasons": shown_reasons(row.get(S.REASONS), row.get(S.PATH)),
         # an unverified photo may hold PII the detector missed: quote none of its text
         "text": "" if withheld else masked_text(row.get(S.TEXT_REGIONS)),
     }

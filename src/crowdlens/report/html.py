@@ -30,7 +30,7 @@ from crowdlens.io.results import read_results, results_path
 from crowdlens.params import Each, Interval, NonEmpty, Params, Satisfies, validate
 from crowdlens.report import plots
 from crowdlens.report.examples import as_list as _list
-from crowdlens.report.examples import example
+from crowdlens.report.examples import example, shown_reasons
 from crowdlens.report.redact import without_paths
 from crowdlens.stages.decide import reason_kind
 
@@ -165,7 +165,9 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
         ctx["decisions"] = counts
         ctx["plots"]["decisions"] = plots.bar_chart(counts, "Photos by decision")
     if S.REASONS in cols:
-        reasons = _shareable_reasons(df).explode().dropna()
+        paths = df[S.PATH] if S.PATH in cols else [None] * len(df)
+        shown = [shown_reasons(rs, p) for rs, p in zip(df[S.REASONS], paths)]
+        reasons = df.assign(**{S.REASONS: shown})[S.REASONS].explode().dropna()
         if len(reasons):
             kinds = _counts(reasons.map(reason_kind))
             ctx["reason_kinds"] = kinds
@@ -184,18 +186,6 @@ def build_context(df: pd.DataFrame, base: Path | str | None, cfg: ReportConfig) 
         ]
         ctx["n_errors"] = len(errs)
     return ctx
-
-
-def _shareable_reasons(df: pd.DataFrame) -> pd.Series:
-    """Each row's reasons with file paths masked (a decode error quotes the path)."""
-    import pandas as pd
-
-    paths = df[S.PATH] if S.PATH in df.columns else pd.Series(None, index=df.index)
-    return pd.Series(
-        [[without_paths(r, p) for r in _list(rs)] for rs, p in zip(df[S.REASONS], paths)],
-        index=df.index,
-        dtype=object,
-    )
 
 
 def _label_section(df: pd.DataFrame, cfg: ReportConfig, ctx: dict[str, Any]) -> None:
