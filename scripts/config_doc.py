@@ -36,7 +36,7 @@ def commands() -> list[tuple[str, dict[str, type]]]:
     }
     return [
         ("moderate", moderate),
-        ("train", {"train": TrainConfig, "spark": SparkConfig}),
+        ("train", {"train": TrainConfig, "ingest": moderate["ingest"], "spark": SparkConfig}),
         ("review", {"review": ReviewConfig}),
         ("release", {"release": ReleaseConfig}),
     ]
