@@ -70,3 +70,39 @@ def test_compute_features_runs_through_the_row_layer(spark, photos, monkeypatch)
                 atol=1e-5,
             )
     assert feats[S.EMBEDDING].iloc[3] is None
+
+
+def test_augmented_views_are_the_same_for_the_same_photo_and_view(shared_data):
+    """Tail mode's extra training views: drawn per (view, photo path), so every worker and
+    every run computes the same view whatever the batch or its order."""
+    paths = [str(p) for p in sorted((shared_data / "train").rglob("Banana/*.jpg"))[:3]]
+    rows = [{S.PATH: p} for p in paths]
+
+    def view(augment, order=rows):
+        out = embed_rows(order, "efficientnet_lite0", flip=False, augment=augment)
+        return {r[S.PATH]: np.asarray(o[S.EMBEDDING]) for r, o in zip(order, out)}
+
+    first, again, reordered = view(0), view(0), view(0, rows[::-1])
+    other, plain = view(1), view(None)
+    for p in paths:
+        np.testing.assert_array_equal(first[p], again[p])
+        np.testing.assert_array_equal(first[p], reordered[p])
+        assert not np.allclose(first[p], other[p], atol=1e-3)  # another draw
+        assert not np.allclose(first[p], plain[p], atol=1e-3)  # not the evaluation crop
+
+
+@pytest.mark.spark
+def test_feature_views_appends_augmented_views_and_caches_each(spark, photos, tmp_path):
+    from crowdlens.training.head import feature_views
+
+    cache = tmp_path / "cache"
+    views, table = feature_views(
+        spark, photos, ["efficientnet_lite0"], cache=cache, augment_views=2
+    )
+    assert len(views) == 4 and all(v.shape == (4, 1280) for v in views)
+    assert list(table[S.STATUS]) == [S.STATUS_OK] * 3 + [S.STATUS_ERROR]
+    assert all(not v[3].any() for v in views)  # the broken photo: zeros in every view
+    assert len(list(cache.glob("*.parquet"))) == 3  # photo + mirror, then one per augmented view
+    plain, _ = feature_views(spark, photos, ["efficientnet_lite0"], cache=cache)
+    assert len(plain) == 2
+    np.testing.assert_array_equal(plain[0], views[0])

@@ -34,7 +34,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "finetune": {"epochs": 8, "lr": 0.01, "batch_size": 32, "warmup_epochs": 1.0},
     "scratch": {"epochs": 40, "lr": 0.05, "batch_size": 32, "warmup_epochs": 1.0},
     # tail (issue #12): the last block of Lite2 on cached activations (docs/training.md)
-    "tail": {"backbone": "efficientnet_lite2", "epochs": 5, "lr": 0.01, "batch_size": 64},
+    "tail": {"backbone": "efficientnet_lite2", "epochs": 2, "lr": 0.01, "batch_size": 64},
 }
 for _mode, _defaults in MODE_DEFAULTS.items():
     _defaults.setdefault("backbone", "inception_v1" if _mode == "scratch" else "efficientnet_lite0")
@@ -83,6 +83,7 @@ class TrainConfig:
     tail_shift: int = 1  # tail mode: random shift of the activation map (cells) in training
     tail_cv_folds: int = 2  # tail mode: folds of the (costly) CV for temperature and thresholds
     tail_tta: bool = False  # tail mode: export flip TTA (measured no better, twice the cost)
+    tail_aug_views: int = 4  # tail mode: augmented training views per photo beside photo + mirror
 
     PARAMS: ClassVar[Params] = {
         "mode": Options(MODES),
@@ -108,6 +109,7 @@ class TrainConfig:
         "tail_blocks": Interval(int, 1, None),
         "tail_shift": Interval(int, 0, None, note="0 = off"),
         "tail_cv_folds": Interval(int, 2, None),
+        "tail_aug_views": Interval(int, 0, None, note="0 = the photo and its mirror only"),
         "label_column": NonEmpty("column name"),
     }
 

@@ -51,8 +51,18 @@ def _backbone(name: str) -> Any:
     return create_model(name, pretrained=True, num_classes=0).eval()
 
 
+#: The augmentation of tail mode's extra training views (``augment`` in
+#: :func:`embed_rows`): random-resized crop of 35-100 % of the photo, mirror
+#: with probability 0.5, brightness/contrast/saturation jitter of 20 %.
+VIEW_AUGMENT_SCALE = (0.35, 1.0)
+
+
 def embed_rows(
-    rows: Sequence[Mapping[str, Any]], backbone: str, flip: bool, trunk_blocks: int = 0
+    rows: Sequence[Mapping[str, Any]],
+    backbone: str,
+    flip: bool,
+    trunk_blocks: int = 0,
+    augment: int | None = None,
 ) -> list[dict[str, Any]]:
     """Pure per-batch helper: rows with a photo ``path`` -> one row of features each.
 
@@ -61,14 +71,24 @@ def embed_rows(
     the backbone's ``forward_features`` on the good ones in one batch; with
     ``trunk_blocks`` > 0, the flattened activations after that many blocks
     instead (:func:`crowdlens.training.tail.trunk_activations`, ``tail`` mode).
+
+    ``augment`` (a view number): a randomly augmented view instead of the
+    evaluation crop (:data:`VIEW_AUGMENT_SCALE`), drawn from a generator seeded
+    by the view number and the photo's path, so the same view of the same
+    photo is the same on every worker and every run.
     """
+    import zlib
+    from dataclasses import replace
+
     import torch
 
     from crowdlens.decode import DecodeError
-    from crowdlens.models.preprocess import load_image, preprocess
+    from crowdlens.models.preprocess import Augment, load_image, preprocess
 
     model = _backbone(backbone)
     spec = model.pretrained_cfg.preprocess
+    if augment is not None:
+        spec = replace(spec, augment=Augment(scale=VIEW_AUGMENT_SCALE))
     n = len(rows)
     status: list[str] = [S.STATUS_OK] * n
     error: list[str | None] = [None] * n
@@ -78,7 +98,11 @@ def embed_rows(
         try:
             with open(path, "rb") as f:
                 image = load_image(f.read(), spec)
-            arrays.append(preprocess(image, spec))
+            if augment is None:
+                arrays.append(preprocess(image, spec))
+            else:
+                rng = np.random.default_rng([augment, zlib.crc32(str(path).encode("utf-8"))])
+                arrays.append(preprocess(image, spec, train=True, rng=rng))
             good.append(i)
         except (DecodeError, OSError) as exc:
             status[i], error[i] = S.STATUS_ERROR, str(exc)
@@ -104,8 +128,16 @@ def embed_rows(
     return [dict(zip(EMBED_COLUMNS, values, strict=True)) for values in columns]
 
 
-def _cache_key(paths: Sequence[str], backbone: str, flip: bool, trunk_blocks: int = 0) -> str:
+def _cache_key(
+    paths: Sequence[str],
+    backbone: str,
+    flip: bool,
+    trunk_blocks: int = 0,
+    augment: int | None = None,
+) -> str:
     key: list[Any] = [backbone, flip, sorted(paths)] + ([trunk_blocks] if trunk_blocks else [])
+    if augment is not None:
+        key += ["augment", augment, list(VIEW_AUGMENT_SCALE)]
     return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:16]
 
 
@@ -118,6 +150,7 @@ def compute_features(
     flip: bool = False,
     photos_per_partition: int = 32,
     trunk_blocks: int = 0,
+    augment: int | None = None,
 ) -> pd.DataFrame:
     """``table`` (path, label, ...) plus status, error, embedding, embedding_flip.
 
@@ -125,7 +158,7 @@ def compute_features(
     (:func:`crowdlens.spark.rows.map_batches`) and cached under ``cache`` as
     Parquet (reused when the same photos and backbone come again).
     ``trunk_blocks`` > 0: the trunk's activations instead of the pooled
-    features (see :func:`embed_rows`).
+    features (see :func:`embed_rows`); ``augment``: an augmented view (ditto).
     """
     from functools import partial
 
@@ -135,7 +168,7 @@ def compute_features(
 
     target: Path | None = None
     if cache is not None:
-        key = _cache_key(list(table[S.PATH]), backbone, flip, trunk_blocks)
+        key = _cache_key(list(table[S.PATH]), backbone, flip, trunk_blocks, augment)
         target = Path(cache) / f"{backbone}-{key}.parquet"
         if target.exists():
             log.info("features from cache %s", target)
@@ -145,7 +178,9 @@ def compute_features(
     df = spark.createDataFrame(table[[S.PATH]]).repartition(parts)
     df = map_batches(
         df,
-        partial(embed_rows, backbone=backbone, flip=flip, trunk_blocks=trunk_blocks),
+        partial(
+            embed_rows, backbone=backbone, flip=flip, trunk_blocks=trunk_blocks, augment=augment
+        ),
         [S.PATH],
         EMBED_COLUMNS,
         name="train_embed",
@@ -238,47 +273,53 @@ def feature_views(
     *,
     cache: str | Path | None = None,
     trunk_blocks: int = 0,
+    augment_views: int = 0,
 ) -> tuple[list[np.ndarray], pd.DataFrame]:
-    """Features of ``table``'s photos as two views (the photo, its mirror image).
+    """Features of ``table``'s photos as views: the photo, its mirror image, augmented views.
 
     ``trunk_blocks`` > 0: flattened trunk activations instead (``tail`` mode).
+    ``augment_views``: that many randomly augmented views after the first two
+    (see :func:`embed_rows`; tail mode trains on them).
     Each view concatenates the features of every backbone in ``backbones``
-    (computed on Spark, cached per backbone). Returns ``[centre, flip]``
-    ``[n, sum of feature dims]`` (zeros for photos that failed to decode) and
+    (computed on Spark, cached per backbone and view). Returns the views, each
+    ``[n, sum of feature dims]`` (zeros for photos that failed to decode), and
     ``table`` with ``status`` and ``error`` (the first backbone's reason).
     """
     if table.empty:
         raise CrowdlensError("No photos to compute features of.")
-    centre: list[np.ndarray] = []
-    flip: list[np.ndarray] = []
+    sinks: list[list[np.ndarray]] = [[] for _ in range(2 + augment_views)]
     out = table.copy()
     ok = np.ones(len(table), dtype=bool)
+    photos = table[[S.PATH]].drop_duplicates()
     for name in backbones:
-        feats = compute_features(
-            spark,
-            table[[S.PATH]].drop_duplicates(),
-            name,
-            cache=cache,
-            flip=True,
-            trunk_blocks=trunk_blocks,
-        )
-        feats = table[[S.PATH]].merge(feats, on=S.PATH, how="left")
-        good = (feats[S.STATUS] == S.STATUS_OK).to_numpy()
-        if name == backbones[0]:
-            out[S.STATUS] = feats[S.STATUS].fillna(S.STATUS_ERROR).to_numpy()
-            out[S.ERROR] = feats[S.ERROR].to_numpy()
-        ok &= good
-        dim = len(next(v for v, g in zip(feats[S.EMBEDDING], good) if g)) if good.any() else 1
-        for column, sink in ((S.EMBEDDING, centre), (S.EMBEDDING_FLIP, flip)):
-            sink.append(
-                np.stack(
-                    [v if g else np.zeros(dim, np.float32) for v, g in zip(feats[column], good)]
-                )
+        runs = [(None, (S.EMBEDDING, S.EMBEDDING_FLIP))]
+        runs += [(v, (S.EMBEDDING,)) for v in range(augment_views)]
+        columns: list[pd.Series] = []
+        for augment, wanted in runs:
+            feats = compute_features(
+                spark,
+                photos,
+                name,
+                cache=cache,
+                flip=augment is None,
+                trunk_blocks=trunk_blocks,
+                augment=augment,
             )
+            feats = table[[S.PATH]].merge(feats, on=S.PATH, how="left")
+            good = (feats[S.STATUS] == S.STATUS_OK).to_numpy()
+            if name == backbones[0] and augment is None:
+                out[S.STATUS] = feats[S.STATUS].fillna(S.STATUS_ERROR).to_numpy()
+                out[S.ERROR] = feats[S.ERROR].to_numpy()
+            ok &= good
+            columns += [feats[c] for c in wanted]
+        for sink, column in zip(sinks, columns, strict=True):
+            sink.append(_dense(column, ok))
     out.loc[~ok & (out[S.STATUS] == S.STATUS_OK), S.ERROR] = "features could not be computed"
     out.loc[~ok, S.STATUS] = S.STATUS_ERROR
-    views = [
-        np.concatenate(centre, axis=1).astype(np.float32),
-        np.concatenate(flip, axis=1).astype(np.float32),
-    ]
-    return views, out
+    return [np.concatenate(sink, axis=1).astype(np.float32) for sink in sinks], out
+
+
+def _dense(column: pd.Series, good: np.ndarray) -> np.ndarray:
+    """A column of feature vectors as ``[n, dim]``, zeros where not ``good``."""
+    dim = len(next(v for v, g in zip(column, good) if g)) if good.any() else 1
+    return np.stack([v if g else np.zeros(dim, np.float32) for v, g in zip(column, good)])

@@ -53,18 +53,20 @@ def labelled_views(
     cfg: TrainConfig,
     work: Path,
     trunk_blocks: int = 0,
+    augment_views: int = 0,
 ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
     """(train views, targets, val views, val targets, val rows used) of the decodable photos.
 
     Features (or, with ``trunk_blocks``, trunk activations) of ``cfg.backbone``
-    for each photo and its mirror image, cached under ``cfg.features_cache``.
+    for each photo and its mirror image, cached under ``cfg.features_cache``;
+    the training photos also get ``augment_views`` augmented views.
     """
     from crowdlens.training.head import feature_views
 
     assert cfg.backbone is not None
     cache = cfg.features_cache or str(work / "features")
     kw = {"cache": cache, "trunk_blocks": trunk_blocks}
-    views, train_t = feature_views(spark, train, [cfg.backbone], **kw)
+    views, train_t = feature_views(spark, train, [cfg.backbone], augment_views=augment_views, **kw)
     xs, y, _ = usable(views, train_t, labels)
     if len(y) == 0:
         raise CrowdlensError("No training photo could be decoded: nothing to train on.")

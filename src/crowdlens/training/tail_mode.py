@@ -104,8 +104,9 @@ def fit_tail(
     shape = trunk_shape(base, trunk_blocks)
     # No dropout: the classifier starts from a ridge fit that a rescaled feature would break.
     tail = make_tail(base, trunk_blocks, shape, n_classes, shift=cfg.tail_shift, dropout=0.0)
-    feats = stack_views([pooled_features(tail, v) for v in views])
-    set_linear(tail.fc, *raw_ridge(feats, np.tile(y, len(views)), n_classes, cfg.l2))
+    # The classifier starts from a ridge fit on the photo and its mirror image.
+    feats = stack_views([pooled_features(tail, v) for v in views[:2]])
+    set_linear(tail.fc, *raw_ridge(feats, np.tile(y, min(2, len(views))), n_classes, cfg.l2))
     head = list(tail.fc.parameters())
     body = [p for n, p in tail.named_parameters() if not n.startswith("fc.")]
     groups = [
@@ -166,7 +167,9 @@ def train_tail(
     base = create_model(cfg.backbone, pretrained=True, num_classes=0).eval()
     k = trunk_blocks_for(base, cfg.tail_blocks)
     t0 = time.perf_counter()
-    xs, y, vx, vy, val_rows = labelled_views(spark, train, val, labels, cfg, work, k)
+    xs, y, vx, vy, val_rows = labelled_views(
+        spark, train, val, labels, cfg, work, k, augment_views=cfg.tail_aug_views
+    )
     t_features = time.perf_counter() - t0
     t1 = time.perf_counter()
     oof = out_of_fold(base, k, xs, y, len(labels), cfg)
@@ -181,7 +184,7 @@ def train_tail(
     )
     chosen = {
         "backbone": cfg.backbone,
-        "views": "photo + mirror image in training"
+        "views": f"photo + mirror image + {cfg.tail_aug_views} augmented views in training"
         + (", flip TTA" if cfg.tail_tta else ", the photo alone at inference"),
         "trained": f"last {cfg.tail_blocks} block(s) + head conv + classifier, BatchNorm "
         f"frozen, on cached activations of the first {k} blocks; {cfg.epochs} epochs, "
