@@ -25,9 +25,9 @@ modes:
   tail      (default) the best model measured on this machine in reasonable
             time: the last block of EfficientNet-Lite2 (+ its head
             convolution and the classifier) fine-tuned with BatchNorm frozen
-            on activations of the frozen trunk, computed once per photo and
-            its mirror image on Spark (cached); flip test-time augmentation in
-            the exported network; the softmax temperature and the
+            on activations of the frozen trunk, computed once on Spark
+            (cached) for 10 views of each photo: the photo, its mirror image
+            and 8 augmented views (tail_aug_views); the softmax temperature and the
             label-verdict thresholds are fitted by cross-validation of the
             same recipe on the training photos (docs/training.md)
   probe     Lite2 features of each photo and its mirror image, a ridge probe

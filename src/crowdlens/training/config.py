@@ -83,7 +83,7 @@ class TrainConfig:
     tail_shift: int = 1  # tail mode: random shift of the activation map (cells) in training
     tail_cv_folds: int = 2  # tail mode: folds of the (costly) CV for temperature and thresholds
     tail_tta: bool = False  # tail mode: export flip TTA (measured no better, twice the cost)
-    tail_aug_views: int = 4  # tail mode: augmented training views per photo beside photo + mirror
+    tail_aug_views: int = 8  # tail mode: augmented training views per photo beside photo + mirror
 
     PARAMS: ClassVar[Params] = {
         "mode": Options(MODES),
