@@ -115,15 +115,12 @@ def make_phone_photos(n: int, megapixels: float, notes: int, seed: int, remake: 
 
 
 def run_moderate(
-    cluster, manifest: Path, text: bool, out: Path, arrow_batch: int = 0
+    cluster, manifest: Path, text: bool, out: Path, conf: dict[str, str] | None = None
 ) -> dict[str, float]:
     """One ``crowdlens moderate`` on the cluster; job seconds and the executor's peak memory."""
     config = out.with_suffix(".toml")
-    spark = (
-        f'[spark.conf]\n"spark.sql.execution.arrow.maxRecordsPerBatch" = "{arrow_batch}"\n'
-        if arrow_batch
-        else ""
-    )
+    spark = "".join(f'"{k}" = "{v}"\n' for k, v in (conf or {}).items())
+    spark = f"[spark.conf]\n{spark}" if spark else ""
     config.write_text(
         f"write_report = false\n[text]\nenabled = {'true' if text else 'false'}\n"
         f'[model]\nbundle = "{bundle_path()}"\n'
@@ -136,14 +133,32 @@ def run_moderate(
     if not m:
         sys.exit(f"cannot find the summary line in:\n{stdout}")
     n, seconds = int(m.group(1)), float(m.group(2))
+    _check_results(out, text)
     return {"photos": n, "seconds": seconds, "photos_per_s": n / seconds,
             "executor_peak_mb": run["executor_peak_mb"], "cpu_s": run["executor_cpu_s"]}  # fmt: skip
 
 
-def _timed(costs: dict[str, float], step: str, fn: Callable[..., object], *args: object):
-    """``fn(*args)``, adding its CPU seconds (all threads of this process) to ``costs[step]``."""
+def _check_results(out: Path, text: bool) -> None:
+    """Stop when a run measured failures: a photo the text stage could not read is cheap."""
+    import pandas as pd
+
+    from crowdlens import schema as S
+
+    df = pd.read_parquet(out / "results.parquet")
+    failed = df[df[S.TEXT_ERROR].notna()] if text else df.iloc[:0]
+    if len(failed) or not (df[S.STATUS] == S.STATUS_OK).all():
+        sys.exit(f"{out.name}: {len(failed)} text errors, {int((df[S.STATUS] != S.STATUS_OK).sum())} "
+                 f"photos not ok (first: {failed[S.TEXT_ERROR].head(1).tolist()}); nothing measured")  # fmt: skip
+    if text:
+        print(f"{out.name}: {int(df[S.HAS_TEXT].sum())} of {len(df)} photos with text, "
+              f"{int(df[S.PII_TYPES].map(len).gt(0).sum())} with personal data")  # fmt: skip
+
+
+def _timed(costs: dict[str, float], step: str, fn: Callable[..., object], *args, **kwargs):
+    """``fn(*args, **kwargs)``, adding its CPU seconds (all threads of this process) to
+    ``costs[step]``."""
     t0 = time.process_time()
-    value = fn(*args)
+    value = fn(*args, **kwargs)
     costs[step] = costs.get(step, 0.0) + time.process_time() - t0
     return value
 
@@ -161,15 +176,19 @@ class _Lines:
 def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool]:
     """CPU seconds of each step for one photo, and whether it passed the text gate.
 
-    With ``read_gate_boxes`` (the default) the gate's boxes are recognised
-    directly and detection costs nothing more; without it, the reader
-    detects again at ``ocr_max_side`` (recognition = full read - detection).
+    The steps as ``moderate`` runs them: the decode stage decodes once at the
+    reduced size quality and model need (``shared_size``) and they read that
+    copy; the text stage decodes full resolution and its gate shrinks that.
+    With ``read_gate_boxes`` (the default) the gate's boxes are
+    recognised directly and detection costs nothing more; without it, the
+    reader detects again at ``ocr_max_side`` (recognition = full read - detection).
     """
     import numpy as np
 
     from crowdlens import schema as S
-    from crowdlens.decode import decode_image
+    from crowdlens.decode import decode_image, unpack_pixels
     from crowdlens.models.predict import predict_contents
+    from crowdlens.stages.decode import decode_row
     from crowdlens.stages.quality import assess_photo
     from crowdlens.text.photo import read_photo
     from crowdlens.text.redact import redact, save_clean
@@ -177,11 +196,15 @@ def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool]
     c: dict[str, float] = dict.fromkeys(("detection", "recognition", "PII", "redaction"), 0.0)
     cfg, ocr = parts["text"], parts["ocr"]
     data = _timed(c, "read", p.read_bytes)
-    decoded = _timed(c, "decode", decode_image, data)
+    row = _timed(c, "decode (shared copy)", decode_row, data, None, 1 << 62,
+                 draft_size=parts["share"], share=True)  # fmt: skip
+    shared = unpack_pixels(row[S.PIXELS], row[S.PIXELS_SIZE])
+    _timed(c, "quality", assess_photo, None, S.STATUS_OK, row[S.WIDTH], row[S.HEIGHT],
+           parts["quality"], None, shared)  # fmt: skip
+    _timed(c, "model", predict_contents, [None], parts["bundle"], parts["inference"],
+           images=[shared])  # fmt: skip
+    decoded = _timed(c, "text: full decode", decode_image, data)
     rgb = np.asarray(decoded.image)
-    _timed(c, "quality", assess_photo, data, S.STATUS_OK, decoded.width, decoded.height,
-           parts["quality"])  # fmt: skip
-    _timed(c, "model", predict_contents, [data], parts["bundle"], parts["inference"])
     boxes = _timed(c, "gate", parts["gate"].find, rgb)
     if len(boxes):
         if cfg.read_gate_boxes:
@@ -203,17 +226,20 @@ def stage_costs(photos: Sequence[Path], det_int8: bool = True) -> dict[str, floa
     from crowdlens.models.predict import InferenceConfig
     from crowdlens.models.runtime import get_bundle
     from crowdlens.quality.config import QualityConfig
+    from crowdlens.stages.decode import shared_size
     from crowdlens.text.config import TextConfig
     from crowdlens.text.gate import get_gate
     from crowdlens.text.ocr import get_ocr
     from crowdlens.text.pii import get_analyzer
 
     cfg = TextConfig(threads=1, det_int8=det_int8)
+    inference = InferenceConfig(bundle=str(bundle_path()), threads=1, batch_size=1)
     parts = {
         "text": cfg,
         "quality": QualityConfig(),
+        "share": shared_size(QualityConfig(), inference),
         "bundle": get_bundle(bundle_path()),
-        "inference": InferenceConfig(threads=1, batch_size=1),
+        "inference": inference,
         "gate": get_gate(cfg.gate_max_side, cfg.gate_box_threshold, 1, cfg.det_int8),
         "ocr": get_ocr(cfg.ocr_max_side, cfg.text_score, 1, cfg.det_box_threshold),
         "pii": get_analyzer(cfg.languages, cfg.phone_regions),
@@ -302,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0,
         help="also run text on with the photos repeated N times (memory 1x vs Nx)",
     )
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Spark setting for the moderate runs (repeatable)")  # fmt: skip
     ap.add_argument("--only-text", action="store_true", help="skip the text-off run")  # fmt: skip
     ap.add_argument("--no-cluster", dest="cluster", action="store_false",
                     help="only the per-stage table")  # fmt: skip
@@ -318,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if a.cluster:
         from crowdlens.spark.standalone import StandaloneCluster
 
+        conf = dict(c.split("=", 1) for c in a.conf)
+        if a.arrow_batch:
+            conf["spark.sql.execution.arrow.maxRecordsPerBatch"] = str(a.arrow_batch)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             manifest = write_manifest(photos, work / "manifest.csv")
@@ -325,19 +356,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                 runs = {}
                 if not a.only_text:
                     runs["without text"] = run_moderate(
-                        cluster, manifest, False, work / "notext", a.arrow_batch
+                        cluster, manifest, False, work / "notext", conf
                     )
-                runs["with text"] = run_moderate(
-                    cluster, manifest, True, work / "text", a.arrow_batch
-                )
+                runs["with text"] = run_moderate(cluster, manifest, True, work / "text", conf)
                 if a.times:
                     many = write_manifest(photos, work / "many.csv", copies=a.times)
                     if not a.only_text:
                         runs[f"without text, {a.times}x"] = run_moderate(
-                            cluster, many, False, work / "many-notext", a.arrow_batch
+                            cluster, many, False, work / "many-notext", conf
                         )
                     runs[f"with text, {a.times}x"] = run_moderate(
-                        cluster, many, True, work / "many", a.arrow_batch
+                        cluster, many, True, work / "many", conf
                     )
         print("\n| run | photos | job s | photos/s | executor CPU s | executor peak MB |\n"
               "|---|---|---|---|---|---|")  # fmt: skip

@@ -273,6 +273,25 @@ def inside(poly: list[list[float]], point: np.ndarray) -> bool:
     return cv2.pointPolygonTest(contour, (float(point[0]), float(point[1])), False) >= 0
 
 
+def as_read(photo: Image.Image, jpeg: bool, shared: int) -> tuple[Image.Image, Image.Image | None]:
+    """The photo as the pipeline holds it: decoded from a JPEG file (q90) when ``jpeg``,
+    and with ``shared`` the decode stage's DCT-reduced copy for that size (else None)."""
+    if not (jpeg or shared):
+        return photo, None
+    import io
+
+    from crowdlens.decode import decode_image, within_twice
+
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+    full = decode_image(data).image
+    if not shared:
+        return full, None
+    size = (shared, shared)
+    return full, within_twice(decode_image(data, draft_size=size).image, size)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=30, help="photos to generate")
@@ -294,6 +313,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--gate-side", type=int, help="gate_max_side (default: TextConfig's)")
     parser.add_argument("--fp32", action="store_true", help="the wheel's fp32 detector, not int8")
+    parser.add_argument(
+        "--jpeg", action="store_true", help="read each photo from a JPEG (q90), as the pipeline"
+    )
+    parser.add_argument(
+        "--shared",
+        type=int,
+        default=0,
+        metavar="SIZE",
+        help="--jpeg, and the gate detects on the decode stage's DCT-reduced copy for SIZE "
+        "(512 when quality and model run) where it is large enough (measured, not adopted: "
+        "docs/benchmarks.md)",
+    )
     parser.add_argument("--save", type=Path, help="folder to save generated + redacted photos")
     args = parser.parse_args(argv)
     if args.quick:
@@ -332,11 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     gate_passed = verified = withheld = strengthened = 0
     misses: list[str] = []
     for k, (photo, items) in enumerate(photos):
+        photo, small = as_read(photo, args.jpeg, args.shared)
+        if small is not None and max(small.size) < min(cfg.gate_max_side, max(photo.size)):
+            small = None  # smaller than what the gate would shrink the photo to
+        small = None if small is None else np.asarray(small)
         rgb = np.asarray(photo)
         has_pii = any(it.secret for it in items)
         if not args.skip_gate:
             t0 = time.perf_counter()
-            gated = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
+            gated = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=gate, small=small)
             if gated.cover:
                 redact(photo, gated.cover, cfg.redact_mode)
             t_gate += time.perf_counter() - t0
@@ -394,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"photos: {n} (long side {args.side} px), items: {n_items}, ONNX threads: {args.threads}, "
           f"gate {cfg.gate_max_side} px, detector {'int8' if cfg.det_int8 else 'fp32'}")  # fmt: skip
+    if args.jpeg or args.shared:
+        print(f"read from JPEG q90; gate on the decode stage's copy: "
+              f"{f'{args.shared} px draft' if args.shared else 'no'}")  # fmt: skip
     print(f"text detection recall:            {ratio(detected, n_items)}")
     if not args.skip_gate:
         print(f"gate recall on photos with PII:   {ratio(pii_photos_gated_in, pii_photos)}")

@@ -6,9 +6,11 @@
 
 Each stage is a ``DataFrame -> DataFrame`` function; this module only chooses
 which run, in which order, and writes the outputs atomically. The per-photo
-stages run on the photo bytes in one pass; the photo bytes are then dropped,
-and the stages that look across photos (duplicates) or only at columns
-(decide) run on the light rows. An incremental run computes the per-photo
+stages run as steps of one Python pass (one pandas UDF, see
+:func:`crowdlens.spark.rows.run_steps`): the photo bytes and the decoded copy
+never leave the Python worker, and only light rows come back to Spark. The
+stages that look across photos (duplicates) or only at columns (decide) run
+on those light rows. An incremental run computes the per-photo
 stages for new photos only, and the cross-photo stages over everything.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +37,9 @@ from crowdlens.io.results import (
 )
 from crowdlens.pipeline_config import ModerateConfig
 from crowdlens.spark.progress import SparkProgress
-from crowdlens.stages.decode import decode_stage, shared_size
-from crowdlens.stages.read import hash_stage, read_bytes_stage
+from crowdlens.spark.rows import Step, columns_after, run_steps
+from crowdlens.stages.decode import decode_step, shared_size
+from crowdlens.stages.read import hash_stage, read_step
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -133,37 +137,62 @@ def build_results(
         todo, kept, n_expected, n_todo = _only_new(
             spark, photos.df, previous, max_bytes, photos.policy
         )
-    df = read_bytes_stage(todo, max_bytes=max_bytes, policy=photos.policy)
-    df = decode_stage(df, cfg.decode, cfg.quality, share=shared_size(cfg.quality, cfg.model))
-    df = per_photo_stages(df, cfg, out_dir=out_dir, root=photos.root)
+    steps = per_photo_steps(
+        todo.columns, cfg, max_bytes=max_bytes, policy=photos.policy, out_dir=out_dir,
+        root=photos.root,
+    )  # fmt: skip
+    df = run_steps(todo, steps, working=S.PER_PHOTO_ONLY)
     return Plan(df, photos.n_photos, photos.root, kept, n_expected, n_todo)
 
 
-def per_photo_stages(
-    df: DataFrame, cfg: ModerateConfig, *, out_dir: str | Path | None, root: str | None
-) -> DataFrame:
-    """Quality, model, text and validation: each photo on its own, from its bytes."""
+def per_photo_steps(
+    columns: Sequence[str],
+    cfg: ModerateConfig,
+    *,
+    max_bytes: int,
+    policy: InputPolicy | None,
+    out_dir: str | Path | None,
+    root: str | None,
+) -> list[Step]:
+    """Read, decode, quality, model, text and validation: each photo on its own.
+
+    They run as one Python pass (:func:`~crowdlens.spark.rows.run_steps`);
+    ``columns`` are the input table's, each step is built for the columns the
+    steps before it add.
+    """
+    steps = [
+        read_step(max_bytes, policy),
+        decode_step(cfg.decode, cfg.quality, share=shared_size(cfg.quality, cfg.model)),
+    ]
+    have = columns_after(columns_after(columns, steps[0]), steps[1])
+
+    def add(step: Step | None) -> None:
+        nonlocal have
+        if step is not None:
+            steps.append(step)
+            have = columns_after(have, step)
+
     if cfg.quality.enabled:
-        from crowdlens.stages.quality import quality_stage
+        from crowdlens.stages.quality import quality_step
 
-        df = quality_stage(df, cfg.quality)
+        add(quality_step(cfg.quality, have))
     if cfg.model.bundle:
-        from crowdlens.stages.classify import model_stage
+        from crowdlens.stages.classify import model_step
 
-        df = model_stage(df, cfg.model)
+        add(model_step(cfg.model, have))
     if cfg.text.enabled and out_dir is not None:
-        from crowdlens.stages.text import text_stage
+        from crowdlens.stages.text import text_step
 
-        df = text_stage(df, cfg.text, str(out_dir), root)
+        add(text_step(cfg.text, str(out_dir), root))
     if cfg.model.bundle:
         from crowdlens.config import replace
-        from crowdlens.stages.validate import validate_stage
+        from crowdlens.stages.validate import validate_step
 
         validate = cfg.validate
         if validate.bundle is None:
             validate = replace(validate, bundle=cfg.model.bundle)
-        df = validate_stage(df, validate)
-    return df
+        add(validate_step(validate, have))
+    return steps
 
 
 def cross_photo_stages(df: DataFrame, cfg: ModerateConfig) -> DataFrame:

@@ -10,7 +10,16 @@ import pytest
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
-from crowdlens.spark.rows import clean, map_batches, map_rows, to_rows, typed_frame
+from crowdlens.spark.rows import (
+    Step,
+    clean,
+    map_batches,
+    map_rows,
+    row_step,
+    run_steps,
+    to_rows,
+    typed_frame,
+)
 from crowdlens.spark.worker import per_worker
 
 
@@ -95,3 +104,61 @@ def test_per_worker_builds_once_per_key_and_forgets_the_oldest():
     assert built == [("a", 1), ("b", 1), ("c", 1), ("a", 1)]
     with pytest.raises(ValueError, match="maxsize"):
         per_worker(maxsize=0)(partial(load, "x"))
+
+
+def test_run_steps_feeds_later_steps_in_one_pass_and_keeps_working_columns_inside(spark):
+    # Step functions defined here ship by value to the workers (see above).
+    def _bytes(rows: list[dict]) -> list[dict]:
+        return [{S.CONTENT: r[S.IMAGE_ID].encode() * 3, S.WIDTH: 2} for r in rows]
+
+    def _size(rows: list[dict]) -> list[dict]:
+        # Sees only its own columns: the image id is not among them.
+        return [
+            {S.FILE_SIZE: len(r[S.CONTENT]) * r[S.WIDTH], S.DECISION: ",".join(sorted(r))}
+            for r in rows
+        ]
+
+    df = spark.createDataFrame([("ab",), ("xyz",)], f"{S.IMAGE_ID} string")
+    steps = [
+        Step(_bytes, (S.IMAGE_ID,), (S.CONTENT, S.WIDTH), "make"),
+        # CONTENT and WIDTH are not columns of df: the step before provides them.
+        Step(_size, (S.CONTENT, S.WIDTH), (S.FILE_SIZE, S.DECISION), "size"),
+    ]
+    out = run_steps(df, steps, working=[S.CONTENT])
+    assert out.columns == [S.IMAGE_ID, S.WIDTH, S.FILE_SIZE, S.DECISION]  # no CONTENT
+    got = {r[S.IMAGE_ID]: r for r in out.collect()}
+    assert got["ab"][S.FILE_SIZE] == 12 and got["xyz"][S.FILE_SIZE] == 18
+    assert got["ab"][S.DECISION] == f"{S.CONTENT},{S.WIDTH}"
+    # The same steps one UDF each give the same rows.
+    staged = run_steps(run_steps(df, steps[:1]), steps[1:]).drop(S.CONTENT)
+    assert sorted(staged.collect()) == sorted(out.collect())
+
+
+def test_run_steps_refuses_on_the_driver_what_no_step_provides(spark):
+    df = spark.createDataFrame([("a",)], f"{S.IMAGE_ID} string")
+    steps = [
+        row_step(dict, [S.IMAGE_ID], [S.CONTENT], name="make"),
+        row_step(dict, [S.CONTENT, S.WIDTH], [S.FILE_SIZE], name="size", hint="decode first"),
+    ]
+    with pytest.raises(CrowdlensError, match=r"size stage needs the columns \['width'\].*decode"):
+        run_steps(df, steps)
+    # Order matters: a step cannot read what a later step adds.
+    with pytest.raises(CrowdlensError, match=r"size stage needs the columns \['content', 'width'"):
+        run_steps(df, steps[::-1])
+
+
+def test_a_step_output_reaches_later_steps_as_spark_would_hand_it_over(spark):
+    def _vector(rows: list[dict]) -> list[dict]:
+        return [{S.LOGITS: np.array([0.5, 1.5], dtype=np.float32)} for _ in rows]
+
+    def _kind(rows: list[dict]) -> list[dict]:
+        return [{S.DECISION: type(r[S.LOGITS]).__name__} for r in rows]
+
+    df = spark.createDataFrame([("a",)], f"{S.IMAGE_ID} string")
+    steps = [
+        Step(_vector, (S.IMAGE_ID,), (S.LOGITS,), "vector"),
+        Step(_kind, (S.LOGITS,), (S.DECISION,), "kind"),
+    ]
+    fused = run_steps(df, steps).collect()[0]
+    staged = run_steps(run_steps(df, steps[:1]), steps[1:]).collect()[0]
+    assert fused[S.DECISION] == staged[S.DECISION] == "list"

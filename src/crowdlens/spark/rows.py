@@ -17,6 +17,12 @@ What a stage function sees (``clean`` values):
 Models a stage needs are loaded once per Python worker through
 :func:`crowdlens.spark.worker.per_worker`.
 
+Several stages run in one Python pass with :func:`run_steps`: each per-photo
+stage module also gives its work as a :class:`Step`, and the pipeline runs
+read, decode, quality, model, text and validation as one pandas UDF, so the
+photo bytes and the decoded copy never cross the JVM/Python boundary and a
+task holds one Python worker instead of one per stage.
+
 Example::
 
     def judge(row: dict) -> dict:          # pure, testable without Spark
@@ -28,6 +34,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +62,14 @@ _PANDAS_DTYPES = {
 
 def require(df: DataFrame, columns: Sequence[str], stage: str, hint: str) -> None:
     """Raise :class:`CrowdlensError` naming the ``columns`` ``df`` lacks and what to run first."""
-    missing = [c for c in columns if c not in df.columns]
+    require_columns(df.columns, columns, stage, hint)
+
+
+def require_columns(
+    available: Sequence[str], columns: Sequence[str], stage: str, hint: str
+) -> None:
+    """Like :func:`require`, against a list of column names."""
+    missing = [c for c in columns if c not in available]
     if missing:
         raise CrowdlensError(
             f"the {stage} stage needs the columns {missing}, which are missing: {hint}"
@@ -124,27 +138,140 @@ def typed_frame(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str]) -> pd
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 
 
-def apply_batch(
-    batch: pd.DataFrame,
-    fn: BatchFn,
-    outputs: Sequence[str],
-    name: str,
-    ints: Sequence[str] = (),
-) -> pd.DataFrame:
-    """Run ``fn`` on the clean rows of one batch and type its answer (the worker side)."""
-    rows = to_rows(batch, ints)
-    out = list(fn(rows))
-    if len(out) != len(rows):
-        raise RuntimeError(
-            f"the {name} stage returned {len(out)} rows for a batch of {len(rows)}: "
-            "every input row must produce exactly one output row"
-        )
-    return typed_frame(out, outputs)
-
-
 def each_row(rows: list[Row], fn: RowFn) -> list[Mapping[str, Any]]:
     """A row function as a batch function."""
     return [fn(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One per-photo stage as data: its batch function and the columns it reads and adds.
+
+    ``fn`` gets a list of rows (dicts of the ``inputs`` and of those
+    ``optional`` columns that exist when it runs) and returns one mapping per
+    row; it must be picklable (a module-level function or a
+    ``functools.partial`` of one). A missing input fails on the driver with
+    ``hint`` as the fix. Run one or several with :func:`run_steps`.
+    """
+
+    fn: BatchFn
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    name: str
+    optional: tuple[str, ...] = ()
+    hint: str = "run the stages before it first"
+
+
+def row_step(fn: RowFn, inputs: Sequence[str], outputs: Sequence[str], **options: Any) -> Step:
+    """A :class:`Step` for ``fn(row) -> mapping`` (``options``: name, optional, hint)."""
+    optional = tuple(options.pop("optional", ()))
+    return Step(
+        partial(each_row, fn=fn), tuple(inputs), tuple(outputs), optional=optional, **options
+    )
+
+
+def columns_after(columns: Sequence[str], step: Step) -> list[str]:
+    """The columns a table has once ``step`` ran on a table with ``columns``."""
+    return [*columns, *[c for c in step.outputs if c not in columns]]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A step as the workers run it (decided on the driver by :func:`_plan`)."""
+
+    fn: BatchFn
+    name: str
+    columns: tuple[str, ...]  # what its function sees
+    outputs: tuple[str, ...]
+    passed: frozenset[str]  # outputs a later step reads: cleaned as Spark would hand them over
+    done: tuple[str, ...]  # working columns no later step reads: dropped after it
+
+
+def _plan(
+    columns: Sequence[str], steps: Sequence[Step], working: Sequence[str]
+) -> tuple[list[_Planned], list[str]]:
+    """Check every step's inputs against what the table and earlier steps provide.
+
+    Returns the planned steps and the table columns the workers need.
+    """
+    available = list(columns)
+    seen: list[tuple[str, ...]] = []
+    needed: list[str] = []
+    produced: set[str] = set()
+    for step in steps:
+        require_columns(available, step.inputs, step.name, step.hint)
+        cols = tuple(dict.fromkeys([*step.inputs, *[c for c in step.optional if c in available]]))
+        needed += [c for c in cols if c in columns and c not in produced]
+        seen.append(cols)
+        available = columns_after(available, step)
+        produced |= set(step.outputs)
+    planned = []
+    for i, (step, cols) in enumerate(zip(steps, seen, strict=True)):
+        later = {c for other in seen[i + 1 :] for c in other}
+        read_here = set(cols) | set(step.outputs)
+        done = [c for c in working if c in read_here and c not in later]
+        passed = frozenset(c for c in step.outputs if c in later)
+        planned.append(_Planned(step.fn, step.name, cols, step.outputs, passed, tuple(done)))
+    return planned, list(dict.fromkeys(needed))
+
+
+def apply_steps(
+    batch: pd.DataFrame, steps: Sequence[_Planned], outputs: Sequence[str], ints: Sequence[str]
+) -> pd.DataFrame:
+    """Run the steps one after another on the clean rows of one batch (the worker side).
+
+    Each step sees its own columns; what it returns is written into the same
+    row dicts, so a later step reads it without a trip through Arrow.
+    """
+    rows = to_rows(batch, ints)
+    for step in steps:
+        out = list(step.fn([{c: row[c] for c in step.columns} for row in rows]))
+        if len(out) != len(rows):
+            raise RuntimeError(
+                f"the {step.name} stage returned {len(out)} rows for a batch of {len(rows)}: "
+                "every input row must produce exactly one output row"
+            )
+        for row, answer in zip(rows, out):
+            for c in step.outputs:
+                value = answer.get(c)
+                row[c] = clean(value) if c in step.passed else value
+            for c in step.done:  # photo bytes and copies go as soon as no step needs them
+                row.pop(c, None)
+        del out
+    return typed_frame(rows, outputs)
+
+
+def run_steps(df: DataFrame, steps: Sequence[Step], *, working: Sequence[str] = ()) -> DataFrame:
+    """Append every step's outputs, the steps run one after another in ONE Python pass.
+
+    Spark gives each pandas UDF its own Python worker and ships its columns
+    through Arrow both ways; here the photos cross once: a later step reads
+    the earlier steps' outputs from the same rows, and a column an earlier
+    step adds satisfies a later step's inputs. ``working`` columns (the photo
+    bytes, the shared decoded copy) are dropped on the worker as soon as no
+    later step reads them and never come back to Spark. An output that is
+    already a column of ``df`` replaces it in place.
+
+    Example::
+
+        df = run_steps(photos, [read_step(), decode_step(DecodeConfig())],
+                       working=[S.CONTENT, S.READ_ERROR])
+    """
+    from pyspark.sql.types import IntegralType
+
+    from crowdlens.spark.columns import add_columns
+
+    steps = list(steps)
+    if not steps:
+        return df
+    planned, inputs = _plan(df.columns, steps, working)
+    ints = [c for c in inputs if isinstance(df.schema[c].dataType, IntegralType)]
+    outputs = [c for c in dict.fromkeys(c for s in steps for c in s.outputs) if c not in working]
+    compute = partial(apply_steps, steps=planned, outputs=outputs, ints=ints)
+    name = "_".join(s.name for s in steps)
+    out = add_columns(df, compute, inputs, outputs, name=name)
+    new = [c for c in outputs if c not in df.columns]
+    return out.select(*df.columns, *new)
 
 
 def map_batches(
@@ -157,7 +284,7 @@ def map_batches(
     optional: Sequence[str] = (),
     hint: str = "run the stages before it first",
 ) -> DataFrame:
-    """Append ``outputs`` computed by ``fn`` from batches of clean rows.
+    """Append ``outputs`` computed by ``fn`` from batches of clean rows: one :class:`Step`.
 
     ``fn`` gets a list of rows (dicts of the ``inputs`` and of those
     ``optional`` columns ``df`` has) and returns one mapping per row; it must
@@ -165,17 +292,8 @@ def map_batches(
     A missing input column fails here, on the driver, with ``hint`` as the fix.
     An output that is also an input replaces it in place.
     """
-    from pyspark.sql.types import IntegralType
-
-    from crowdlens.spark.columns import add_columns
-
-    require(df, inputs, name, hint)
-    columns = list(dict.fromkeys([*inputs, *[c for c in optional if c in df.columns]]))
-    ints = [c for c in columns if isinstance(df.schema[c].dataType, IntegralType)]
-    compute = partial(apply_batch, fn=fn, outputs=list(outputs), name=name, ints=ints)
-    out = add_columns(df, compute, columns, list(outputs), name=name)
-    new = [c for c in outputs if c not in df.columns]
-    return out.select(*df.columns, *new)
+    step = Step(fn, tuple(inputs), tuple(outputs), name, tuple(optional), hint)
+    return run_steps(df, [step])
 
 
 def map_rows(

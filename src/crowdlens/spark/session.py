@@ -32,8 +32,11 @@ MALLOC_ENV = {
 
 DEFAULT_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # Photos are large rows: small Arrow batches keep worker memory flat.
-    "spark.sql.execution.arrow.maxRecordsPerBatch": "64",
+    # The per-photo stages run in one Python pass over each Arrow batch, so a
+    # batch is how many photos (bytes and decoded copy) a Python worker holds
+    # at once: 16 keeps executor memory flatter than 64 at the same CPU per
+    # photo (docs/benchmarks.md, "One Python pass").
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "16",
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
     "spark.ui.enabled": "false",

@@ -23,6 +23,7 @@ from crowdlens import schema as S
 from crowdlens.config import DecodeConfig
 from crowdlens.decode import DecodeError, decode_image
 from crowdlens.quality.config import QualityConfig
+from crowdlens.spark.rows import Step, row_step, run_steps
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -118,6 +119,30 @@ def shared_size(
     return (max(sizes), max(sizes)) if sizes else None
 
 
+def decode_step(
+    cfg: DecodeConfig,
+    quality: QualityConfig | None = None,
+    *,
+    share: tuple[int, int] | None = None,
+) -> Step:
+    """The decode stage as a :class:`~crowdlens.spark.rows.Step` (see :func:`decode_stage`)."""
+    decimals = (quality or QualityConfig()).gps_decimals
+    fn = partial(
+        _decode,
+        max_pixels=cfg.max_pixels,
+        gps_decimals=decimals,
+        draft=share or CHECK_SIZE,
+        share=share is not None,
+    )
+    return row_step(
+        fn,
+        [S.CONTENT, S.READ_ERROR],
+        (*COLUMNS, *SHARED) if share else COLUMNS,
+        name="decode",
+        hint="read the photo bytes first (crowdlens.stages.read.read_bytes_stage)",
+    )
+
+
 def decode_stage(
     df: DataFrame,
     cfg: DecodeConfig,
@@ -136,21 +161,4 @@ def decode_stage(
         share = shared_size(QualityConfig(), InferenceConfig(bundle="models/grocery"))
         df = decode_stage(df, DecodeConfig(), share=share)
     """
-    from crowdlens.spark.rows import map_rows
-
-    decimals = (quality or QualityConfig()).gps_decimals
-    fn = partial(
-        _decode,
-        max_pixels=cfg.max_pixels,
-        gps_decimals=decimals,
-        draft=share or CHECK_SIZE,
-        share=share is not None,
-    )
-    return map_rows(
-        df,
-        fn,
-        [S.CONTENT, S.READ_ERROR],
-        (*COLUMNS, *SHARED) if share else COLUMNS,
-        name="decode",
-        hint="read the photo bytes first (crowdlens.io.read.read_bytes_stage)",
-    )
+    return run_steps(df, [decode_step(cfg, quality, share=share)])

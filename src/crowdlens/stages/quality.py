@@ -18,12 +18,13 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
 from crowdlens.quality.config import QualityConfig
+from crowdlens.spark.rows import Step, row_step, run_steps
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -139,6 +140,21 @@ def _null_columns(df: DataFrame, names: tuple[str, ...]) -> DataFrame:
     )
 
 
+def quality_step(cfg: QualityConfig, columns: Sequence[str]) -> Step:
+    """The quality stage as a :class:`~crowdlens.spark.rows.Step`, for a table with ``columns``.
+
+    It reads the decode stage's shared copy when ``columns`` has it, else the bytes.
+    """
+    return row_step(
+        partial(_assess, cfg=cfg),
+        _SHARED_INPUTS if S.PIXELS in columns else _INPUTS,
+        QUALITY_COLUMNS,
+        name="quality",
+        optional=meta_inputs(list(columns), cfg),
+        hint="run the decode stage first",
+    )
+
+
 def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
     """Add the quality measures, ``phash`` and ``quality_flags`` (see the module doc).
 
@@ -151,19 +167,9 @@ def quality_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:
         out = quality_stage(decoded, QualityConfig(min_short_side=200))
         out.select("image_id", "blur_extent", "quality_flags").show()
     """
-    from crowdlens.spark.rows import map_rows
-
     if not cfg.enabled:
         return _null_columns(df, QUALITY_COLUMNS)
-    return map_rows(
-        df,
-        partial(_assess, cfg=cfg),
-        _SHARED_INPUTS if S.PIXELS in df.columns else _INPUTS,
-        QUALITY_COLUMNS,
-        name="quality",
-        optional=meta_inputs(df.columns, cfg),
-        hint="run the decode stage first",
-    )
+    return run_steps(df, [quality_step(cfg, df.columns)])
 
 
 def duplicates_stage(df: DataFrame, cfg: QualityConfig) -> DataFrame:

@@ -18,26 +18,33 @@ from typing import TYPE_CHECKING
 from crowdlens import schema as S
 from crowdlens.io.confine import InputPolicy
 from crowdlens.io.read import file_sha256, read_file
+from crowdlens.spark.rows import Step, row_step, run_steps
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
     from pyspark.sql import DataFrame
 
 
-def _read_batch(batch: pd.DataFrame, max_bytes: int, policy: InputPolicy | None) -> pd.DataFrame:
-    import pandas as pd
-
+def read_row(row: dict, max_bytes: int, policy: InputPolicy | None) -> dict:
+    """The read columns of one photo (pure; no Spark): bytes, reason, hash and size."""
     from crowdlens.decode import sha256_hex
 
-    results = [read_file(p, max_bytes, policy) for p in batch[S.PATH]]
-    data = [r[0] for r in results]
-    return pd.DataFrame(
-        {
-            S.CONTENT: data,
-            S.READ_ERROR: [r[1] for r in results],
-            S.SHA256: [sha256_hex(d) if d is not None else None for d in data],
-            S.FILE_SIZE: pd.array([len(d) if d is not None else None for d in data], "Int64"),
-        }
+    data, error = read_file(row[S.PATH], max_bytes, policy)
+    return {
+        S.CONTENT: data,
+        S.READ_ERROR: error,
+        S.SHA256: sha256_hex(data) if data is not None else None,
+        S.FILE_SIZE: len(data) if data is not None else None,
+    }
+
+
+def read_step(max_bytes: int = 200_000_000, policy: InputPolicy | None = None) -> Step:
+    """The read stage as a :class:`~crowdlens.spark.rows.Step` (see :func:`read_bytes_stage`)."""
+    return row_step(
+        partial(read_row, max_bytes=max_bytes, policy=policy),
+        [S.PATH],
+        S.READ_COLUMNS,
+        name="read",
+        hint="ingest the photos first (crowdlens.io.ingest.ingest)",
     )
 
 
@@ -49,33 +56,17 @@ def read_bytes_stage(
     The bytes are read by the workers; a file that cannot be read (or that
     ``policy`` refuses) gets a null ``content`` and a reason in ``_read_error``.
     """
-    from crowdlens.spark.columns import add_columns
-
-    return add_columns(
-        df,
-        partial(_read_batch, max_bytes=max_bytes, policy=policy),
-        [S.PATH],
-        list(S.READ_COLUMNS),
-        name="read",
-    )
+    return run_steps(df, [read_step(max_bytes, policy)])
 
 
-def _hash_batch(batch: pd.DataFrame, max_bytes: int, policy: InputPolicy | None) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame({S.SHA256: [file_sha256(p, max_bytes, policy) for p in batch[S.PATH]]})
+def _hash_row(row: dict, max_bytes: int, policy: InputPolicy | None) -> dict:
+    return {S.SHA256: file_sha256(row[S.PATH], max_bytes, policy)}
 
 
 def hash_stage(
     df: DataFrame, max_bytes: int = 200_000_000, policy: InputPolicy | None = None
 ) -> DataFrame:
     """Add only :data:`~crowdlens.schema.SHA256`, streaming each file (incremental runs)."""
-    from crowdlens.spark.columns import add_columns
-
-    return add_columns(
-        df,
-        partial(_hash_batch, max_bytes=max_bytes, policy=policy),
-        [S.PATH],
-        [S.SHA256],
-        name="hash",
-    )
+    step = row_step(partial(_hash_row, max_bytes=max_bytes, policy=policy), [S.PATH], [S.SHA256],
+                    name="hash", hint="ingest the photos first (crowdlens.io.ingest.ingest)")  # fmt: skip
+    return run_steps(df, [step])

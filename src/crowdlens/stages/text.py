@@ -18,6 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crowdlens import schema as S
+from crowdlens.spark.rows import Step, row_step, run_steps
 from crowdlens.text.config import TextConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,6 +123,17 @@ def _text(row: dict[str, Any], cfg: TextConfig, out_dir: str, input_root: str | 
     )
 
 
+def text_step(cfg: TextConfig, out_dir: str, input_root: str | None = None) -> Step:
+    """The text stage as a :class:`~crowdlens.spark.rows.Step` (see :func:`text_stage`)."""
+    return row_step(
+        partial(_text, cfg=cfg, out_dir=out_dir, input_root=input_root),
+        TEXT_INPUTS,
+        TEXT_COLUMNS,
+        name="text",
+        hint="read the photo bytes and run the decode stage first",
+    )
+
+
 def text_stage(
     df: DataFrame, cfg: TextConfig, out_dir: str, input_root: str | None = None
 ) -> DataFrame:
@@ -137,13 +149,4 @@ def text_stage(
                         out_dir="out/run1", input_root="photos/")
         df.select(S.PATH, S.PII_TYPES, S.REDACTED_PATH).show()
     """
-    from crowdlens.spark.rows import map_rows
-
-    return map_rows(
-        df,
-        partial(_text, cfg=cfg, out_dir=out_dir, input_root=input_root),
-        TEXT_INPUTS,
-        TEXT_COLUMNS,
-        name="text",
-        hint="read the photo bytes and run the decode stage first",
-    )
+    return run_steps(df, [text_step(cfg, out_dir, input_root)])

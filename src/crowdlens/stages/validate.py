@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
 from crowdlens.params import Interval, OrNone, Params, Satisfies, validate
-from crowdlens.spark.rows import map_rows
+from crowdlens.spark.rows import Step, row_step, run_steps
 from crowdlens.verdicts import (  # noqa: F401  (re-exported: the public API of validation)
     DEFAULT_CONFIRM_MARGIN,
     DEFAULT_CONFIRM_MAX_RANK,
@@ -220,6 +220,50 @@ def bundle_labels_temperature(path: str | Path) -> tuple[list[str], float]:
     return facts.labels, facts.temperature
 
 
+def validate_step(
+    cfg: ValidateConfig,
+    columns: Sequence[str],
+    *,
+    labels: Sequence[str] | None = None,
+    temperature: float | None = None,
+    parents: Mapping[str, str] | None = None,
+    fitted: Mapping[str, Any] | None = None,
+) -> Step:
+    """Label validation as a :class:`~crowdlens.spark.rows.Step`, for a table with ``columns``.
+
+    See :func:`validate_stage`; ``columns`` says which classifier output there is to read.
+    """
+    if cfg.bundle and labels is None:
+        facts = bundle_facts(cfg.bundle)
+        labels = facts.labels
+        temperature = temperature if temperature is not None else facts.temperature
+        parents = parents if parents is not None else facts.parents
+        fitted = fitted if fitted is not None else facts.fitted
+    t = cfg.temperature or temperature or 1.0
+    if S.LOGITS in columns:
+        source = S.LOGITS
+    elif S.TOPK in columns:
+        source = S.TOPK
+    else:
+        log.warning("no classifier output in the table: every label verdict is 'unknown'")
+        source = "none"
+    if source != "none" and not labels:
+        raise CrowdlensError(
+            "Label validation needs the classifier's label list: set validate.bundle to "
+            "the model bundle folder (or pass labels=...)."
+        )
+    inputs = [c for c in (S.IMAGE_ID, S.STATUS, S.LABEL, source) if c in columns]
+    compute = functools.partial(
+        validate_row,
+        labels=list(labels or []),
+        temperature=t,
+        th=cfg.thresholds(fitted),
+        source=source,
+        parents=dict(parents or {}),
+    )
+    return row_step(compute, (), OUTPUTS, name="validate", optional=inputs)
+
+
 def validate_stage(
     df: DataFrame,
     cfg: ValidateConfig,
@@ -241,32 +285,7 @@ def validate_stage(
 
         df = validate_stage(df, ValidateConfig(bundle="models/grocery"))
     """
-    if cfg.bundle and labels is None:
-        facts = bundle_facts(cfg.bundle)
-        labels = facts.labels
-        temperature = temperature if temperature is not None else facts.temperature
-        parents = parents if parents is not None else facts.parents
-        fitted = fitted if fitted is not None else facts.fitted
-    t = cfg.temperature or temperature or 1.0
-    if S.LOGITS in df.columns:
-        source = S.LOGITS
-    elif S.TOPK in df.columns:
-        source = S.TOPK
-    else:
-        log.warning("no classifier output in the table: every label verdict is 'unknown'")
-        source = "none"
-    if source != "none" and not labels:
-        raise CrowdlensError(
-            "Label validation needs the classifier's label list: set validate.bundle to "
-            "the model bundle folder (or pass labels=...)."
-        )
-    inputs = [c for c in (S.IMAGE_ID, S.STATUS, S.LABEL, source) if c in df.columns]
-    compute = functools.partial(
-        validate_row,
-        labels=list(labels or []),
-        temperature=t,
-        th=cfg.thresholds(fitted),
-        source=source,
-        parents=dict(parents or {}),
+    step = validate_step(
+        cfg, df.columns, labels=labels, temperature=temperature, parents=parents, fitted=fitted
     )
-    return map_rows(df, compute, (), OUTPUTS, name="validate", optional=inputs)
+    return run_steps(df, [step])
