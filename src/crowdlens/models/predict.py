@@ -32,14 +32,18 @@ class InferenceConfig:
     """How the embed/classify stages run a bundle (the ``[model]`` config section).
 
     ``bundle`` is the bundle folder or registry name ``crowdlens moderate``
-    uses (unset: no model runs). ``threads=0`` sizes ONNX Runtime's intra-op
-    pool to the cores a Spark task owns (``spark.task.cpus``). ``embed=True``
-    also writes the embedding column and ``logits=True`` the raw score
-    vector that label validation calibrates; all come from one pass.
+    uses (unset: no model runs). ``batch_size`` is photos per ONNX Runtime
+    run: small batches keep one thread's activations in its CPU cache, so a
+    Spark task (one thread) spends less per photo at 1-4 than at 32
+    (EfficientNet-Lite0: 5.9-6.0 vs 7.2-8.0 CPU ms; docs/benchmarks.md, issue 14).
+    ``threads=0`` sizes ONNX Runtime's intra-op pool to the cores a Spark
+    task owns (``spark.task.cpus``). ``embed=True`` also writes the
+    embedding column and ``logits=True`` the raw score vector that label
+    validation calibrates; all come from one pass.
     """
 
     bundle: str | None = None
-    batch_size: int = 32
+    batch_size: int = 4
     threads: int = 0
     topk: int = 5
     embed: bool = False

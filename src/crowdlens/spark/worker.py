@@ -6,11 +6,18 @@ kept at module level for the life of the worker, the way pyspark's
 ``predict_batch_udf`` caches the function ``make_predict_fn`` builds. Every
 such cache is :func:`per_worker`: one mechanism, bounded (least recently used
 entries go first), safe when two threads ask for the same model at once.
+
+In a Spark Python worker, what a cache builds is then frozen out of the
+garbage collector's sight (:func:`freeze_long_lived`): pyspark's daemon runs
+a full ``gc.collect()`` after every task of a reused worker, and walking the
+loaded libraries and models cost 15-25 ms a task, about 5 % of the classify
+stage's worker CPU (docs/benchmarks.md, issue 14).
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -37,6 +44,7 @@ class WorkerCache(Generic[T]):
                 self._items.move_to_end(args)
                 return self._items[args]
             value = self.factory(*args)
+            freeze_long_lived()
             self._items[args] = value
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)  # the least recently used
@@ -48,6 +56,30 @@ class WorkerCache(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def in_spark_task() -> bool:
+    """True inside a Spark task (a Python worker), False on the driver and in tests."""
+    try:
+        from pyspark import TaskContext
+    except ImportError:  # pragma: no cover - pyspark is a core dependency
+        return False
+    return TaskContext.get() is not None
+
+
+def freeze_long_lived() -> None:
+    """In a Spark Python worker: collect garbage once, then freeze what survives.
+
+    ``gc.freeze`` moves every object alive now (imported libraries, the model
+    just built) to a generation the collector no longer walks, so the full
+    collection pyspark runs after each task only looks at what the task
+    itself made. Objects are still freed by reference counting; only a
+    reference cycle among frozen objects would outlive the worker. Outside a
+    Spark task (the driver, the CLI, tests) nothing is frozen.
+    """
+    if in_spark_task():
+        gc.collect()
+        gc.freeze()
 
 
 def per_worker(maxsize: int = 4) -> Callable[[Callable[..., T]], WorkerCache[T]]:
