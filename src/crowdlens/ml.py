@@ -53,7 +53,7 @@ class _BundleParams(Params):
 
     def __init__(self) -> None:
         super().__init__()
-        self._setDefault(batchSize=32, threads=0)
+        self._setDefault(batchSize=4, threads=0)
 
     def getBundlePath(self) -> str:
         return self.getOrDefault(self.bundlePath)
@@ -95,7 +95,7 @@ class ClassifyTransformer(Transformer, _BundleParams, DefaultParamsReadable, Def
         bundlePath: str | None = None,
         topk: int = 5,
         embed: bool = False,
-        batchSize: int = 32,
+        batchSize: int = 4,
         threads: int = 0,
     ) -> None:
         super().__init__()
@@ -116,7 +116,7 @@ class EmbedTransformer(Transformer, _BundleParams, DefaultParamsReadable, Defaul
 
     @keyword_only
     def __init__(
-        self, *, bundlePath: str | None = None, batchSize: int = 32, threads: int = 0
+        self, *, bundlePath: str | None = None, batchSize: int = 4, threads: int = 0
     ) -> None:
         super().__init__()
         self._set(**self._input_kwargs)
