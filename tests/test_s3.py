@@ -70,13 +70,16 @@ def test_manifest_in_s3_and_results_written_to_s3(s3):
     # the report went to the bucket, with a thumbnail read from the photo in the bucket
     html = s3.get_object(Bucket="survey", Key="runs/r1/report.html")["Body"].read().decode()
     assert "<html" in html and "data:image/jpeg;base64," in html
-    assert "missing.jpg" in html  # the error table names the photo that was not found
     parts = sorted(k for k in keys if k.endswith(".parquet"))
     frames = [
         pd.read_parquet(io.BytesIO(s3.get_object(Bucket="survey", Key=k)["Body"].read()))
         for k in parts
     ]
     df = pd.concat(frames).set_index("country")
+    # the error table names the photo that was not found by its id, never by its path
+    missing = df[df[S.PATH].str.endswith("missing.jpg")].iloc[0]
+    assert missing[S.STATUS] == "error" and str(missing[S.IMAGE_ID]) in html
+    assert "missing.jpg" not in html and "s3://survey" not in html
     assert df.loc["KE", S.STATUS] == "ok" and df.loc["KE", S.WIDTH] == 348
     assert df.loc["MX", S.STATUS] == "error" and "not found" in df.loc["MX", S.ERROR]
     again = crowdlens(env, "s3://survey/manifest.csv", "--out", "s3://survey/runs/r1")
