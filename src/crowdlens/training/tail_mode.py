@@ -106,9 +106,9 @@ def fit_tail(
     torch.manual_seed(cfg.seed)
     base = copy.deepcopy(base)
     shape = trunk_shape(base, trunk_blocks)
-    # No dropout: the classifier starts from a ridge fit that a rescaled feature would break.
+    # No dropout: the classifier starts from a ridge fit (on the photo and its mirror
+    # image, not the augmented views) that a rescaled feature would break.
     tail = make_tail(base, trunk_blocks, shape, n_classes, shift=cfg.tail_shift, dropout=0.0)
-    # The classifier starts from a ridge fit on the photo and its mirror image.
     feats = stack_views([pooled_features(tail, v) for v in views[:2]])
     set_linear(tail.fc, *raw_ridge(feats, np.tile(y, min(2, len(views))), n_classes, cfg.l2))
     head = list(tail.fc.parameters())
