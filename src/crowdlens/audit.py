@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import SparkSession
 
-    from crowdlens.config import IngestConfig
+    from crowdlens.config import IngestConfig, SparkConfig
 
 log = logging.getLogger(__name__)
 
@@ -228,12 +228,15 @@ def audit(
     cfg: AuditConfig | None = None,
     *,
     spark: SparkSession | None = None,
+    spark_cfg: SparkConfig | None = None,
     overwrite: bool = False,
     ingest: IngestConfig | None = None,
 ) -> dict[str, Any]:
     """Audit ``input_path``'s labels; write ``out_dir/results.parquet`` and ``audit.json``.
 
     The photo paths are confined by ``ingest`` as ``moderate`` confines its input.
+    Without ``spark``, a session for ``spark_cfg`` starts only once the photos
+    are listed, so a refused path or an empty folder fails in a second.
     """
     from crowdlens.io.fs import is_url
     from crowdlens.io.results import prepare_output, write_parquet_atomically
@@ -258,7 +261,7 @@ def audit(
         ingest=ingest,
     )
     table.insert(0, S.IMAGE_ID, _ids(table, Path(input_path)))
-    spark = spark or get_spark()
+    spark = spark or get_spark(spark_cfg)
     logits, folds, labels, table = out_of_fold_logits_table(spark, table, cfg)
     result = audit_frame(table, logits, folds, labels, cfg, fitted)
     schema = ", ".join(f"{c} {S.DDL[c]}" for c in RESULT_COLUMNS)

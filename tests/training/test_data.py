@@ -207,3 +207,19 @@ def test_train_and_evaluate_commands_confine_with_moderates_escapes(tree, tmp_pa
     assert main([*evaluate, "--allowed-root", str(tree)]) == 2
     err = capsys.readouterr().err
     assert "may not be read" not in err and "no-bundle" in err
+
+
+def test_audit_refuses_an_outside_manifest_before_starting_spark(
+    tree, tmp_path, monkeypatch, capsys
+):
+    import crowdlens.spark.session as session
+    from crowdlens.cli import main
+
+    def no_spark(*a, **k):
+        raise AssertionError("Spark must not start before the photos are listed and confined")
+
+    monkeypatch.setattr(session, "get_spark", no_spark)
+    manifest = _outside_manifest(tree, tmp_path)
+    assert main(["audit", str(manifest), "--out", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "2 of 2 photo paths" in err and "--allowed-root" in err

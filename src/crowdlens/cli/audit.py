@@ -66,7 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_audit(args: argparse.Namespace) -> int:
     from crowdlens.audit import DEFAULT_BACKBONES, AuditConfig, audit
     from crowdlens.config import IngestConfig, SparkConfig
-    from crowdlens.spark.session import get_spark
     from crowdlens.stages.validate import ValidateConfig
 
     cfg = AuditConfig(
@@ -81,9 +80,14 @@ def run_audit(args: argparse.Namespace) -> int:
             confirm_margin=args.confirm_margin, mismatch_prob=args.mismatch_prob
         ),
     )
-    spark = get_spark(spark_config(args, SparkConfig()))
-    ingest = confine_config(args, IngestConfig())
-    summary = audit(args.input, args.out, cfg, spark=spark, overwrite=args.overwrite, ingest=ingest)
+    summary = audit(
+        args.input,
+        args.out,
+        cfg,
+        spark_cfg=spark_config(args, SparkConfig()),
+        overwrite=args.overwrite,
+        ingest=confine_config(args, IngestConfig()),
+    )
     summary.pop("config", None)
     print(json.dumps(summary | {"results": join(str(args.out), RESULTS)}, indent=2))
     return 0
