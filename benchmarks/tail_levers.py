@@ -46,18 +46,19 @@ def listing(data: Path, split: str) -> list[tuple[str, int, int]]:
     return rows
 
 
-def tag(size: int, resize: int, k: int) -> str:
-    return f"s{size}_r{resize}_k{k}"
+def tag(size: int, resize: int, k: int, backbone: str = BACKBONE) -> str:
+    prefix = "" if backbone == BACKBONE else backbone.removeprefix("efficientnet_") + "_"
+    return f"{prefix}s{size}_r{resize}_k{k}"
 
 
-def trunk_session(size: int, k: int, threads: int):
+def trunk_session(size: int, k: int, threads: int, backbone: str = BACKBONE):
     import torch
 
     from crowdlens.models.registry import create_model
     from crowdlens.models.runtime import new_session
     from crowdlens.training.tail import trunk_forward
 
-    base = create_model(BACKBONE, pretrained=True, num_classes=0).eval()
+    base = create_model(backbone, pretrained=True, num_classes=0).eval()
 
     class Trunk(torch.nn.Module):
         def __init__(self) -> None:
@@ -81,10 +82,10 @@ def cache(a: argparse.Namespace) -> None:
     from crowdlens.models.preprocess import Augment, load_image, preprocess
     from crowdlens.training.head import VIEW_AUGMENT_SCALE
 
-    base, sess = trunk_session(a.size, a.k, a.threads)
+    base, sess = trunk_session(a.size, a.k, a.threads, a.backbone)
     spec = replace(base.pretrained_cfg.preprocess, input_size=a.size, resize=a.resize)
     a.work.mkdir(parents=True, exist_ok=True)
-    t = tag(a.size, a.resize, a.k)
+    t = tag(a.size, a.resize, a.k, a.backbone)
 
     def run(rows, views):  # views: functions image -> CHW float32
         out: list[list[np.ndarray]] = [[] for _ in views]
@@ -131,8 +132,8 @@ def train(a: argparse.Namespace) -> None:
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    base = create_model(BACKBONE, pretrained=True, num_classes=0).eval()
-    t = tag(260, 292, a.k)
+    base = create_model(a.backbone, pretrained=True, num_classes=0).eval()
+    t = tag(260, 292, a.k, a.backbone)
     xs = _views(a.work, "train", t)[: a.plain]
     xs += [np.load(a.work / f"train_{t}_aug{i}.npy") for i in range(a.aug)]
     y, vy = np.load(a.work / "train_y.npy"), np.load(a.work / "val_y.npy")
@@ -196,9 +197,11 @@ def train(a: argparse.Namespace) -> None:
         )  # fmt: skip
         print(json.dumps(history[-1]), flush=True)
     result = {"args": {k: str(v) for k, v in vars(a).items()}, "history": history}
+    if a.save_logits:
+        np.save(a.save_logits, logits(vx[:1], shape))
     for sr in [s for s in a.eval_sizes.split(",") if s]:
         size, resize = (int(v) for v in sr.split("/"))
-        views = _views(a.work, "val", tag(size, resize, a.k))
+        views = _views(a.work, "val", tag(size, resize, a.k, a.backbone))
         flat = [v.reshape(len(v), -1) for v in views]
         result[f"val_top1_at_{size}"] = top1(flat[:1], tuple(views[0].shape[1:]))
     result["load_average"] = os.getloadavg()
@@ -228,9 +231,13 @@ def main() -> None:
     t.add_argument("--l2", type=float, default=0.03, help="ridge penalty of the start")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-sizes", default="", help="e.g. 300/336,330/370: also test there")
+    t.add_argument(
+        "--save-logits", type=Path, help="write the val logits (photo alone) here (.npy)"
+    )
     for p in (c, t):
         p.add_argument("--k", type=int, default=20, help="frozen blocks (the tail starts here)")
         p.add_argument("--threads", type=int, default=2)
+        p.add_argument("--backbone", default=BACKBONE, help="efficientnet_lite0/1/2")
         p.add_argument("--data", type=Path, default=DATA)
         p.add_argument("--work", type=Path, default=WORK)
     a = ap.parse_args()
