@@ -126,6 +126,9 @@ def test_train_fits_thresholds_on_training_photos_only(
     assert fitted["fitted_on"].startswith("training photos")
     assert 0 <= fitted["mismatch_prob"] <= 1 and 1 <= fitted["confirm_max_rank"] <= 3
     assert stored["extra"]["mode"] == mode and stored["temperature"] > 0
+    cv = stored["metrics"]["cv"]  # calibration folds keep near-duplicates together
+    assert cv["fold_grouping"].startswith("near-duplicate")
+    assert len(CLASSES) <= cv["groups"] <= len(CLASSES) * PER_CLASS
 
 
 def test_audit_frame_is_one_row_per_input_with_error_rows_unknown():

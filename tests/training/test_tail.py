@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 from crowdlens.errors import CrowdlensError  # noqa: E402
 from crowdlens.models.registry import create_model  # noqa: E402
 from crowdlens.training.config import TrainConfig  # noqa: E402
+from crowdlens.training.groups import calibration_folds  # noqa: E402
 from crowdlens.training.tail import (  # noqa: E402
     export_model,
     make_tail,
@@ -21,7 +22,7 @@ from crowdlens.training.tail import (  # noqa: E402
     trunk_blocks_for,
     trunk_forward,
 )
-from crowdlens.training.tail_mode import fit_tail, out_of_fold, trunk_shape  # noqa: E402
+from crowdlens.training.tail_mode import fit_tail, out_of_fold, pooled_trunk, trunk_shape  # noqa: E402
 
 BACKBONE = "efficientnet_lite0"
 
@@ -107,6 +108,8 @@ def test_fit_tail_learns_real_photos_and_leaves_the_base_untouched(base, shared_
     assert (tail_logits(tail, views[:1]).argmax(1) == y).mean() > 0.9
     assert all(torch.equal(before[n], p) for n, p in base.state_dict().items())
     # every row predicted by a tail that never saw it
-    oof = out_of_fold(base, k, views, y, len(classes), cfg)
+    folds, grouping = calibration_folds(pooled_trunk(views[0], trunk_shape(base, k)), y, 2)
+    assert grouping["groups"] <= len(y) and set(folds) == {0, 1}
+    oof = out_of_fold(base, k, views, y, folds, len(classes), cfg)
     assert oof.shape == (len(y), len(classes)) and np.isfinite(oof).all()
     assert (oof.argmax(1) == y).mean() > 1 / len(classes)  # better than chance on unseen photos

@@ -86,14 +86,20 @@ def cross_validate(
     parents: dict[str, str],
     cfg: TrainConfig,
 ) -> dict[str, Any]:
-    """Temperature and verdict thresholds from out-of-fold predictions on the training photos."""
+    """Temperature and verdict thresholds from out-of-fold predictions on the training photos.
+
+    Folds keep near-duplicates together (:mod:`crowdlens.training.groups`).
+    """
     from crowdlens.audit import spark_map
-    from crowdlens.training.probe import assign_folds, out_of_fold_logits
+    from crowdlens.training.groups import calibration_folds
+    from crowdlens.training.probe import out_of_fold_logits
     from crowdlens.training.thresholds import fit_calibration
 
-    folds = assign_folds(y, cfg.cv_folds, cfg.seed)
+    folds, grouping = calibration_folds(views[0], y, cfg.cv_folds, cfg.seed)
     oof = out_of_fold_logits(views, y, folds, len(labels), cfg.l2, map_folds=spark_map(spark))
-    return fit_calibration(oof, y, labels, parents, folds=cfg.cv_folds, seed=cfg.seed)
+    fitted = fit_calibration(oof, y, labels, parents, folds=cfg.cv_folds, seed=cfg.seed)
+    fitted["cv"] |= grouping
+    return fitted
 
 
 def train_probe(

@@ -13,7 +13,10 @@
    (:mod:`crowdlens.training.tail`).
 3. K-fold cross-validation of the same recipe on the training photos gives
    out-of-fold logits: the softmax temperature and the verdict thresholds
-   (:mod:`crowdlens.training.thresholds`). The validation split is only measured.
+   (:mod:`crowdlens.training.thresholds`). The folds keep near-duplicate
+   photos together (:mod:`crowdlens.training.groups`), so the held-out photos
+   are as new to the model as the photos it will judge. The validation split
+   is only measured.
 4. The exported network is the whole backbone with the tuned tail (flip TTA
    only with ``tail_tta``).
 
@@ -58,6 +61,11 @@ def trunk_shape(base: Any, trunk_blocks: int) -> tuple[int, int, int]:
     with torch.no_grad():
         out = trunk_forward(base.eval(), torch.zeros(1, 3, size, size), trunk_blocks)
     return tuple(int(s) for s in out.shape[1:])  # type: ignore[return-value]
+
+
+def pooled_trunk(acts: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Flattened trunk activations ``[n, C*H*W]`` averaged over the map: ``[n, C]``."""
+    return acts.reshape(len(acts), shape[0], -1).mean(axis=-1)
 
 
 def raw_ridge(
@@ -127,20 +135,20 @@ def out_of_fold(
     trunk_blocks: int,
     views: list[np.ndarray],
     y: np.ndarray,
+    folds: np.ndarray,
     n_classes: int,
     cfg: TrainConfig,
 ) -> np.ndarray:
     """Logits of every row from a tail trained on the other ``cfg.tail_cv_folds`` - 1 folds.
 
+    ``folds`` (a fold per row) come from :func:`crowdlens.training.groups.calibration_folds`.
     Each fold costs a training run, hence fewer folds than the probe's CV
     (2 by default: the folds' tails see half the photos, so the fitted
     thresholds are, if anything, cautious).
     """
-    from crowdlens.training.probe import assign_folds
     from crowdlens.training.tail import tail_logits
 
     k = cfg.tail_cv_folds
-    folds = assign_folds(y, k, cfg.seed)
     out = np.full((len(y), n_classes), np.nan, dtype=np.float32)
     for f in range(k):
         tr, held = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
@@ -163,6 +171,7 @@ def train_tail(
 ) -> Trained:
     """The exportable model, its val logits and rows, and info incl. the CV fit."""
     from crowdlens.models.registry import create_model
+    from crowdlens.training.groups import calibration_folds
     from crowdlens.training.probe_mode import labelled_views, run_info
     from crowdlens.training.tail import export_model, tail_logits, trunk_blocks_for
     from crowdlens.training.thresholds import fit_calibration
@@ -176,8 +185,12 @@ def train_tail(
     )
     t_features = time.perf_counter() - t0
     t1 = time.perf_counter()
-    oof = out_of_fold(base, k, xs, y, len(labels), cfg)
+    folds, grouping = calibration_folds(
+        pooled_trunk(xs[0], trunk_shape(base, k)), y, cfg.tail_cv_folds, cfg.seed
+    )
+    oof = out_of_fold(base, k, xs, y, folds, len(labels), cfg)
     fitted = fit_calibration(oof, y, labels, parents, folds=cfg.tail_cv_folds, seed=cfg.seed)
+    fitted["cv"] |= grouping
     t_cv = time.perf_counter() - t1
     t2 = time.perf_counter()
     tail = fit_tail(base, k, xs, y, len(labels), cfg)
