@@ -1,14 +1,16 @@
-"""Inference throughput: raw ONNX Runtime vs the Spark embed+classify stage.
+"""Inference throughput: raw ONNX Runtime vs the Spark classify stage.
 
 One run, same photos (the val split of the shared grocery data), same machine:
 
   (a) raw ONNX Runtime on already-preprocessed tensors, one process, all
       cores (intra-op threads = cores): the limit, so the fastest of
       ``--a-batches`` photos per ORT run counts;
-  (b) the Spark classify stage with embeddings (one pass) from JPEG bytes
-      held in memory: decode + preprocess + ORT in the Python workers, with
-      the stage's own settings (``InferenceConfig``; ``--batch-size`` to
-      override its photos per ORT run);
+  (b) the Spark classify stage from JPEG bytes held in memory: decode +
+      preprocess + ORT in the Python workers, with the stage's own settings
+      (``InferenceConfig``; ``--batch-size`` to override its photos per ORT
+      run) and its own outputs (label, score, top-k; ``--embed`` adds the
+      1,280-float embedding column, which only training and ``[model]
+      embed = true`` ask for);
 
 printed as photos/s and the ratio b/a, per backbone, fp32 and int8 (static
 ONNX Runtime quantization calibrated on train photos). Also: single-process
@@ -18,7 +20,10 @@ on the val photos) as the accuracy that matters downstream, peak RSS per
 Spark Python worker, top-1 agreement with the previous resize-then-crop
 preprocessing, the share of photos whose (b) label is (a)'s top-1, and CPU
 milliseconds per photo: (a) with one ORT thread at its best batch (the CPU
-inference itself costs) and (b) summed over the JVM and Python workers.
+inference itself costs) and (b) summed over the JVM and Python workers,
+and the ceiling: the CPU a/b (and b/a) a Spark stage with no overhead at
+all would reach, since it must still decode and resize each photo (the
+workers' own decode + resize, CPU per photo in one process).
 Wall-clock rates on a shared machine measure the neighbours too (a
 multi-threaded ORT pool suffers more than two single-threaded tasks, which
 flatters b/a); CPU a/b does not depend on the load as much. The load
@@ -165,18 +170,37 @@ def raw_ort_cpu(bundle_path: Path, x: np.ndarray, batches: list[int]) -> float:
     return best
 
 
-def spark_stage(
-    spark, content_df, bundle_path: Path, batch: int | None
-) -> tuple[float, dict[str, float]]:
-    """(b): photos/s of classify_stage(embed=True) over cached JPEG bytes, and CPU s/photo.
+def prep_cpu(data: list[bytes], bundle_path: Path, repeat: int) -> float:
+    """CPU s/photo of what (b)'s workers do before ORT: decode + resize to the uint8 crop.
 
-    ``batch``: photos per ORT run in the workers (None: the stage's default).
+    One process, the stage's own functions; the best of ``repeat`` passes.
+    """
+    from crowdlens.models.preprocess import eval_pixels, load_image
+    from crowdlens.models.runtime import get_bundle
+
+    b = get_bundle(bundle_path)
+    best = float("inf")
+    for _ in range(repeat):
+        c = time.process_time()
+        for d in data:
+            eval_pixels(load_image(d, b), b)
+        best = min(best, (time.process_time() - c) / len(data))
+    return best
+
+
+def spark_stage(
+    spark, content_df, bundle_path: Path, batch: int | None, embed: bool
+) -> tuple[float, dict[str, float]]:
+    """(b): photos/s of classify_stage over cached JPEG bytes, and CPU s/photo.
+
+    ``batch``: photos per ORT run in the workers (None: the stage's default);
+    ``embed``: also return the embedding column.
     """
     from crowdlens.models.predict import InferenceConfig
     from crowdlens.stages.classify import classify_stage
 
     cfg = InferenceConfig() if batch is None else InferenceConfig(batch_size=batch)
-    out = classify_stage(content_df, str(bundle_path), cfg, embed=True)
+    out = classify_stage(content_df, str(bundle_path), cfg, embed=embed)
     # Warm-up on a slice: starts the Python workers and their ORT sessions,
     # which a long job pays once; the timed run then measures steady state.
     classify_stage(content_df.limit(128), str(bundle_path), cfg).write.format("noop").mode(
@@ -271,14 +295,14 @@ def stage_top1_agreement(spark, content_df, bundle_path: Path, batch, logits) ->
     return float(np.mean([got.get(str(i)) == w for i, w in enumerate(want)]))
 
 
-def measure(spark, content_df, path: Path, x: np.ndarray, args) -> dict:
+def measure(spark, content_df, path: Path, x: np.ndarray, data: list[bytes], args) -> dict:
     """(a) and (b) for one bundle, interleaved ``args.repeat`` times, the best of each kept.
 
     On a shared machine the slowest run measures the neighbours, not the code.
     """
     cores = os.cpu_count() or 1
     batches = sorted({int(v) for v in args.a_batches.split(",")} | {args.batch_size or 0} - {0})
-    a, a2, b, cpu_a, cpu_b = 0.0, 0.0, 0.0, float("inf"), float("inf")
+    a, a2, b, cpu_a, cpu_b, cpu_prep = 0.0, 0.0, 0.0, float("inf"), float("inf"), float("inf")
     for _ in range(args.repeat):
         a_i, batch_i, out_i = best_raw_ort(path, x, batches, threads=cores)
         if a_i > a:
@@ -286,7 +310,8 @@ def measure(spark, content_df, path: Path, x: np.ndarray, args) -> dict:
         a2 = max(a2, raw_ort_parallel(path, x, batches, streams=cores))
         # CPU of inference alone: one thread, no spinning pool.
         cpu_a = min(cpu_a, raw_ort_cpu(path, x, batches))
-        b_i, parts = spark_stage(spark, content_df, path, args.batch_size)
+        cpu_prep = min(cpu_prep, prep_cpu(data, path, 1))
+        b_i, parts = spark_stage(spark, content_df, path, args.batch_size, args.embed)
         b = max(b, b_i)
         if sum(parts.values()) < cpu_b:
             cpu_b, cpu_parts = sum(parts.values()), parts
@@ -299,6 +324,12 @@ def measure(spark, content_df, path: Path, x: np.ndarray, args) -> dict:
         "cpu_a": cpu_a,
         "cpu_b": cpu_b,
         "cpu_parts": cpu_parts,
+        "cpu_prep": cpu_prep,
+        # What no Spark stage can beat: ORT plus its own decode + resize, nothing else.
+        "ceil_cpu": cpu_a / (cpu_a + cpu_prep),
+        # Wall clock: both cores busy with that work, against (a)'s best rate. Only
+        # meaningful on an idle machine, where (a)'s rate is not cut by neighbours.
+        "ceil_b": cores / (cpu_a + cpu_prep) / a,
         "b_agree": agree,
         "out": out,
     }
@@ -340,6 +371,11 @@ def main(argv: list[str] | None = None) -> int:
         default="1,4,8,16,32",
         help="photos per ORT run tried for (a); the fastest counts (the limit)",
     )
+    ap.add_argument(
+        "--embed",
+        action="store_true",
+        help="(b) also returns the 1,280-float embedding (classify_stage(embed=True))",
+    )
     ap.add_argument("--master", default=f"local[{os.cpu_count()}]")
     args = ap.parse_args(argv)
     if args.quick:
@@ -362,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
 
     b_batch = args.batch_size or InferenceConfig().batch_size
     print(f"{len(files)} photos from {args.data}; {cores} cores; master {args.master}; "
-          f"(b) ORT batch {b_batch}; (a) best of batches {args.a_batches}; "
+          f"(b) ORT batch {b_batch}, embedding {'on' if args.embed else 'off'}; "
+          f"(a) best of batches {args.a_batches}; "
           f"load average {load_text()}")  # fmt: skip
 
     spark = get_spark(SparkConfig(master=args.master, app_name="bench-inference"))
@@ -382,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = bundles(name, args.int8, args.calibration, args.rebuild)
         ref = None
         for precision, path in paths.items():
-            m = measure(spark, content_df, path, x, args)
+            m = measure(spark, content_df, path, x, data, args)
             out = m.pop("out")
             row = {
                 "model": name,
@@ -411,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"a/b={m['cpu_a'] / m['cpu_b']:.2f} (b: "
                 + ", ".join(f"{k} {v * 1e3:.1f}" for k, v in m["cpu_parts"].items())
                 + f"); (b) top-1 = (a) top-1 on {m['b_agree']:.4f} of photos; "
-                f"a2 (data parallel) = {m['a2']:.1f}/s, b/a2 = {m['b'] / m['a2']:.2f}",
+                f"a2 (data parallel) = {m['a2']:.1f}/s, b/a2 = {m['b'] / m['a2']:.2f}; "
+                f"decode+resize CPU {m['cpu_prep'] * 1e3:.2f} ms/photo, so with no Spark "
+                f"overhead at all CPU a/b <= {m['ceil_cpu']:.2f} (b/a <= {m['ceil_b']:.2f}, "
+                "meaningful on an idle machine only)",
                 flush=True,
             )
 
@@ -421,8 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | prec | MB | decode+prep 1 proc /s | (a) raw ORT /s (batch) "
           "| (b) Spark stage /s | b/a | 1-NN fine acc | int8 vs fp32 top-1 agree | feature cosine "
           "| top-1 agree with the previous resize | CPU ms/photo (a) 1 thread | CPU ms/photo (b) "
-          "| CPU a/b | (b) top-1 = (a) top-1 | (a2) data-parallel ORT /s | b/a2 |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| CPU a/b | (b) top-1 = (a) top-1 | (a2) data-parallel ORT /s | b/a2 "
+          "| decode+resize CPU ms/photo | ceiling CPU a/b | ceiling b/a |")  # fmt: skip
+    print("|---" * 20 + "|")
     for r in results:
         print(
             f"| {r['model']} | {r['precision']} | {r['size_mb']:.1f} | {r['prep']:.0f} | "
@@ -431,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.get('agree', float('nan')):.3f} | {r.get('cos', float('nan')):.4f} | "
             f"{r.get('prev_agree', float('nan')):.4f} | {r['cpu_a'] * 1e3:.1f} | "
             f"{r['cpu_b'] * 1e3:.1f} | **{r['cpu_a'] / r['cpu_b']:.2f}** | {r['b_agree']:.4f} | "
-            f"{r['a2']:.1f} | {r['b'] / r['a2']:.2f} |"
+            f"{r['a2']:.1f} | {r['b'] / r['a2']:.2f} | {r['cpu_prep'] * 1e3:.2f} | "
+            f"{r['ceil_cpu']:.2f} | {r['ceil_b']:.2f} |"
         )
     rss_text = f"{rss:.0f} MB" if rss else "n/a (only measured for local masters)"
     print(f"\npeak RSS per Spark Python worker: {rss_text}; driver process: {driver:.0f} MB")
