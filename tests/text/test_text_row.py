@@ -1,0 +1,91 @@
+"""One photo through the text stage's ``text_row``, without Spark: real OCR, presidio, files.
+
+Which released copy it writes: the JPEG's own coded data without metadata
+when there is nothing to cover, a re-encoded one when that is not safe, a
+redacted full-size one when there is personal information (read from a
+1/2-scale decode of a large photo), and nothing at all for a broken file.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from test_strip import SAMPLE, pixels, with_metadata
+from text_helpers import PII_LINES, font
+
+from crowdlens import schema as S
+from crowdlens.stages.text import text_row
+from crowdlens.text.config import TextConfig
+from crowdlens.text.source import TextSource
+from crowdlens.text.strip import release_bytes
+
+
+def run(tmp_path, data: bytes, name: str = "shop/photo.jpg", **cfg) -> tuple[dict, object]:
+    root, out = tmp_path / "in", tmp_path / "out"
+    row = text_row("id1", f"file:{root}/{name}", data, S.STATUS_OK, TextConfig(**cfg),
+                   str(out), str(root))  # fmt: skip
+    return row, out
+
+
+@pytest.fixture(scope="module")
+def phone_photo() -> bytes:
+    return with_metadata((SAMPLE / "Banana" / "Banana_001.jpg").read_bytes())
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_photo_with_nothing_to_cover_is_released_losslessly(tmp_path, phone_photo, enabled):
+    row, out = run(tmp_path, phone_photo, enabled=enabled)
+    assert row[S.TEXT_ERROR] is None and row[S.RELEASE_VERIFIED] is None
+    released = (out / row[S.REDACTED_PATH]).read_bytes()
+    assert released == release_bytes(phone_photo)  # no metadata, not re-encoded
+    assert np.array_equal(pixels(released), pixels(phone_photo))
+    assert [p.name for p in (out / "redacted" / "shop").iterdir()] == ["photo.jpg"]
+
+
+def test_turned_and_png_photos_are_re_encoded_without_metadata(tmp_path, phone_photo):
+    with Image.open(io.BytesIO(phone_photo)) as im:
+        rgb = im.convert("RGB").crop((0, 0, 348, 200))
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    jpeg, png = io.BytesIO(), io.BytesIO()
+    rgb.save(jpeg, "JPEG", exif=turned, comment=b"Ana Lopez")
+    rgb.save(png, "PNG", icc_profile=b"\0" * 200)
+    row, out = run(tmp_path, jpeg.getvalue(), "turned.jpg")
+    with Image.open(out / row[S.REDACTED_PATH]) as im:  # the pixels turned, the tag gone
+        assert im.size == (200, 348) and len(im.getexif()) == 0 and "comment" not in im.info
+    row, out = run(tmp_path, png.getvalue(), "flat.png")
+    with Image.open(out / row[S.REDACTED_PATH]) as im:
+        assert im.format == "PNG" and "icc_profile" not in im.info
+        assert np.array_equal(np.asarray(im), np.asarray(rgb))
+
+
+def test_a_broken_photo_is_an_error_row_and_leaves_no_file(tmp_path, phone_photo):
+    row, out = run(tmp_path, phone_photo[:400])  # cut inside its metadata
+    assert "decoding the photo" in row[S.TEXT_ERROR] and row[S.REDACTED_PATH] is None
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+
+
+def test_a_large_photo_is_read_at_half_scale_and_redacted_at_full_size(tmp_path, ocr):
+    photo = Image.new("RGB", (4000, 3000), (235, 230, 220))
+    draw = ImageDraw.Draw(photo)
+    for i, text in enumerate([*PII_LINES.values(), "Price 3.45"]):
+        draw.text((2300, 1800 + 200 * i), text, fill=(10, 10, 10), font=font(90))
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=90)
+    source = TextSource(buf.getvalue(), half=True, min_side=2000)
+    assert source.work.size == (2000, 1500) and source.scale == (2.0, 2.0)
+
+    row, out = run(tmp_path, buf.getvalue())
+    assert set(PII_LINES) <= set(row[S.PII_TYPES]) and row[S.RELEASE_VERIFIED] is True
+    corners = np.array([p for r in row[S.TEXT_REGIONS] for p in r[S.REGION_POLYGON]])
+    assert corners[:, 0].min() > 2200 and corners[:, 1].min() > 1700  # full-size pixels
+    with Image.open(out / row[S.REDACTED_PATH]) as im:
+        assert im.size == (4000, 3000)
+        left = "\n".join(ln.text for ln in ocr.read(np.asarray(im.crop((2200, 1700, 4000, 2700)))))
+    assert "Price 3.45" in left
+    assert not any(secret in left for secret in PII_LINES.values())
+    with Image.open(out / row[S.TEXT_PREVIEW_PATH]) as im:
+        assert max(im.size) == TextConfig().preview_max_side
