@@ -273,18 +273,11 @@ def inside(poly: list[list[float]], point: np.ndarray) -> bool:
     return cv2.pointPolygonTest(contour, (float(point[0]), float(point[1])), False) >= 0
 
 
-def as_read(
-    photo: Image.Image, jpeg: bool, shared: int, half: bool, min_side: int
-) -> tuple[Image.Image, np.ndarray, tuple[float, float], Image.Image | None]:
-    """The photo as the pipeline holds it: (full-size image, the copy the text work
-    reads, full pixels per copy pixel, the decode stage's reduced copy or None).
-
-    With ``jpeg`` the photo is read from a JPEG file (q90) through the text
-    stage's own :class:`~crowdlens.text.source.TextSource` (a 1/2-scale
-    decode of a large photo when ``half``); with ``shared``, also the decode
-    stage's DCT-reduced copy for that size."""
+def as_read(photo: Image.Image, jpeg: bool, shared: int) -> tuple[Image.Image, Image.Image | None]:
+    """The photo as the pipeline holds it: decoded from a JPEG file (q90) when ``jpeg``,
+    and with ``shared`` the decode stage's DCT-reduced copy for that size (else None)."""
     if not (jpeg or shared):
-        return photo, np.asarray(photo), (1.0, 1.0), None
+        return photo, None
     import io
 
     from crowdlens.decode import decode_image, within_twice
@@ -292,18 +285,11 @@ def as_read(
     buf = io.BytesIO()
     photo.save(buf, "JPEG", quality=90)
     data = buf.getvalue()
-    try:
-        from crowdlens.text.source import TextSource
-    except ImportError:  # a tree from before the 1/2-scale read
-        full = decode_image(data).image
-        work, scale = np.asarray(full), (1.0, 1.0)
-    else:
-        source = TextSource(data, half=half and not shared, min_side=min_side)
-        full, work, scale = source.full(), np.asarray(source.work), source.scale
+    full = decode_image(data).image
     if not shared:
-        return full, work, scale, None
+        return full, None
     size = (shared, shared)
-    return full, work, scale, within_twice(decode_image(data, draft_size=size).image, size)
+    return full, within_twice(decode_image(data, draft_size=size).image, size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,11 +324,6 @@ def main(argv: list[str] | None = None) -> int:
         help="--jpeg, and the gate detects on the decode stage's DCT-reduced copy for SIZE "
         "(512 when quality and model run) where it is large enough (measured, not adopted: "
         "docs/benchmarks.md)",
-    )
-    parser.add_argument(
-        "--full-decode",
-        action="store_true",
-        help="with --jpeg: the text work reads the full decode, not the 1/2-scale one",
     )
     parser.add_argument("--save", type=Path, help="folder to save generated + redacted photos")
     args = parser.parse_args(argv)
@@ -382,8 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     gate_passed = verified = withheld = strengthened = 0
     misses: list[str] = []
     for k, (photo, items) in enumerate(photos):
-        photo, work, scale, small = as_read(photo, args.jpeg, args.shared,
-                                            not args.full_decode, cfg.ocr_max_side)  # fmt: skip
+        photo, small = as_read(photo, args.jpeg, args.shared)
         if small is not None and max(small.size) < min(cfg.gate_max_side, max(photo.size)):
             small = None  # smaller than what the gate would shrink the photo to
         small = None if small is None else np.asarray(small)
@@ -391,11 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         has_pii = any(it.secret for it in items)
         if not args.skip_gate:
             t0 = time.perf_counter()
-            gated = read_photo(work, cfg, ocr=ocr, analyzer=analyzer, gate=gate, small=small)
-            if scale != (1.0, 1.0):  # found on the 1/2-scale copy: full-size pixels
-                from crowdlens.text.photo import scale_found
-
-                gated = scale_found(gated, scale)
+            gated = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=gate, small=small)
             if gated.cover:
                 redact(photo, gated.cover, cfg.redact_mode)
             t_gate += time.perf_counter() - t0
@@ -455,8 +431,7 @@ def main(argv: list[str] | None = None) -> int:
           f"gate {cfg.gate_max_side} px, detector {'int8' if cfg.det_int8 else 'fp32'}")  # fmt: skip
     if args.jpeg or args.shared:
         print(f"read from JPEG q90; gate on the decode stage's copy: "
-              f"{f'{args.shared} px draft' if args.shared else 'no'}; text work on "
-              f"{'the full decode' if args.full_decode or args.shared else 'a 1/2-scale decode where large'}")  # fmt: skip
+              f"{f'{args.shared} px draft' if args.shared else 'no'}")  # fmt: skip
     print(f"text detection recall:            {ratio(detected, n_items)}")
     if not args.skip_gate:
         print(f"gate recall on photos with PII:   {ratio(pii_photos_gated_in, pii_photos)}")

@@ -2,8 +2,8 @@
 
 Which released copy it writes: the JPEG's own coded data without metadata
 when there is nothing to cover, a re-encoded one when that is not safe, a
-redacted full-size one when there is personal information (read from a
-1/2-scale decode of a large photo), and nothing at all for a broken file.
+redacted and re-encoded one when there is personal information, and nothing
+at all for a broken file.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 from test_strip import SAMPLE, pixels, with_metadata
-from text_helpers import PII_LINES, font
+from text_helpers import PII_LINES, PLAIN_LINES, jpeg_with_gps, render
 
 from crowdlens import schema as S
 from crowdlens.stages.text import text_row
 from crowdlens.text.config import TextConfig
-from crowdlens.text.source import TextSource
 from crowdlens.text.strip import release_bytes
 
 
@@ -68,24 +67,15 @@ def test_a_broken_photo_is_an_error_row_and_leaves_no_file(tmp_path, phone_photo
     assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
 
 
-def test_a_large_photo_is_read_at_half_scale_and_redacted_at_full_size(tmp_path, ocr):
-    photo = Image.new("RGB", (4000, 3000), (235, 230, 220))
-    draw = ImageDraw.Draw(photo)
-    for i, text in enumerate([*PII_LINES.values(), "Price 3.45"]):
-        draw.text((2300, 1800 + 200 * i), text, fill=(10, 10, 10), font=font(90))
-    buf = io.BytesIO()
-    photo.save(buf, "JPEG", quality=90)
-    source = TextSource(buf.getvalue(), half=True, min_side=2000)
-    assert source.work.size == (2000, 1500) and source.scale == (2.0, 2.0)
-
-    row, out = run(tmp_path, buf.getvalue())
+def test_a_photo_with_personal_data_is_redacted_verified_and_re_encoded(tmp_path, ocr):
+    data = jpeg_with_gps(render([*PII_LINES.values(), *PLAIN_LINES]))
+    row, out = run(tmp_path, data)
     assert set(PII_LINES) <= set(row[S.PII_TYPES]) and row[S.RELEASE_VERIFIED] is True
-    corners = np.array([p for r in row[S.TEXT_REGIONS] for p in r[S.REGION_POLYGON]])
-    assert corners[:, 0].min() > 2200 and corners[:, 1].min() > 1700  # full-size pixels
-    with Image.open(out / row[S.REDACTED_PATH]) as im:
-        assert im.size == (4000, 3000)
-        left = "\n".join(ln.text for ln in ocr.read(np.asarray(im.crop((2200, 1700, 4000, 2700)))))
+    released = (out / row[S.REDACTED_PATH]).read_bytes()
+    assert released != release_bytes(data)  # re-encoded from the redacted pixels
+    with Image.open(io.BytesIO(released)) as im:
+        assert im.size == (900, 560) and len(im.getexif()) == 0
+        left = "\n".join(ln.text for ln in ocr.read(np.asarray(im.convert("RGB"))))
     assert "Price 3.45" in left
     assert not any(secret in left for secret in PII_LINES.values())
-    with Image.open(out / row[S.TEXT_PREVIEW_PATH]) as im:
-        assert max(im.size) == TextConfig().preview_max_side
+    assert (out / row[S.TEXT_PREVIEW_PATH]).is_file()

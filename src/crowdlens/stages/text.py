@@ -51,38 +51,33 @@ def text_row(
     """The text columns of one photo; writes its released copy (and preview).
 
     Uses the OCR engine, gate and analyzer cached in this Python worker. A
-    large JPEG is read at 1/2 scale (:class:`~crowdlens.text.source.TextSource`)
-    and decoded in full only to redact it or re-encode it; a JPEG with
-    nothing to cover is released losslessly (:mod:`crowdlens.text.strip`).
+    JPEG with nothing to cover is released losslessly (:mod:`crowdlens.text.strip`).
     """
     import numpy as np
 
-    from crowdlens.text.photo import PhotoText, read_photo, scale_found
-    from crowdlens.text.source import TextSource
+    from crowdlens.decode import decode_image
+    from crowdlens.text.photo import PhotoText, read_photo
 
     row: dict[str, Any] = dict.fromkeys(TEXT_COLUMNS)
     if status != S.STATUS_OK:
         return row
     step = "decoding the photo"
     try:
-        source = TextSource(data, half=cfg.half_decode, min_side=cfg.ocr_max_side)
         found = PhotoText(has_text=False, gated_out=True)
-        ocr = None
+        image = ocr = None
         if cfg.enabled:
+            image = decode_image(data).image
             step = "reading text"
             ocr, gate, analyzer = _parts(cfg)
-            found = read_photo(np.asarray(source.work), cfg, ocr=ocr, analyzer=analyzer,
-                               gate=gate)  # fmt: skip
-        full = scale_found(found, source.scale)  # in full-size pixels from here on
-        if cfg.enabled:
+            found = read_photo(np.asarray(image), cfg, ocr=ocr, analyzer=analyzer, gate=gate)
             row[S.HAS_TEXT] = found.has_text
-            row[S.TEXT_REGIONS] = full.regions()
+            row[S.TEXT_REGIONS] = found.regions()
             row[S.PII_TYPES] = found.pii_types
-        step = "verifying the redaction"
-        row.update(_release(source, full, cfg, ocr, out_dir, path, input_root, image_id))
+        step = "verifying the redaction" if found.cover else "writing the released copy"
+        row.update(_release(data, image, found, cfg, ocr, out_dir, path, input_root, image_id))
         if cfg.previews and found.has_text:
             step = "writing the preview"
-            row[S.TEXT_PREVIEW_PATH] = _preview(source, found, cfg, out_dir, path, input_root,
+            row[S.TEXT_PREVIEW_PATH] = _preview(image, found, cfg, out_dir, path, input_root,
                                                 image_id)  # fmt: skip
     except Exception as exc:  # one photo never fails the job
         row = dict.fromkeys(TEXT_COLUMNS)
@@ -109,15 +104,17 @@ def _parts(cfg: TextConfig) -> tuple[Any, Any, Any]:
 
 
 def _release(
-    source: Any, found: Any, cfg: TextConfig, ocr: Any, out_dir: str, path: str,
-    input_root: str | None, image_id: str,
+    data: bytes | None, image: Any, found: Any, cfg: TextConfig, ocr: Any, out_dir: str,
+    path: str, input_root: str | None, image_id: str,
 ) -> dict[str, Any]:  # fmt: skip
     """Write the released copy (or withhold it); its ``redacted_path`` and ``release_verified``.
 
     With something to cover: redact the full-size photo, verify, re-encode.
     With nothing: the JPEG's own coded data without its metadata when that
     is safe (:func:`~crowdlens.text.strip.release_bytes`), else re-encoded.
+    ``image`` is the decoded photo, or None when the text work did not need it.
     """
+    from crowdlens.decode import decode_image
     from crowdlens.io.outputs import output_target
     from crowdlens.text.redact import mirrored_path, save_clean, write_file
     from crowdlens.text.strip import NotLossless, release_bytes
@@ -126,7 +123,7 @@ def _release(
     stored = mirrored_path("", path, input_root, image_id)
     target = output_target(out_dir, stored)
     if found.cover:
-        released = release_copy(source.full(), found, cfg, ocr)
+        released = release_copy(image, found, cfg, ocr)
         if released.image is None:  # personal data stayed readable: withheld
             if "://" not in target and os.path.exists(target):
                 os.remove(target)  # a copy from an earlier run must not stay behind
@@ -136,26 +133,27 @@ def _release(
     payload = None
     if target.lower().endswith((".jpg", ".jpeg")):
         try:
-            payload = release_bytes(source.data)
+            payload = release_bytes(data or b"")
         except NotLossless:
             payload = None  # re-encoded below, as every photo used to be
     if payload is None:
-        save_clean(source.full(), target, jpeg_quality=cfg.jpeg_quality)
+        image = image if image is not None else decode_image(data).image
+        save_clean(image, target, jpeg_quality=cfg.jpeg_quality)
     else:
         write_file(target, payload)
     return {S.RELEASE_VERIFIED: None, S.REDACTED_PATH: stored}
 
 
 def _preview(
-    source: Any, found: Any, cfg: TextConfig, out_dir: str, path: str,
+    image: Any, found: Any, cfg: TextConfig, out_dir: str, path: str,
     input_root: str | None, image_id: str,
 ) -> str:  # fmt: skip
-    """Write the reviewer preview from the working copy (``found`` in its pixels); its path."""
+    """Write the reviewer preview of ``image`` with ``found``'s lines outlined; its path."""
     from crowdlens.io.outputs import PREVIEWS_DIR, output_target
     from crowdlens.text.preview import render_preview
     from crowdlens.text.redact import mirrored_path, save_clean
 
-    preview = render_preview(source.work, [line.polygon for line in found.lines],
+    preview = render_preview(image, [line.polygon for line in found.lines],
                              found.line_pii, cfg.preview_max_side)  # fmt: skip
     stored = mirrored_path("", path, input_root, image_id, folder=PREVIEWS_DIR)
     if not stored.lower().endswith((".jpg", ".jpeg")):

@@ -79,9 +79,6 @@ class TextConfig:
     # The gate's detector in int8 (static QDQ, built locally once and cached;
     # crowdlens.text.quantize): about 3.5x cheaper, same PII figures (#14).
     det_int8: bool = True
-    # Read a large JPEG (half still >= ocr_max_side) from a 1/2 DCT-scale decode;
-    # decode it in full only to redact or re-encode it (#14, docs/benchmarks.md).
-    half_decode: bool = True
 
     PARAMS: ClassVar[Params] = {
         "gate_max_side": Interval(int, 64, None),

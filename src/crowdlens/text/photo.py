@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from crowdlens.text.config import TextConfig
     from crowdlens.text.gate import TextGate
-    from crowdlens.text.ocr import OCR, Polygon, TextLine
+    from crowdlens.text.ocr import OCR, TextLine
 
 
 @dataclass
@@ -136,36 +136,3 @@ def read_photo(
         cover=cover,
         secrets=secrets,
     )
-
-
-def scale_found(found: PhotoText, scale: tuple[float, float]) -> PhotoText:
-    """``found`` with every polygon (lines, words, covers) multiplied by ``scale`` (sx, sy).
-
-    The text work may read a reduced copy of the photo
-    (:class:`~crowdlens.text.source.TextSource`); what it found is reported,
-    redacted and verified in full-size pixels.
-
-    >>> from crowdlens.text.ocr import TextLine, Word
-    >>> box = [[1.0, 1.0], [3.0, 1.0], [3.0, 2.0], [1.0, 2.0]]
-    >>> line = TextLine(box, "Ana", 0.9, (Word("Ana", 0.9, box, 0, 3),))
-    >>> scale_found(PhotoText(True, False, [line]), (2.0, 2.0)).lines[0].words[0].polygon[2]
-    [6.0, 4.0]
-    """
-    from dataclasses import replace
-
-    import numpy as np
-
-    if scale == (1.0, 1.0):
-        return found
-    sx, sy = scale
-
-    def poly(points: Polygon) -> Polygon:
-        return [[float(x) * sx, float(y) * sy] for x, y in points]
-
-    lines = [
-        replace(ln, polygon=poly(ln.polygon), words=tuple(
-            replace(w, polygon=poly(w.polygon)) for w in ln.words))
-        for ln in found.lines
-    ]  # fmt: skip
-    cover = [np.asarray(c, dtype=np.float32) * np.float32([sx, sy]) for c in found.cover]
-    return replace(found, lines=lines, cover=cover)
