@@ -173,39 +173,41 @@ class _Lines:
         return self.lines
 
 
-def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool]:
-    """CPU seconds of each step for one photo, and whether it passed the text gate.
+def _preview(image, found, target: str) -> None:
+    """The reviewer preview as ``text_row`` writes it (``found`` in ``image``'s pixels)."""
+    from crowdlens.text.preview import render_preview
+    from crowdlens.text.redact import save_clean
 
-    The steps as ``moderate`` runs them: the decode stage decodes once at the
-    reduced size quality and model need (``shared_size``) and they read that
-    copy; the text stage decodes full resolution and its gate shrinks that.
-    With ``read_gate_boxes`` (the default) the gate's boxes are
-    recognised directly and detection costs nothing more; without it, the
-    reader detects again at ``ocr_max_side`` (recognition = full read - detection).
+    polygons = [line.polygon for line in found.lines]
+    save_clean(render_preview(image, polygons, found.line_pii), target, jpeg_quality=85)
+
+
+def text_costs(c: dict[str, float], data: bytes, parts: dict, target: str) -> bool:
+    """Add the CPU seconds of the text stage's steps on one photo to ``c``; gate passed?
+
+    The steps as ``text_row`` runs them: full decode, the gate, recognition
+    of its boxes, PII, redaction (photos with something to cover), the
+    preview (photos with text) and the released copy: re-encoded when
+    something was covered, else the lossless metadata-free copy
+    (``release_bytes``, re-encoded when it refuses). On a tree from before
+    the lossless copy (``PYTHONPATH`` of an older tree) every copy is
+    re-encoded. Verification is not a step here (see ``text_row`` in the table).
     """
     import numpy as np
 
-    from crowdlens import schema as S
-    from crowdlens.decode import decode_image, unpack_pixels
-    from crowdlens.models.predict import predict_contents
-    from crowdlens.stages.decode import decode_row
-    from crowdlens.stages.quality import assess_photo
+    from crowdlens.decode import decode_image
     from crowdlens.text.photo import read_photo
     from crowdlens.text.redact import redact, save_clean
 
-    c: dict[str, float] = dict.fromkeys(("detection", "recognition", "PII", "redaction"), 0.0)
+    try:
+        from crowdlens.text.strip import NotLossless, release_bytes
+    except ImportError:  # a tree from before the lossless copy
+        release_bytes = None
     cfg, ocr = parts["text"], parts["ocr"]
-    data = _timed(c, "read", p.read_bytes)
-    row = _timed(c, "decode (shared copy)", decode_row, data, None, 1 << 62,
-                 draft_size=parts["share"], share=True)  # fmt: skip
-    shared = unpack_pixels(row[S.PIXELS], row[S.PIXELS_SIZE])
-    _timed(c, "quality", assess_photo, None, S.STATUS_OK, row[S.WIDTH], row[S.HEIGHT],
-           parts["quality"], None, shared)  # fmt: skip
-    _timed(c, "model", predict_contents, [None], parts["bundle"], parts["inference"],
-           images=[shared])  # fmt: skip
-    decoded = _timed(c, "text: full decode", decode_image, data)
-    rgb = np.asarray(decoded.image)
+    full = _timed(c, "text: full decode", decode_image, data).image
+    rgb = np.asarray(full)
     boxes = _timed(c, "gate", parts["gate"].find, rgb)
+    cover = []
     if len(boxes):
         if cfg.read_gate_boxes:
             lines = _timed(c, "recognition", ocr.read_regions, rgb, boxes)
@@ -215,10 +217,57 @@ def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool]
             c["recognition"] = max(0.0, c["recognition"] - c["detection"])
         found = _timed(c, "PII", lambda: read_photo(rgb, cfg, ocr=_Lines(lines),
                                                     analyzer=parts["pii"]))  # fmt: skip
-        if found.cover:
-            _timed(c, "redaction", redact, decoded.image, found.cover, cfg.redact_mode)
-    _timed(c, "write", save_clean, decoded.image, f"{tmp}/{p.name}")
-    return c, bool(len(boxes))
+        cover = found.cover
+        if cover:
+            _timed(c, "redaction", redact, full, cover, cfg.redact_mode)
+        if found.has_text:
+            _timed(c, "preview (photos with text)", _preview, full, found, target + ".p.jpg")
+    t0 = time.process_time()
+    if release_bytes is None or cover:
+        save_clean(full, target)
+    else:
+        try:
+            with open(target, "wb") as f:
+                f.write(release_bytes(data))
+        except NotLossless:
+            save_clean(full, target)
+    c["write"] = c.get("write", 0.0) + time.process_time() - t0
+    return bool(len(boxes))
+
+
+def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool, float]:
+    """CPU seconds of each step for one photo, whether it passed the text gate, and the
+    CPU seconds of the whole text stage (``text_row``: steps, verification, preview).
+
+    The decode stage decodes once at the reduced size quality and model need
+    (``shared_size``) and they read that copy; then the text stage's steps
+    (:func:`text_costs`). With ``read_gate_boxes`` (the default) the gate's
+    boxes are recognised directly and detection costs nothing more; without
+    it, the reader detects again at ``ocr_max_side``.
+    """
+    from crowdlens import schema as S
+    from crowdlens.decode import unpack_pixels
+    from crowdlens.models.predict import predict_contents
+    from crowdlens.stages.decode import decode_row
+    from crowdlens.stages.quality import assess_photo
+    from crowdlens.stages.text import text_row
+
+    c: dict[str, float] = {}
+    data = _timed(c, "read", p.read_bytes)
+    row = _timed(c, "decode (shared copy)", decode_row, data, None, 1 << 62,
+                 draft_size=parts["share"], share=True)  # fmt: skip
+    shared = unpack_pixels(row[S.PIXELS], row[S.PIXELS_SIZE])
+    _timed(c, "quality", assess_photo, None, S.STATUS_OK, row[S.WIDTH], row[S.HEIGHT],
+           parts["quality"], None, shared)  # fmt: skip
+    _timed(c, "model", predict_contents, [None], parts["bundle"], parts["inference"],
+           images=[shared])  # fmt: skip
+    passed = text_costs(c, data, parts, f"{tmp}/{p.name}")
+    for step in ("recognition", "PII", "redaction", "detection"):
+        c.setdefault(step, 0.0)  # steps a photo may skip
+    whole: dict[str, float] = {}
+    _timed(whole, "text_row", text_row, p.stem, str(p), data, S.STATUS_OK, parts["text"],
+           f"{tmp}/stage", str(p.parent))  # fmt: skip
+    return c, passed, whole["text_row"]
 
 
 def stage_costs(photos: Sequence[Path], det_int8: bool = True) -> dict[str, float]:
@@ -246,15 +295,18 @@ def stage_costs(photos: Sequence[Path], det_int8: bool = True) -> dict[str, floa
     }
     totals: dict[str, float] = {}
     texts = 0
+    stage = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         photo_costs(photos[0], parts, tmp)  # warms every model
         for p in photos:
-            costs, has = photo_costs(p, parts, tmp)
+            costs, has, whole = photo_costs(p, parts, tmp)
             texts += has
+            stage += whole
             for step, sec in costs.items():
                 totals[step] = totals.get(step, 0.0) + sec
     table = {step: sec / len(photos) for step, sec in totals.items()}
     table["photos with text (gate)"] = texts / len(photos)
+    table["text_row"] = stage / len(photos)
     return table
 
 
@@ -266,6 +318,7 @@ def print_stage_table(photos: Sequence[Path], compare: bool) -> None:
     share = runs["s/photo"].pop("photos with text (gate)")
     for table in runs.values():
         table.pop("photos with text (gate)", None)
+    whole = [t.pop("text_row") for t in runs.values()]
     names = list(runs)
     print(f"\nCPU seconds per photo, one thread, {len(photos)} photos ({share:.0%} passed the "
           f"text gate):\n\n| step | {' | '.join(names)} |\n|---|{'---|' * len(names)}")  # fmt: skip
@@ -276,6 +329,11 @@ def print_stage_table(photos: Sequence[Path], compare: bool) -> None:
     text_steps = ("gate", "detection", "recognition", "PII", "redaction")
     text = [sum(t[s] for s in text_steps) for t in runs.values()]
     print("| text steps | " + " | ".join(f"{t:.3f}" for t in text) + " |")
+    firsts = ("read", "decode (shared copy)", "quality", "model")
+    stage = [sum(v for k, v in t.items() if k not in firsts) for t in runs.values()]
+    print("| text stage (every step after model) | " + " | ".join(f"{t:.3f}" for t in stage) + " |")
+    print("| the whole text stage, `text_row` (+ verification, preview) | "
+          + " | ".join(f"{t:.3f}" for t in whole) + " |")  # fmt: skip
     if compare:
         print(f"\ntext steps, fp32 / int8 detector: {text[1] / text[0]:.2f}x")
 

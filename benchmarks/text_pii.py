@@ -325,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
         "(512 when quality and model run) where it is large enough (measured, not adopted: "
         "docs/benchmarks.md)",
     )
+    parser.add_argument(
+        "--no-cls",
+        action="store_true",
+        help="the text stage's read without the angle classifier (measured, not adopted: "
+        "docs/benchmarks.md); the leak check still reads with it",
+    )
     parser.add_argument("--save", type=Path, help="folder to save generated + redacted photos")
     args = parser.parse_args(argv)
     if args.quick:
@@ -351,10 +357,19 @@ def main(argv: list[str] | None = None) -> int:
     photos = make_photos(args.photos, args.side, args.seed)
     ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
     gate = get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads, cfg.det_int8)
+    reader = ocr  # what the text stage reads with; ``ocr`` also checks the released photos
+    if args.no_cls:
+        from rapidocr.ch_ppocr_cls import TextClsOutput
+
+        from crowdlens.text.ocr import RapidOCREngine
+
+        reader = RapidOCREngine(cfg.ocr_max_side, cfg.text_score, cfg.threads,
+                                cfg.det_box_threshold)  # fmt: skip
+        reader._engine.cls_and_rotate = lambda crops: (crops, TextClsOutput())
     analyzer = get_analyzer(cfg.languages, cfg.phone_regions)
     # Warm up every model once so that neither timing pays the loading.
     warm = np.asarray(photos[0][0])
-    read_photo(warm, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
+    read_photo(warm, cfg, ocr=reader, analyzer=analyzer, gate=gate)
 
     t_gate = t_full = t_redact = t_verify = 0.0
     n_items = detected = 0
@@ -371,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         has_pii = any(it.secret for it in items)
         if not args.skip_gate:
             t0 = time.perf_counter()
-            gated = read_photo(rgb, cfg, ocr=ocr, analyzer=analyzer, gate=gate, small=small)
+            gated = read_photo(rgb, cfg, ocr=reader, analyzer=analyzer, gate=gate, small=small)
             if gated.cover:
                 redact(photo, gated.cover, cfg.redact_mode)
             t_gate += time.perf_counter() - t0

@@ -2,8 +2,10 @@
 
 For every photo whose ``status`` is ``ok`` it writes a released copy to
 ``out_dir/redacted/<path relative to input_root>`` and stores that path
-relative to ``out_dir`` (see :mod:`crowdlens.io.outputs`): personal information
-blurred when there is any, and *always* re-encoded without EXIF/XMP/GPS.
+relative to ``out_dir`` (see :mod:`crowdlens.io.outputs`), *always* without
+EXIF/XMP/GPS: personal information blurred and re-encoded when there is any;
+otherwise a JPEG's own coded data with every metadata marker dropped
+(:mod:`crowdlens.text.strip`), or re-encoded when that is not safe.
 Photos with text also get a reviewer preview (text outlined) under
 ``out_dir/text_previews/``. Other rows pass through with nulls. A failure on
 one photo (OCR error, odd size, unwritable file) is recorded in
@@ -48,66 +50,35 @@ def text_row(
 ) -> dict[str, Any]:
     """The text columns of one photo; writes its released copy (and preview).
 
-    Uses the OCR engine, gate and analyzer cached in this Python worker.
+    Uses the OCR engine, gate and analyzer cached in this Python worker. A
+    JPEG with nothing to cover is released losslessly (:mod:`crowdlens.text.strip`).
     """
     import numpy as np
 
     from crowdlens.decode import decode_image
-    from crowdlens.io.outputs import PREVIEWS_DIR, output_target
-    from crowdlens.text.gate import get_gate
-    from crowdlens.text.ocr import get_ocr
     from crowdlens.text.photo import PhotoText, read_photo
-    from crowdlens.text.pii import get_analyzer
-    from crowdlens.text.preview import render_preview
-    from crowdlens.text.redact import mirrored_path, save_clean
-    from crowdlens.text.verify import release_copy
 
     row: dict[str, Any] = dict.fromkeys(TEXT_COLUMNS)
     if status != S.STATUS_OK:
         return row
     step = "decoding the photo"
     try:
-        image = decode_image(data).image
         found = PhotoText(has_text=False, gated_out=True)
-        ocr = None
+        image = ocr = None
         if cfg.enabled:
+            image = decode_image(data).image
             step = "reading text"
-            ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
-            gate = (
-                get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads, cfg.det_int8)
-                if cfg.gate
-                else None
-            )
-            analyzer = get_analyzer(cfg.languages, cfg.phone_regions)
+            ocr, gate, analyzer = _parts(cfg)
             found = read_photo(np.asarray(image), cfg, ocr=ocr, analyzer=analyzer, gate=gate)
             row[S.HAS_TEXT] = found.has_text
             row[S.TEXT_REGIONS] = found.regions()
             row[S.PII_TYPES] = found.pii_types
-        step = "verifying the redaction"
-        released = release_copy(image, found, cfg, ocr)
-        row[S.RELEASE_VERIFIED] = released.verified
-        stored = mirrored_path("", path, input_root, image_id)
-        target = output_target(out_dir, stored)
-        if released.image is None:  # personal data stayed readable: withheld
-            if "://" not in target and os.path.exists(target):
-                os.remove(target)  # a copy from an earlier run must not stay behind
-        else:
-            step = "writing the released copy"
-            save_clean(released.image, target, jpeg_quality=cfg.jpeg_quality)
-            row[S.REDACTED_PATH] = stored
+        step = "verifying the redaction" if found.cover else "writing the released copy"
+        row.update(_release(data, image, found, cfg, ocr, out_dir, path, input_root, image_id))
         if cfg.previews and found.has_text:
             step = "writing the preview"
-            preview = render_preview(
-                image,
-                [line.polygon for line in found.lines],
-                found.line_pii,
-                cfg.preview_max_side,
-            )
-            stored = mirrored_path("", path, input_root, image_id, folder=PREVIEWS_DIR)
-            if not stored.lower().endswith((".jpg", ".jpeg")):
-                stored += ".jpg"
-            save_clean(preview, output_target(out_dir, stored), jpeg_quality=85)
-            row[S.TEXT_PREVIEW_PATH] = stored
+            row[S.TEXT_PREVIEW_PATH] = _preview(image, found, cfg, out_dir, path, input_root,
+                                                image_id)  # fmt: skip
     except Exception as exc:  # one photo never fails the job
         row = dict.fromkeys(TEXT_COLUMNS)
         row[S.TEXT_ERROR] = (
@@ -115,6 +86,80 @@ def text_row(
             "the photo was not released. Re-run it or check the file."
         )
     return row
+
+
+def _parts(cfg: TextConfig) -> tuple[Any, Any, Any]:
+    """The OCR engine, gate (or None) and PII analyzer cached in this worker."""
+    from crowdlens.text.gate import get_gate
+    from crowdlens.text.ocr import get_ocr
+    from crowdlens.text.pii import get_analyzer
+
+    ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
+    gate = (
+        get_gate(cfg.gate_max_side, cfg.gate_box_threshold, cfg.threads, cfg.det_int8)
+        if cfg.gate
+        else None
+    )
+    return ocr, gate, get_analyzer(cfg.languages, cfg.phone_regions)
+
+
+def _release(
+    data: bytes | None, image: Any, found: Any, cfg: TextConfig, ocr: Any, out_dir: str,
+    path: str, input_root: str | None, image_id: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Write the released copy (or withhold it); its ``redacted_path`` and ``release_verified``.
+
+    With something to cover: redact the full-size photo, verify, re-encode.
+    With nothing: the JPEG's own coded data without its metadata when that
+    is safe (:func:`~crowdlens.text.strip.release_bytes`), else re-encoded.
+    ``image`` is the decoded photo, or None when the text work did not need it.
+    """
+    from crowdlens.decode import decode_image
+    from crowdlens.io.outputs import output_target
+    from crowdlens.text.redact import mirrored_path, save_clean, write_file
+    from crowdlens.text.strip import NotLossless, release_bytes
+    from crowdlens.text.verify import release_copy
+
+    stored = mirrored_path("", path, input_root, image_id)
+    target = output_target(out_dir, stored)
+    if found.cover:
+        released = release_copy(image, found, cfg, ocr)
+        if released.image is None:  # personal data stayed readable: withheld
+            if "://" not in target and os.path.exists(target):
+                os.remove(target)  # a copy from an earlier run must not stay behind
+            return {S.RELEASE_VERIFIED: False, S.REDACTED_PATH: None}
+        save_clean(released.image, target, jpeg_quality=cfg.jpeg_quality)
+        return {S.RELEASE_VERIFIED: released.verified, S.REDACTED_PATH: stored}
+    payload = None
+    if target.lower().endswith((".jpg", ".jpeg")):
+        try:
+            payload = release_bytes(data or b"")
+        except NotLossless:
+            payload = None  # re-encoded below, as every photo used to be
+    if payload is None:
+        image = image if image is not None else decode_image(data).image
+        save_clean(image, target, jpeg_quality=cfg.jpeg_quality)
+    else:
+        write_file(target, payload)
+    return {S.RELEASE_VERIFIED: None, S.REDACTED_PATH: stored}
+
+
+def _preview(
+    image: Any, found: Any, cfg: TextConfig, out_dir: str, path: str,
+    input_root: str | None, image_id: str,
+) -> str:  # fmt: skip
+    """Write the reviewer preview of ``image`` with ``found``'s lines outlined; its path."""
+    from crowdlens.io.outputs import PREVIEWS_DIR, output_target
+    from crowdlens.text.preview import render_preview
+    from crowdlens.text.redact import mirrored_path, save_clean
+
+    preview = render_preview(image, [line.polygon for line in found.lines],
+                             found.line_pii, cfg.preview_max_side)  # fmt: skip
+    stored = mirrored_path("", path, input_root, image_id, folder=PREVIEWS_DIR)
+    if not stored.lower().endswith((".jpg", ".jpeg")):
+        stored += ".jpg"
+    save_clean(preview, output_target(out_dir, stored), jpeg_quality=85)
+    return stored
 
 
 def _text(row: dict[str, Any], cfg: TextConfig, out_dir: str, input_root: str | None) -> dict:

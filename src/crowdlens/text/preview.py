@@ -41,7 +41,11 @@ def render_preview(
     scale = min(1.0, max_side / max(image.size))
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     if scale < 1.0:  # resize returns a new image: no full-size copy first (0.06 s at 12 MP)
-        out = rgb.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        # A box reduction by the whole factor first (4000 -> 1333 px), then
+        # bicubic for the rest: 0.03 instead of 0.08 s at 12 MP (#14).
+        factor = int(1 / scale)
+        out = (rgb.reduce(factor) if factor >= 2 else rgb).resize(size)
     else:
         out = rgb.copy()  # never draw on the caller's image
     draw = ImageDraw.Draw(out)

@@ -133,35 +133,34 @@ def mirrored_path(
     return os.path.join(out_dir, folder, str(rel))
 
 
+def write_file(path: str, payload: bytes) -> str:
+    """Write ``payload`` to ``path`` whole or not at all (local: temp + rename; object store: one PUT)."""
+    if "://" in path:  # an object store: one PUT is atomic, a retry overwrites it
+        from crowdlens.io.fs import filesystem
+
+        fs, key = filesystem(path)
+        fs.pipe(key, payload)
+        return path
+    from crowdlens.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(payload)
+    return path
+
+
 def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
     """Write ``image`` to ``path`` without any metadata, atomically. Returns ``path``.
 
     The pixels are re-encoded into a fresh file: Pillow writes EXIF, XMP or
     PNG text only when asked to, and we never ask.
     """
+    import io
+
     from PIL import Image
 
     fmt = KEEP_FORMATS.get(os.path.splitext(path)[1].lower(), "JPEG")
-    if "://" in path:  # an object store: one PUT is atomic, a retry overwrites it
-        import io
-
-        from crowdlens.io.fs import filesystem
-
-        buf = io.BytesIO()
-        fresh = Image.frombytes("RGB", image.size, image.convert("RGB").tobytes())
-        options = {"quality": jpeg_quality} if fmt in ("JPEG", "WEBP") else {}
-        fresh.save(buf, format=fmt, **options)
-        fs, key = filesystem(path)
-        fs.pipe(key, buf.getvalue())
-        return path
-    from crowdlens.io.atomic import atomic_path
-
     fresh = Image.frombytes("RGB", image.size, image.convert("RGB").tobytes())
-    with atomic_path(path) as tmp:
-        if fmt == "JPEG":
-            fresh.save(tmp, format="JPEG", quality=jpeg_quality)
-        elif fmt == "WEBP":
-            fresh.save(tmp, format="WEBP", quality=jpeg_quality)
-        else:
-            fresh.save(tmp, format=fmt)
-    return path
+    options = {"quality": jpeg_quality} if fmt in ("JPEG", "WEBP") else {}
+    buf = io.BytesIO()
+    fresh.save(buf, format=fmt, **options)
+    return write_file(path, buf.getvalue())

@@ -10,7 +10,9 @@ it is readable even then, no copy is released (:func:`release_copy` returns
 
 The result is the ``release_verified`` column: ``True`` (nothing readable,
 perhaps after the stronger pass), ``False`` (withheld), ``null`` (no personal
-information was redacted, so there was nothing to verify).
+information was redacted, so there was nothing to verify: the released copy
+then holds the very pixels the text stage read, losslessly for most JPEGs,
+see :mod:`crowdlens.text.strip`, re-encoded otherwise).
 """
 
 from __future__ import annotations
