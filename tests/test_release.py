@@ -18,6 +18,7 @@ from crowdlens import schema as S
 from crowdlens.cli import main
 from crowdlens.errors import CrowdlensError
 from crowdlens.release import ReleaseConfig, metadata_found, release
+from crowdlens.text.strip import strip_jpeg
 
 # The moto S3 server fixture (pytest puts tests/ on sys.path): shared, not copied.
 
@@ -90,6 +91,9 @@ def test_only_accepted_photos_metadata_free_with_a_manifest(tmp_path):
         with Image.open(public / rel) as im:
             assert metadata_found(im) == [] and im.size == (48, 32)
             assert im.getpixel((10, 10))[0] > 200  # the released pixels (red/white)
+        # copied losslessly: the released copy's coded data, not a second JPEG generation
+        copy = next((results / "redacted").rglob(Path(rel).name)).read_bytes()
+        assert (public / rel).read_bytes() == strip_jpeg(copy)
     for f in public.rglob("*"):  # no original path, contributor, OCR text or hash anywhere
         if f.is_file():
             data = f.read_bytes()
