@@ -52,12 +52,13 @@ def test_group_folds_keep_groups_whole_and_every_label_in_every_fold():
         assert counts.min() >= 4 and counts.max() - counts.min() <= 4  # whole bursts of 4
 
 
-def test_a_group_larger_than_a_folds_share_is_split_so_no_fold_misses_the_label():
+def test_large_groups_stay_whole_unless_a_label_has_fewer_groups_than_folds():
     y = np.array([0] * 10 + [1] * 10)
-    groups = np.array([0] * 10 + list(range(1, 11)))  # label 0: one group of 10
+    groups = np.array([0] * 10 + [1] * 8 + [2, 3])  # label 0: one group; label 1: 8 + 1 + 1
     folds = group_folds(y, groups, k=2)
-    assert np.bincount(folds[y == 0], minlength=2).tolist() == [5, 5]
-    assert np.bincount(folds[y == 1], minlength=2).tolist() == [5, 5]
+    assert np.bincount(folds[y == 0], minlength=2).tolist() == [5, 5]  # split: else a fold lacks it
+    assert len(set(folds[groups == 1])) == 1  # 8 of 10 photos, still one fold
+    assert set(folds[y == 1]) == {0, 1}
 
 
 def test_bad_inputs_say_what_is_wrong():

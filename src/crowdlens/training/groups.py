@@ -16,7 +16,8 @@ same item are *near-duplicates* when they are more alike (cosine similarity
 of centred features) than ``quantile`` of all photos are to their closest
 photo of *another* item; groups are the connected components of that
 relation. :func:`group_folds` then deals whole groups to folds, label by
-label, so that no group straddles a training fold and its held-out fold.
+label, so that no group straddles a training fold and its held-out fold
+(unless a label has fewer groups than folds).
 
 Example::
 
@@ -81,11 +82,12 @@ def near_duplicate_groups(
 
 
 def group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """A fold in ``[0, k)`` per row: whole groups per fold, every label spread over the folds.
+    """A fold in ``[0, k)`` per row: whole groups per fold, every label in every fold.
 
     Per label, groups are dealt largest first to the fold holding fewest of
-    that label's rows. A group larger than a fold's share of its label is
-    split into single rows (else one fold would never see the label).
+    that label's rows. A label held by fewer than ``k`` groups has its
+    largest group split into single rows (else some fold would never see
+    the label); every other group stays whole, however large.
     """
     if k < 2:
         raise CrowdlensError(f"Cross-validation needs at least 2 folds. Got {k}.")
@@ -95,12 +97,10 @@ def group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int = 0) -> np.
     start = 0  # rotates, so that ties do not always go to fold 0
     for lab in np.unique(y):
         idx = np.flatnonzero(y == lab)
-        cap = -(-len(idx) // k)
-        units: list[np.ndarray] = []
-        for g in rng.permutation(np.unique(groups[idx])):
-            members = idx[groups[idx] == g]
-            units += [members] if len(members) <= cap else [m[None] for m in members]
+        units = [idx[groups[idx] == g] for g in rng.permutation(np.unique(groups[idx]))]
         units.sort(key=len, reverse=True)  # stable: equal sizes keep the shuffled order
+        if len(units) < k:
+            units = [m[None] for m in rng.permutation(units[0])] + units[1:]
         load = np.zeros(k, dtype=np.int64)
         for unit in units:
             f = min(range(k), key=lambda j: (load[j], (j - start) % k))
