@@ -231,7 +231,7 @@ def release_bytes(data: bytes) -> bytes:
     """
     size, mode, fmt, orientation, _ = _header(data)
     if fmt not in ("JPEG", "MPO"):
-        raise NotLossless(f"{fmt or 'unknown'} is not a JPEG")
+        raise NotLossless(f"{fmt or 'an unrecognised format'} is not a JPEG")
     if orientation != 1:
         raise NotLossless(f"EXIF orientation {orientation}: the pixels must be turned")
     out = strip_jpeg(data)
