@@ -188,29 +188,18 @@ def metadata_found(image: Image.Image) -> list[str]:
 def _copy_clean(source: Any, target: Path, quality: int) -> None:
     """Copy a released copy without any metadata, then check that it has none.
 
-    A JPEG is copied losslessly (its coded data byte for byte, only the
-    markers a decoder needs: :mod:`crowdlens.text.strip`); anything else, or
-    a JPEG that cannot be copied so safely, is re-encoded at ``quality``.
+    Lossless for a JPEG the whitelist copy accepts, else re-encoded at
+    ``quality`` (:func:`crowdlens.text.redact.write_metadata_free`).
     """
-    import io
-
     from PIL import Image
 
     from crowdlens.io.read import read_file
-    from crowdlens.text.redact import save_clean
-    from crowdlens.text.strip import NotLossless, release_bytes
+    from crowdlens.text.redact import write_metadata_free
 
     data, why = read_file(str(source), 1 << 31)
     if data is None:
         raise CrowdlensError(f"Cannot read the released copy {source}: {why}")
-    try:
-        clean = release_bytes(data)
-    except NotLossless:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            save_clean(im, str(target), jpeg_quality=quality)
-    else:
-        target.write_bytes(clean)  # inside the release's temporary folder: atomic as a whole
+    write_metadata_free(data, str(target), jpeg_quality=quality)
     with Image.open(target) as out:
         left = metadata_found(out)
     if left:  # neither path ever writes metadata; a failure here is a bug, not input

@@ -114,10 +114,8 @@ def _release(
     is safe (:func:`~crowdlens.text.strip.release_bytes`), else re-encoded.
     ``image`` is the decoded photo, or None when the text work did not need it.
     """
-    from crowdlens.decode import decode_image
     from crowdlens.io.outputs import output_target
-    from crowdlens.text.redact import mirrored_path, save_clean, write_file
-    from crowdlens.text.strip import NotLossless, release_bytes
+    from crowdlens.text.redact import mirrored_path, save_clean, write_metadata_free
     from crowdlens.text.verify import release_copy
 
     stored = mirrored_path("", path, input_root, image_id)
@@ -130,17 +128,7 @@ def _release(
             return {S.RELEASE_VERIFIED: False, S.REDACTED_PATH: None}
         save_clean(released.image, target, jpeg_quality=cfg.jpeg_quality)
         return {S.RELEASE_VERIFIED: released.verified, S.REDACTED_PATH: stored}
-    payload = None
-    if target.lower().endswith((".jpg", ".jpeg")):
-        try:
-            payload = release_bytes(data or b"")
-        except NotLossless:
-            payload = None  # re-encoded below, as every photo used to be
-    if payload is None:
-        image = image if image is not None else decode_image(data).image
-        save_clean(image, target, jpeg_quality=cfg.jpeg_quality)
-    else:
-        write_file(target, payload)
+    write_metadata_free(data or b"", target, jpeg_quality=cfg.jpeg_quality, image=image)
     return {S.RELEASE_VERIFIED: None, S.REDACTED_PATH: stored}
 
 

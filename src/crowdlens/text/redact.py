@@ -164,3 +164,29 @@ def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
     buf = io.BytesIO()
     fresh.save(buf, format=fmt, **options)
     return write_file(path, buf.getvalue())
+
+
+def write_metadata_free(
+    data: bytes, path: str, *, jpeg_quality: int = 92, image: Image.Image | None = None
+) -> bool:
+    """Write a metadata-free copy of photo ``data`` to ``path``, atomically; True if lossless.
+
+    A JPEG (to a ``.jpg``/``.jpeg`` path) is copied losslessly when
+    :func:`crowdlens.text.strip.release_bytes` accepts it; anything else is
+    re-encoded from ``image`` (decoded from ``data`` when None) by :func:`save_clean`.
+    The one place that decides between the two, for released and public copies.
+    """
+    from crowdlens.text.strip import NotLossless, release_bytes
+
+    if path.lower().endswith((".jpg", ".jpeg")):
+        try:
+            write_file(path, release_bytes(data))
+            return True
+        except NotLossless:
+            pass  # re-encoded below, as every photo used to be
+    if image is None:
+        from crowdlens.decode import decode_image
+
+        image = decode_image(data).image
+    save_clean(image, path, jpeg_quality=jpeg_quality)
+    return False
