@@ -52,29 +52,14 @@ def tag(size: int, resize: int, k: int, backbone: str = BACKBONE) -> str:
 
 
 def trunk_session(size: int, k: int, threads: int, backbone: str = BACKBONE):
-    import torch
-
+    """The pretrained backbone and an ONNX Runtime session of its trunk at ``size`` (4-D output)."""
     from crowdlens.models.registry import create_model
     from crowdlens.models.runtime import new_session
-    from crowdlens.training.tail import trunk_forward
+    from crowdlens.training.tail import export_trunk
 
     base = create_model(backbone, pretrained=True, num_classes=0).eval()
-
-    class Trunk(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.base = base
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return trunk_forward(self.base, x, k)
-
     path = Path(tempfile.mkdtemp(prefix="tail-levers-")) / "trunk.onnx"
-    with torch.no_grad():
-        torch.onnx.export(
-            Trunk(), (torch.zeros(1, 3, size, size),), str(path), dynamo=False,
-            opset_version=17, input_names=["x"], output_names=["a"],
-            dynamic_axes={"x": {0: "n"}, "a": {0: "n"}},
-        )  # fmt: skip
+    export_trunk(base, k, size, str(path), flat=False)
     return base, new_session(str(path), threads=threads)
 
 

@@ -50,6 +50,40 @@ def trunk_forward(base: Any, x: torch.Tensor, trunk_blocks: int) -> torch.Tensor
 _TRUNKS: dict[tuple[str, int], Any] = {}  # one ONNX Runtime session per Python worker
 
 
+def export_trunk(base: Any, trunk_blocks: int, size: int, path: str, *, flat: bool = True) -> str:
+    """Export ``trunk_forward`` of ``base`` at ``size`` x ``size`` input to ONNX at ``path``.
+
+    Input ``x`` ``[n, 3, size, size]``; output ``a``: ``[n, C*H*W]`` (``flat``)
+    or ``[n, C, H, W]``. Returns ``path``.
+    """
+    import warnings
+
+    import torch
+
+    class Trunk(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.base = base
+
+        def forward(self, inp: torch.Tensor) -> torch.Tensor:
+            out = trunk_forward(self.base, inp, trunk_blocks)
+            return out.flatten(1) if flat else out
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Trunk(),
+            (torch.zeros(1, 3, size, size),),
+            path,
+            dynamo=False,
+            opset_version=17,
+            input_names=["x"],
+            output_names=["a"],
+            dynamic_axes={"x": {0: "n"}, "a": {0: "n"}},
+        )
+    return path
+
+
 def trunk_activations(backbone: str, trunk_blocks: int, x: np.ndarray) -> np.ndarray:
     """``trunk_forward`` of the pretrained ``backbone`` through ONNX Runtime, ``[n, C*H*W]``.
 
@@ -57,9 +91,6 @@ def trunk_activations(backbone: str, trunk_blocks: int, x: np.ndarray) -> np.nda
     depthwise convolutions ~3x faster than torch on CPU, measured here).
     """
     import tempfile
-    import warnings
-
-    import torch
 
     from crowdlens.models.registry import create_model
     from crowdlens.models.runtime import new_session
@@ -67,33 +98,9 @@ def trunk_activations(backbone: str, trunk_blocks: int, x: np.ndarray) -> np.nda
     key = (backbone, trunk_blocks)
     if key not in _TRUNKS:
         base = create_model(backbone, pretrained=True, num_classes=0).eval()
-
-        class Trunk(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.base = base
-
-            def forward(self, inp: torch.Tensor) -> torch.Tensor:
-                return trunk_forward(self.base, inp, trunk_blocks).flatten(1)
-
         size = base.pretrained_cfg.preprocess.input_size
-        with (
-            tempfile.TemporaryDirectory(prefix="crowdlens-trunk-") as tmp,
-            warnings.catch_warnings(),
-            torch.no_grad(),
-        ):
-            warnings.simplefilter("ignore")
-            path = f"{tmp}/trunk.onnx"
-            torch.onnx.export(
-                Trunk(),
-                (torch.zeros(1, 3, size, size),),
-                path,
-                dynamo=False,
-                opset_version=17,
-                input_names=["x"],
-                output_names=["a"],
-                dynamic_axes={"x": {0: "n"}, "a": {0: "n"}},
-            )
+        with tempfile.TemporaryDirectory(prefix="crowdlens-trunk-") as tmp:
+            path = export_trunk(base, trunk_blocks, size, f"{tmp}/trunk.onnx")
             _TRUNKS[key] = new_session(path, threads=1)  # Spark runs one task per core
     return _TRUNKS[key].run(None, {"x": np.ascontiguousarray(x, np.float32)})[0]
 
