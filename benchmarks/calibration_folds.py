@@ -37,10 +37,9 @@ def nn_same(unit_a: np.ndarray, y_a: np.ndarray, unit_b: np.ndarray, y_b: np.nda
 
 
 def table(pooled: np.ndarray, y: np.ndarray, val: np.ndarray, vy: np.ndarray, folds: dict) -> dict:
-    from crowdlens.training.groups import _unit
+    from crowdlens.training.groups import unit_rows
 
-    mu = pooled.mean(0)
-    unit, vunit = _unit(pooled), _unit(np.vstack([val, mu[None]]))[:-1]
+    unit, vunit = unit_rows(pooled), unit_rows(val, mean=pooled.mean(0))  # both on train's centre
     sims = unit @ unit.T
     np.fill_diagonal(sims, -9)
     out = {"train_nn_same_item": float((y[sims.argmax(1)] == y).mean())}

@@ -35,9 +35,10 @@ from crowdlens.errors import CrowdlensError
 DEFAULT_QUANTILE = 0.9
 
 
-def _unit(features: np.ndarray) -> np.ndarray:
+def unit_rows(features: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """Rows centred (on ``mean``, default their own) and scaled to unit length: cosine = dot."""
     f = np.asarray(features, dtype=np.float32)
-    f = f - f.mean(axis=0)
+    f = f - (f.mean(axis=0) if mean is None else mean)
     norms = np.linalg.norm(f, axis=1, keepdims=True)
     return f / np.maximum(norms, 1e-12)
 
@@ -67,7 +68,7 @@ def near_duplicate_groups(
     y = np.asarray(y)
     if len(np.unique(y)) < 2:
         raise CrowdlensError("Near-duplicate groups need photos of at least 2 labels.")
-    unit = _unit(features)
+    unit = unit_rows(features)
     threshold = duplicate_threshold(unit, y, quantile)
     rows, cols = [], []
     for lab in np.unique(y):
