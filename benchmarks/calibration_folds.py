@@ -96,11 +96,8 @@ def judge_val(bundle: Path, oof: np.ndarray, y: np.ndarray, data: Path) -> dict:
     out["cv_expected"] = {k: fitted["cv"][k] for k in ("top1", "precision", "recall")}
     for kind in nl.KINDS:
         noisy = nl.flip(val, kind, 0.1, 0)
-        flags = [
-            j.verdict in nl.FLAGGED
-            for j in nl.judge_all(noisy, probs, facts.labels, th, facts.parents)
-        ]
-        out[f"val_{kind}"] = nl.prf(np.array(flags), noisy.flipped.to_numpy())
+        flags = nl.flagged(noisy, probs, facts.labels, th, facts.parents)
+        out[f"val_{kind}"] = nl.prf(flags, noisy.flipped.to_numpy())
     return out
 
 

@@ -84,10 +84,12 @@ def cleanlab_flags(claimed_idx: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return find_label_issues(labels=claimed_idx, pred_probs=probs)
 
 
-def judge_all(table: pd.DataFrame, probs: np.ndarray, labels: list[str], th, parents) -> list:
+def flagged(table: pd.DataFrame, probs: np.ndarray, labels: list[str], th, parents) -> np.ndarray:
+    """Whether each row's ``claimed`` label gets a flagged verdict (suspect or mismatch)."""
     from crowdlens.verdicts import judge
 
-    return [judge(c, p, labels, th, parents) for c, p in zip(table.claimed, probs)]
+    verdicts = [judge(c, p, labels, th, parents).verdict for c, p in zip(table.claimed, probs)]
+    return np.array([v in FLAGGED for v in verdicts], dtype=bool)
 
 
 def run_val(args) -> dict:
@@ -106,12 +108,11 @@ def run_val(args) -> dict:
     index = {lab: i for i, lab in enumerate(facts.labels)}
     out = {"photos": len(table), "thresholds": th.to_dict(), "inference_s": round(seconds, 1)}
     out["clean_top1"] = round(float((probs.argmax(1) == table.label.map(index)).mean()), 4)
-    clean = judge_all(table.assign(claimed=table.label), probs, facts.labels, th, facts.parents)
-    out["clean_flagged_share"] = round(float(np.mean([j.verdict in FLAGGED for j in clean])), 4)
+    clean = flagged(table.assign(claimed=table.label), probs, facts.labels, th, facts.parents)
+    out["clean_flagged_share"] = round(float(clean.mean()), 4)
     for kind in KINDS:
         noisy = flip(table, kind, args.noise, args.seed)
-        js = judge_all(noisy, probs, facts.labels, th, facts.parents)
-        ours = np.array([j.verdict in FLAGGED for j in js])
+        ours = flagged(noisy, probs, facts.labels, th, facts.parents)
         truth = noisy.flipped.to_numpy()
         theirs = cleanlab_flags(noisy.claimed.map(index).to_numpy(), probs)
         out[kind] = {"flipped": int(truth.sum()), "ours": prf(ours, truth)}
