@@ -377,7 +377,14 @@ def main(argv: list[str] | None = None) -> int:
         help="(b) also returns the 1,280-float embedding (classify_stage(embed=True))",
     )
     ap.add_argument("--master", default=f"local[{os.cpu_count()}]")
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Spark setting for (b), e.g. "
+                         "spark.sql.execution.arrow.maxRecordsPerBatch=64 (repeatable)")  # fmt: skip
     args = ap.parse_args(argv)
+    bad = [c for c in args.conf if "=" not in c]
+    if bad:
+        print(f"--conf takes KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
+        return 2
     if args.quick:
         args.limit, args.models, args.repeat = args.limit or 64, "mobilenet_v2", 1
     if not args.data.is_dir():
@@ -399,10 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     b_batch = args.batch_size or InferenceConfig().batch_size
     print(f"{len(files)} photos from {args.data}; {cores} cores; master {args.master}; "
           f"(b) ORT batch {b_batch}, embedding {'on' if args.embed else 'off'}; "
-          f"(a) best of batches {args.a_batches}; "
+          f"(a) best of batches {args.a_batches}; Spark conf {args.conf or 'default'}; "
           f"load average {load_text()}")  # fmt: skip
 
-    spark = get_spark(SparkConfig(master=args.master, app_name="bench-inference"))
+    conf = dict(c.split("=", 1) for c in args.conf)
+    spark = get_spark(SparkConfig(master=args.master, app_name="bench-inference", conf=conf))
     n_part = max(2 * spark.sparkContext.defaultParallelism, len(files) // 64)
     rows = [(str(i), d, S.STATUS_OK, None) for i, d in enumerate(data)]
     ddl = f"{S.IMAGE_ID} string, {S.CONTENT} binary, {S.STATUS} string, {S.ERROR} string"
