@@ -7,7 +7,11 @@ no sibling), each on single photos; and (``train`` only) a **series** of
 3-6 consecutive photos of one item (file order) all filed under ONE sibling,
 as a contributor who mislabels a whole shooting session does. The series are
 cut from the file order alone, never from features (training/groups.py would
-make the benchmark judge itself). Flagged = ``label_verdict`` in {mismatch, suspect}. Beside it,
+make the benchmark judge itself). On this data file order says little about
+looks (docs/benchmarks.md), so ``scene`` flips, a photo and the 2-5 photos of
+its item most alike it in the audit's own features, give the case most
+favourable to near-duplicate folds (an upper bound; needs the features cache
+filled by an earlier audit). Flagged = ``label_verdict`` in {mismatch, suspect}. Beside it,
 ``cleanlab.filter.find_label_issues`` on the *same* probabilities.
 
 * ``val``: the flips are on the val split, judged by a trained bundle (ONNX
@@ -25,6 +29,8 @@ Usage::
     python benchmarks/noisy_labels.py train --features-cache DIR   # runs crowdlens audit
     python benchmarks/noisy_labels.py train --features-cache DIR \
         --kinds random sibling series --fold-grouping random near-duplicate
+    python benchmarks/noisy_labels.py train --features-cache DIR --kinds scene \
+        --fold-grouping random near-duplicate
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ WORK = REPO / "benchmarks" / "_work" / "noisy_labels"
 FLAGGED = ("mismatch", "suspect")
 KINDS = ("random", "sibling")  # single photos; val and train
 SERIES = "series"  # whole runs of consecutive photos to one sibling; train only
+SCENE = "scene"  # a photo and its most alike photos of the item to one sibling; train only
 SERIES_LENGTH = (3, 6)
 GROUPINGS = ("random", "near-duplicate")  # crowdlens audit --fold-grouping
 
@@ -76,12 +83,37 @@ def series_runs(y: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return runs
 
 
-def series_claims(y: np.ndarray, n: int, siblings: list[list[int]], share: float, seed: int):
-    """Claimed labels with whole runs flipped, each run to ONE sibling, until ``share`` of rows."""
+def scene_runs(y: np.ndarray, features: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Disjoint runs: a random photo and the 2-5 photos of its item most alike it (cosine).
+
+    Favourable to near-duplicate folds by construction (the audit's own feature
+    space; not groups.py's threshold rule): an upper bound of what they can gain.
+    """
+    shortest, longest = SERIES_LENGTH
+    f = features - features.mean(axis=0)
+    f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    free = np.ones(len(y), dtype=bool)
+    runs = []
+    for i in rng.permutation(len(y)):
+        same = np.flatnonzero((y == y[i]) & free)
+        same = same[same != i]
+        if not free[i] or len(same) < shortest - 1:
+            continue
+        near = same[np.argsort(-(f[same] @ f[i]))[: int(rng.integers(shortest, longest + 1)) - 1]]
+        runs.append(np.concatenate([[i], near]))
+        free[runs[-1]] = False
+    return runs
+
+
+def series_claims(y, n: int, siblings: list[list[int]], share: float, seed: int, features=None):
+    """Claimed labels with whole runs flipped, each run to ONE sibling, until ``share`` of rows.
+
+    Runs: consecutive files (``features`` None), else alike photos (:func:`scene_runs`).
+    """
     from crowdlens.training.thresholds import simulate_claims
 
     rng = np.random.default_rng(seed)
-    runs = series_runs(y, rng)
+    runs = series_runs(y, rng) if features is None else scene_runs(y, features, rng)
     picked, total = [], 0
     for r in rng.permutation(len(runs)):
         if total >= round(share * len(y)):
@@ -95,8 +127,11 @@ def series_claims(y: np.ndarray, n: int, siblings: list[list[int]], share: float
     return claimed
 
 
-def flip(table: pd.DataFrame, kind: str, share: float, seed: int) -> pd.DataFrame:
-    """``table`` (sorted by path) with a ``claimed`` label and ``flipped`` flag: ``share`` flipped."""
+def flip(table: pd.DataFrame, kind: str, share: float, seed: int, features=None) -> pd.DataFrame:
+    """``table`` (sorted by path) with a ``claimed`` label and ``flipped`` flag: ``share`` flipped.
+
+    ``features``: rows aligned with ``table``, for the ``scene`` kind.
+    """
     from crowdlens.training.thresholds import sibling_table, simulate_claims
 
     labels = sorted(table.label.unique())
@@ -104,8 +139,8 @@ def flip(table: pd.DataFrame, kind: str, share: float, seed: int) -> pd.DataFram
     siblings = sibling_table(labels, parents)
     index = {lab: i for i, lab in enumerate(labels)}
     y = table.label.map(index).to_numpy()
-    if kind == SERIES:
-        claimed = series_claims(y, len(labels), siblings, share, seed)
+    if kind in (SERIES, SCENE):
+        claimed = series_claims(y, len(labels), siblings, share, seed, features)
     else:
         rng = np.random.default_rng(seed)
         rows = rng.choice(len(table), round(share * len(table)), replace=False)
@@ -213,11 +248,26 @@ def run_audit(noisy: pd.DataFrame, work: Path, grouping: str, args) -> dict:
     }
 
 
+def cached_features(table: pd.DataFrame, cache: str | None) -> np.ndarray:
+    """The audit's features (first view) of ``table``'s photos, from its --features-cache."""
+    from crowdlens.audit import DEFAULT_BACKBONES
+    from crowdlens.training.head import feature_views
+
+    try:
+        views, _ = feature_views(None, table[["path"]], DEFAULT_BACKBONES, cache=cache)
+    except AttributeError as e:  # no Spark session: the cache does not hold them
+        raise SystemExit(
+            "scene flips need --features-cache filled by an audit (list it later)"
+        ) from e
+    return views[0]
+
+
 def run_train(args) -> dict:
     table = photos("train")
     out: dict = {"photos": len(table), "folds": args.folds, "seed": args.seed}
     for kind in args.kinds:
-        noisy = flip(table, kind, args.noise, args.seed)
+        features = cached_features(table, args.features_cache) if kind == SCENE else None
+        noisy = flip(table, kind, args.noise, args.seed, features)
         out[kind] = {}
         for grouping in args.fold_grouping:
             work = WORK / f"train-{kind}-{grouping}-{args.seed}"
@@ -236,7 +286,11 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5, help="train: audit folds")
     ap.add_argument("--features-cache", help="train: crowdlens audit --features-cache")
     ap.add_argument(
-        "--kinds", nargs="+", choices=[*KINDS, SERIES], default=list(KINDS), help="flip kinds"
+        "--kinds",
+        nargs="+",
+        choices=[*KINDS, SERIES, SCENE],
+        default=list(KINDS),
+        help="flip kinds",
     )
     ap.add_argument(
         "--fold-grouping",
@@ -249,7 +303,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.split == "val" and args.bundle is None:
         ap.error("val needs --bundle (train one with crowdlens train)")
-    if args.split == "val" and SERIES in args.kinds:
+    if args.split == "val" and {SERIES, SCENE} & set(args.kinds):
         ap.error("series flips matter to an audit (train); a bundle judges each val photo alone")
     result = run_val(args) if args.split == "val" else run_train(args)
     print(json.dumps(result, indent=2))
