@@ -1,6 +1,7 @@
 """`crowdlens audit` end to end on real grocery photos (a small subset) and real Spark.
 
-Checks the fold handling (every usable photo judged out-of-fold exactly once),
+Checks the fold handling (every usable photo judged out-of-fold exactly once;
+with ``--fold-grouping near-duplicate``, no group of near-copies split),
 one row per input with error rows, that the thresholds are never fitted on
 the audited photos, and that `train`'s probe and tail modes fit their
 thresholds on training photos only.
