@@ -1,7 +1,8 @@
 """``crowdlens audit``: find wrong labels in a labelled collection, using only its own labels.
 
 Confident learning at Spark scale. There is no clean training set: the
-collection is split into K folds (stratified by claimed label), a linear
+collection is split into K folds (stratified by claimed label; photos dealt
+one by one, or whole series of near-copies together: ``fold_grouping``), a linear
 probe is trained per fold on the frozen-backbone features of the other
 folds, and every photo is judged by the probe that never saw it
 (out-of-fold probabilities). The features are computed once, distributed
@@ -35,7 +36,7 @@ import numpy as np
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
-from crowdlens.params import Each, Interval, NonEmpty, Params, validate
+from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
 from crowdlens.stages.validate import OUTPUTS as VERDICT_COLUMNS
 from crowdlens.stages.validate import ValidateConfig, calibrate, judge, judgements_frame
 from crowdlens.training.probe import DEFAULT_L2, assign_folds, out_of_fold_logits
@@ -49,6 +50,11 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONES = ("efficientnet_lite2",)
+#: How photos are dealt to folds: each photo alone (stratified by label), or
+#: whole groups of near-duplicates (training/groups.py; docs/benchmarks.md, issue 12).
+FOLDS_RANDOM = "random"
+FOLDS_NEAR_DUPLICATE = "near-duplicate"
+FOLD_GROUPINGS = (FOLDS_RANDOM, FOLDS_NEAR_DUPLICATE)
 RESULT_COLUMNS = (
     S.IMAGE_ID,
     S.PATH,
@@ -80,6 +86,7 @@ class AuditConfig:
     seed: int = 0
     temperature: float = 1.0
     features_cache: str | None = None
+    fold_grouping: str = FOLDS_RANDOM
     thresholds_from: str | None = None
     label_column: str = S.LABEL
     parent_label_column: str | None = None
@@ -91,6 +98,7 @@ class AuditConfig:
         "l2": Interval(float, 0, None),
         "temperature": Interval(float, 0, None, closed="neither"),
         "label_column": NonEmpty("column name"),
+        "fold_grouping": Options(FOLD_GROUPINGS),
     }
 
     def __post_init__(self) -> None:
@@ -119,6 +127,24 @@ def judge_rows(
         else:
             rows.append(judge(label, probs[i], labels, th, parents))
     return judgements_frame(rows)
+
+
+def audit_folds(
+    features: np.ndarray, y: np.ndarray, cfg: AuditConfig
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """(a fold per row, what to record about the folds) for rows ``features`` with claimed labels ``y``.
+
+    ``near-duplicate``: groups of near-copies of the same claimed item are held
+    out together (:func:`crowdlens.training.groups.calibration_folds`), so a
+    series that one contributor filed under the wrong item is judged by the
+    other photos of that item, not vouched for by its own near-copies.
+    """
+    from crowdlens.training.groups import calibration_folds
+
+    if cfg.fold_grouping == FOLDS_RANDOM:
+        return assign_folds(y, cfg.folds, cfg.seed), {"fold_grouping": FOLDS_RANDOM}
+    folds, info = calibration_folds(features, y, cfg.folds, cfg.seed)
+    return folds, info | {"fold_grouping": FOLDS_NEAR_DUPLICATE}
 
 
 def spark_map(spark: SparkSession) -> Callable[[Callable[[int], Any], list[int]], list[Any]]:
@@ -165,8 +191,8 @@ def _ids(table: pd.DataFrame, root: Path) -> list[str]:
 
 def out_of_fold_logits_table(
     spark: SparkSession, table: pd.DataFrame, cfg: AuditConfig
-) -> tuple[np.ndarray, np.ndarray, list[str], pd.DataFrame]:
-    """(out-of-fold logits ``[n, C]``, fold per row, labels, table with status/error).
+) -> tuple[np.ndarray, np.ndarray, list[str], pd.DataFrame, dict[str, Any]]:
+    """(out-of-fold logits ``[n, C]``, fold per row, labels, table with status/error, fold facts).
 
     Rows that are unusable (error, or no label) get NaN logits and fold -1.
     """
@@ -183,7 +209,7 @@ def out_of_fold_logits_table(
     index = {lab: i for i, lab in enumerate(labels)}
     rows = np.flatnonzero(usable)
     y = np.array([index[v] for v in table[S.LABEL].to_numpy()[rows]], dtype=np.int64)
-    folds_ok = assign_folds(y, cfg.folds, cfg.seed)
+    folds_ok, fold_info = audit_folds(views[0][rows], y, cfg)
     logits = out_of_fold_logits(
         [v[rows] for v in views], y, folds_ok, len(labels), cfg.l2, map_folds=spark_map(spark)
     )
@@ -191,7 +217,7 @@ def out_of_fold_logits_table(
     full[rows] = logits
     folds = np.full(len(table), -1, dtype=np.int64)
     folds[rows] = folds_ok
-    return full, folds, labels, table
+    return full, folds, labels, table, fold_info
 
 
 def audit_frame(
@@ -262,7 +288,7 @@ def audit(
     )
     table.insert(0, S.IMAGE_ID, _ids(table, Path(input_path)))
     spark = spark or get_spark(spark_cfg)
-    logits, folds, labels, table = out_of_fold_logits_table(spark, table, cfg)
+    logits, folds, labels, table, fold_info = out_of_fold_logits_table(spark, table, cfg)
     result = audit_frame(table, logits, folds, labels, cfg, fitted)
     schema = ", ".join(f"{c} {S.DDL[c]}" for c in RESULT_COLUMNS)
     df = spark.createDataFrame(result.astype(object).where(result.notna(), None), schema)
@@ -272,6 +298,7 @@ def audit(
         "errors": int((result[S.STATUS] != S.STATUS_OK).sum()),
         "labels": labels,
         "folds": cfg.folds,
+        **fold_info,  # fold_grouping, and for near-duplicate: duplicate_similarity, groups
         "backbones": list(cfg.backbones),
         "thresholds": cfg.validate.thresholds(fitted).to_dict(),
         "thresholds_source": cfg.thresholds_from or "config/defaults (never the audited photos)",

@@ -1,6 +1,7 @@
 """`crowdlens audit` end to end on real grocery photos (a small subset) and real Spark.
 
-Checks the fold handling (every usable photo judged out-of-fold exactly once),
+Checks the fold handling (every usable photo judged out-of-fold exactly once;
+with ``--fold-grouping near-duplicate``, no group of near-copies split),
 one row per input with error rows, that the thresholds are never fitted on
 the audited photos, and that `train`'s probe and tail modes fit their
 thresholds on training photos only.
@@ -129,6 +130,76 @@ def test_train_fits_thresholds_on_training_photos_only(
     cv = stored["metrics"]["cv"]  # calibration folds keep near-duplicates together
     assert cv["fold_grouping"].startswith("near-duplicate")
     assert len(CLASSES) <= cv["groups"] <= len(CLASSES) * PER_CLASS
+
+
+# Look-alike items, so that photos of the same item are near-duplicates only
+# within a shooting series (with 4 unlike items, each item is one group).
+SERIES_CLASSES = ("Golden-Delicious", "Granny-Smith", "Pink-Lady", "Red-Delicious", "Royal-Gala")
+SERIES_CLASSES += ("Arla-Standard-Milk", "Arla-Medium-Fat-Milk", "Arla-Ecological-Medium-Fat-Milk")
+SERIES_CLASSES += ("Garant-Ecological-Standard-Milk",)
+SERIES_PER_CLASS = 8
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_near_duplicate_folds_judge_each_photo_once_and_never_split_a_group(
+    spark, shared_data, tmp_path, capsys
+):
+    from crowdlens.training.groups import near_duplicate_groups
+    from crowdlens.training.head import feature_views
+
+    rows = [
+        (str(p), cls)
+        for cls in SERIES_CLASSES
+        for p in sorted((shared_data / "train").rglob(f"{cls}/*.jpg"))[:SERIES_PER_CLASS]
+    ]
+    manifest = tmp_path / "series.csv"
+    pd.DataFrame(rows, columns=["path", "label"]).to_csv(manifest, index=False)
+    out, cache = tmp_path / "out", tmp_path / "features"
+    args = ["audit", str(manifest), "--out", str(out), "--folds", str(FOLDS)]
+    args += ["--backbone", "efficientnet_lite0", "--features-cache", str(cache)]
+    args += ["--fold-grouping", "near-duplicate", "--allowed-root", str(shared_data)]
+    assert main([*args, "--master", "local[2]"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    df = pd.read_parquet(out / "results.parquet")
+    summary = json.loads((out / "audit.json").read_text())
+
+    assert printed["fold_grouping"] == summary["fold_grouping"] == "near-duplicate"
+    assert summary["config"]["fold_grouping"] == "near-duplicate"
+    assert len(df) == len(rows) and df[S.PATH].is_unique and (df[S.STATUS] == "ok").all()
+    folds = df[S.AUDIT_FOLD].to_numpy(dtype=np.int64)  # NA would raise: every photo has one
+    assert set(folds) == set(range(FOLDS))
+    assert np.isfinite(np.stack(df[S.LOGITS].to_numpy())).all()  # judged by a probe
+
+    # The same groups, recomputed from the same (cached) features and claimed labels.
+    views, _ = feature_views(spark, df[[S.PATH]], ["efficientnet_lite0"], cache=cache)
+    y = df[S.LABEL].to_numpy()
+    groups, threshold = near_duplicate_groups(views[0], y)
+    assert summary["groups"] == len(np.unique(groups))
+    assert summary["duplicate_similarity"] == round(threshold, 4)
+    sizes = np.bincount(groups)
+    assert sizes.max() > 1  # the fixture does hold series of near-copies
+    checked = 0
+    for g in np.flatnonzero(sizes > 1):
+        label = y[groups == g][0]
+        if len(np.unique(groups[y == label])) >= FOLDS:  # else group_folds must split one
+            assert len(set(folds[groups == g])) == 1, f"group {g} of {label} split across folds"
+            checked += 1
+    assert checked >= 3  # several series were held out whole
+
+
+def test_fold_grouping_is_checked_at_the_boundary(capsys):
+    from crowdlens.audit import FOLD_GROUPINGS, AuditConfig
+    from crowdlens.errors import ConfigError
+
+    assert (
+        FOLD_GROUPINGS == ("random", "near-duplicate") and AuditConfig().fold_grouping == "random"
+    )
+    with pytest.raises(ConfigError, match="'fold_grouping'.*one of random, near-duplicate"):
+        AuditConfig(fold_grouping="groups")
+    with pytest.raises(SystemExit):
+        main(["audit", "photos", "--out", "o", "--fold-grouping", "groups"])
+    assert "invalid choice: 'groups'" in capsys.readouterr().err
 
 
 def test_audit_frame_is_one_row_per_input_with_error_rows_unknown():
