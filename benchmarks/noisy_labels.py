@@ -54,9 +54,10 @@ KINDS = ("random", "sibling")  # single photos; val and train
 SERIES = "series"  # whole runs of consecutive photos to one sibling; train only
 SCENE = "scene"  # a photo and its most alike photos of the item to one sibling; train only
 SERIES_LENGTH = (3, 6)
-GROUPINGS = ("random", "near-duplicate")  # crowdlens audit --fold-grouping
 
 sys.path.insert(0, str(REPO / "src"))
+
+from crowdlens.schema import FOLD_GROUPINGS as GROUPINGS  # noqa: E402 (crowdlens audit --fold-grouping)
 
 
 def photos(split: str) -> pd.DataFrame:

@@ -50,11 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONES = ("efficientnet_lite2",)
-#: How photos are dealt to folds: each photo alone (stratified by label), or
-#: whole groups of near-duplicates (training/groups.py; docs/benchmarks.md, issue 12).
-FOLDS_RANDOM = "random"
-FOLDS_NEAR_DUPLICATE = "near-duplicate"
-FOLD_GROUPINGS = (FOLDS_RANDOM, FOLDS_NEAR_DUPLICATE)
 RESULT_COLUMNS = (
     S.IMAGE_ID,
     S.PATH,
@@ -86,7 +81,7 @@ class AuditConfig:
     seed: int = 0
     temperature: float = 1.0
     features_cache: str | None = None
-    fold_grouping: str = FOLDS_RANDOM
+    fold_grouping: str = S.FOLDS_RANDOM
     thresholds_from: str | None = None
     label_column: str = S.LABEL
     parent_label_column: str | None = None
@@ -98,7 +93,7 @@ class AuditConfig:
         "l2": Interval(float, 0, None),
         "temperature": Interval(float, 0, None, closed="neither"),
         "label_column": NonEmpty("column name"),
-        "fold_grouping": Options(FOLD_GROUPINGS),
+        "fold_grouping": Options(S.FOLD_GROUPINGS),
     }
 
     def __post_init__(self) -> None:
@@ -141,10 +136,10 @@ def audit_folds(
     """
     from crowdlens.training.groups import calibration_folds
 
-    if cfg.fold_grouping == FOLDS_RANDOM:
-        return assign_folds(y, cfg.folds, cfg.seed), {"fold_grouping": FOLDS_RANDOM}
+    if cfg.fold_grouping == S.FOLDS_RANDOM:
+        return assign_folds(y, cfg.folds, cfg.seed), {"fold_grouping": S.FOLDS_RANDOM}
     folds, info = calibration_folds(features, y, cfg.folds, cfg.seed)
-    return folds, info | {"fold_grouping": FOLDS_NEAR_DUPLICATE}
+    return folds, info | {"fold_grouping": S.FOLDS_NEAR_DUPLICATE}
 
 
 def spark_map(spark: SparkSession) -> Callable[[Callable[[int], Any], list[int]], list[Any]]:

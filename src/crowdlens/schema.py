@@ -133,6 +133,11 @@ LABEL_PREFERRED = "label_preferred"  # the item the model prefers over the claim
 LABEL_RELATION = "label_relation"  # how the preferred item relates to the claimed one
 LABEL_ISSUE_SCORE = "label_issue_score"  # best other p - claimed p: higher = likelier wrong
 AUDIT_FOLD = "audit_fold"  # audit: the fold whose head did not see this photo
+# audit --fold-grouping: each photo dealt alone (stratified by label), or whole
+# groups of near-copies together (training/groups.py; docs/benchmarks.md, issue 12)
+FOLDS_RANDOM = "random"
+FOLDS_NEAR_DUPLICATE = "near-duplicate"
+FOLD_GROUPINGS = (FOLDS_RANDOM, FOLDS_NEAR_DUPLICATE)
 VERDICT_CONFIRMED = "confirmed"  # the claimed item is what the model sees
 VERDICT_SUSPECT = "suspect"  # the model prefers another item: a person should look
 VERDICT_MISMATCH = "mismatch"  # the claimed item is implausible

@@ -189,11 +189,12 @@ def test_near_duplicate_folds_judge_each_photo_once_and_never_split_a_group(
 
 
 def test_fold_grouping_is_checked_at_the_boundary(capsys):
-    from crowdlens.audit import FOLD_GROUPINGS, AuditConfig
+    from crowdlens import schema as S
+    from crowdlens.audit import AuditConfig
     from crowdlens.errors import ConfigError
 
     assert (
-        FOLD_GROUPINGS == ("random", "near-duplicate") and AuditConfig().fold_grouping == "random"
+        S.FOLD_GROUPINGS == ("random", "near-duplicate") and AuditConfig().fold_grouping == "random"
     )
     with pytest.raises(ConfigError, match="'fold_grouping'.*one of random, near-duplicate"):
         AuditConfig(fold_grouping="groups")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from crowdlens.audit import FOLDS_RANDOM, AuditConfig
+from crowdlens import schema as S
 from crowdlens.cli.common import add_confine_args, add_spark_args, confine_config, spark_config
 from crowdlens.io.fs import join
 from crowdlens.io.results import RESULTS
-from crowdlens.params import choices
 
 DESCRIPTION = """\
 Audit the labels of a collection that has no clean training set.
@@ -66,8 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
     p.add_argument(
         "--fold-grouping",
-        choices=choices(AuditConfig, "fold_grouping"),
-        default=FOLDS_RANDOM,
+        choices=S.FOLD_GROUPINGS,
+        default=S.FOLDS_RANDOM,
         help=FOLD_GROUPING_HELP,
     )
     p.add_argument("--label-column", default="label", help="manifest column with the label")
@@ -82,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from crowdlens.audit import DEFAULT_BACKBONES, audit
+    from crowdlens.audit import DEFAULT_BACKBONES, AuditConfig, audit
     from crowdlens.config import IngestConfig, SparkConfig
     from crowdlens.stages.validate import ValidateConfig
 
