@@ -153,12 +153,16 @@ def test_near_duplicate_folds_judge_each_photo_once_and_never_split_a_group(
         for cls in SERIES_CLASSES
         for p in sorted((shared_data / "train").rglob(f"{cls}/*.jpg"))[:SERIES_PER_CLASS]
     ]
+    broken = tmp_path / "broken.jpg"  # a photo that cannot be decoded: an error row, no fold
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     manifest = tmp_path / "series.csv"
-    pd.DataFrame(rows, columns=["path", "label"]).to_csv(manifest, index=False)
+    listed = [*rows, (str(broken), SERIES_CLASSES[0])]
+    pd.DataFrame(listed, columns=["path", "label"]).to_csv(manifest, index=False)
     out, cache = tmp_path / "out", tmp_path / "features"
     args = ["audit", str(manifest), "--out", str(out), "--folds", str(FOLDS)]
     args += ["--backbone", "efficientnet_lite0", "--features-cache", str(cache)]
-    args += ["--fold-grouping", "near-duplicate", "--allowed-root", str(shared_data)]
+    args += ["--fold-grouping", "near-duplicate"]
+    args += ["--allowed-root", str(shared_data), "--allowed-root", str(tmp_path)]  # confinement
     assert main([*args, "--master", "local[2]"]) == 0
     printed = json.loads(capsys.readouterr().out)
     df = pd.read_parquet(out / "results.parquet")
@@ -166,7 +170,11 @@ def test_near_duplicate_folds_judge_each_photo_once_and_never_split_a_group(
 
     assert printed["fold_grouping"] == summary["fold_grouping"] == "near-duplicate"
     assert summary["config"]["fold_grouping"] == "near-duplicate"
-    assert len(df) == len(rows) and df[S.PATH].is_unique and (df[S.STATUS] == "ok").all()
+    assert len(df) == len(listed) and df[S.PATH].is_unique
+    bad = df[df[S.PATH] == str(broken)].iloc[0]
+    assert bad[S.STATUS] == "error" and bad[S.ERROR] and pd.isna(bad[S.AUDIT_FOLD])
+    df = df[df[S.PATH] != str(broken)].reset_index(drop=True)
+    assert len(df) == len(rows) and (df[S.STATUS] == "ok").all()
     folds = df[S.AUDIT_FOLD].to_numpy(dtype=np.int64)  # NA would raise: every photo has one
     assert set(folds) == set(range(FOLDS))
     assert np.isfinite(np.stack(df[S.LOGITS].to_numpy())).all()  # judged by a probe
