@@ -49,7 +49,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "grocery-store"
 WORK = REPO / "benchmarks" / "_work" / "noisy_labels"
-FLAGGED = ("mismatch", "suspect")
+FLAGGED = ("mismatch", "suspect")  # label_verdict values
 KINDS = ("random", "sibling")  # single photos; val and train
 SERIES = "series"  # whole runs of consecutive photos to one sibling; train only
 SCENE = "scene"  # a photo and its most alike photos of the item to one sibling; train only
@@ -57,7 +57,7 @@ SERIES_LENGTH = (3, 6)
 
 sys.path.insert(0, str(REPO / "src"))
 
-from crowdlens.schema import FOLD_GROUPINGS as GROUPINGS  # noqa: E402 (crowdlens audit --fold-grouping)
+from crowdlens import schema as S  # noqa: E402
 
 
 def photos(split: str) -> pd.DataFrame:
@@ -90,9 +90,10 @@ def scene_runs(y: np.ndarray, features: np.ndarray, rng: np.random.Generator) ->
     Favourable to near-duplicate folds by construction (the audit's own feature
     space; not groups.py's threshold rule): an upper bound of what they can gain.
     """
+    from crowdlens.training.groups import unit_rows  # cosine only, not groups.py's rule
+
     shortest, longest = SERIES_LENGTH
-    f = features - features.mean(axis=0)
-    f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    f = unit_rows(features)
     free = np.ones(len(y), dtype=bool)
     runs = []
     for i in rng.permutation(len(y)):
@@ -252,14 +253,13 @@ def run_audit(noisy: pd.DataFrame, work: Path, grouping: str, args) -> dict:
 def cached_features(table: pd.DataFrame, cache: str | None) -> np.ndarray:
     """The audit's features (first view) of ``table``'s photos, from its --features-cache."""
     from crowdlens.audit import DEFAULT_BACKBONES
+    from crowdlens.errors import CrowdlensError
     from crowdlens.training.head import feature_views
 
-    try:
+    try:  # no Spark session: from the cache only
         views, _ = feature_views(None, table[["path"]], DEFAULT_BACKBONES, cache=cache)
-    except AttributeError as e:  # no Spark session: the cache does not hold them
-        raise SystemExit(
-            "scene flips need --features-cache filled by an audit (list it later)"
-        ) from e
+    except CrowdlensError as e:
+        raise SystemExit(f"scene flips need --features-cache filled by an audit first: {e}") from e
     return views[0]
 
 
@@ -296,8 +296,8 @@ def main() -> None:
     ap.add_argument(
         "--fold-grouping",
         nargs="+",
-        choices=GROUPINGS,
-        default=["random"],
+        choices=S.FOLD_GROUPINGS,
+        default=[S.FOLDS_RANDOM],
         help="train: crowdlens audit --fold-grouping, one audit per value",
     )
     ap.add_argument("--json", type=Path, help="also write the figures here")

@@ -106,3 +106,10 @@ def test_feature_views_appends_augmented_views_and_caches_each(spark, photos, tm
     plain, _ = feature_views(spark, photos, ["efficientnet_lite0"], cache=cache)
     assert len(plain) == 2
     np.testing.assert_array_equal(plain[0], views[0])
+
+
+def test_without_spark_features_come_from_the_cache_or_a_clear_error(photos, tmp_path):
+    from crowdlens.errors import CrowdlensError
+
+    with pytest.raises(CrowdlensError, match="4 photos are not in the cache .* no Spark session"):
+        compute_features(None, photos[[S.PATH]], "efficientnet_lite0", cache=tmp_path / "empty")

@@ -142,7 +142,7 @@ def _cache_key(
 
 
 def compute_features(
-    spark: SparkSession,
+    spark: SparkSession | None,
     table: pd.DataFrame,
     backbone: str,
     *,
@@ -159,6 +159,7 @@ def compute_features(
     Parquet (reused when the same photos and backbone come again).
     ``trunk_blocks`` > 0: the trunk's activations instead of the pooled
     features (see :func:`embed_rows`); ``augment``: an augmented view (ditto).
+    ``spark`` None: from the cache only (a :class:`CrowdlensError` if they are not there).
     """
     from functools import partial
 
@@ -174,6 +175,12 @@ def compute_features(
             log.info("features from cache %s", target)
             cached = pd.read_parquet(target)
             return table.merge(cached, on=S.PATH, how="left")
+    if spark is None:
+        where = f"in the cache {str(cache)!r}" if cache is not None else "cached (no cache given)"
+        raise CrowdlensError(
+            f"The {backbone} features of these {len(table)} photos are not {where}, and there is "
+            "no Spark session to compute them: pass one, or fill the cache first"
+        )
     parts = max(2, -(-len(table) // photos_per_partition))
     df = spark.createDataFrame(table[[S.PATH]]).repartition(parts)
     df = map_batches(
@@ -267,7 +274,7 @@ def set_classifier(model: torch.nn.Module, head: torch.nn.Module) -> None:
 
 
 def feature_views(
-    spark: SparkSession,
+    spark: SparkSession | None,
     table: pd.DataFrame,
     backbones: Sequence[str],
     *,
