@@ -460,9 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     ddl = f"{S.IMAGE_ID} string, {S.CONTENT} binary, {S.STATUS} string, {S.ERROR} string"
     content_df = spark.createDataFrame(rows, ddl).repartition(n_part).cache()
     content_df.count()
-    paths = [(str(i), str(f), S.STATUS_OK, None) for i, f in enumerate(files)]
-    ddl = f"{S.IMAGE_ID} string, {S.PATH} string, {S.STATUS} string, {S.ERROR} string"
-    paths_df = spark.createDataFrame(paths, ddl).repartition(n_part).cache()
+    path_rows = [(str(i), str(f), S.STATUS_OK, None) for i, f in enumerate(files)]
+    path_ddl = f"{S.IMAGE_ID} string, {S.PATH} string, {S.STATUS} string, {S.ERROR} string"
+    paths_df = spark.createDataFrame(path_rows, path_ddl).repartition(n_part).cache()
     paths_df.count()
 
     results = []
