@@ -51,12 +51,24 @@ def tree(pid: int) -> list[int]:
 
 
 def rss_mb(pids: Sequence[int]) -> float:
+    """The summed resident memory of ``pids``: a page two of them share counts twice."""
+    return _summed(pids, "/proc/{}/status", "VmRSS:")
+
+
+def pss_mb(pids: Sequence[int]) -> float:
+    """The summed proportional memory of ``pids``: a shared page (libraries, the
+    page cache of mapped files) is split between the processes that map it, so
+    this is what the processes hold together, each page once."""
+    return _summed(pids, "/proc/{}/smaps_rollup", "Pss:")
+
+
+def _summed(pids: Sequence[int], path: str, key: str) -> float:
     total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/status") as f:
+            with open(path.format(pid)) as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(key):
                         total += int(line.split()[1])
                         break
         except OSError:
@@ -75,32 +87,40 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 class PeakSampler(threading.Thread):
-    """Peak RSS of (executor JVMs + their Python workers) and of the driver tree.
+    """Peak memory of each executor (its JVM + its Python workers) and of the driver tree.
 
-    It also keeps the last CPU time seen of every executor process, so
-    ``executor_cpu_s`` is the CPU the executors used for the job (up to one
-    sampling interval of a process that ends): unlike wall time, it does not
-    grow when other jobs share the machine.
+    ``executor_peak`` is the largest resident memory (RSS) any one executor's
+    processes held together, ``executor_peak_pss`` the same in proportional
+    memory (shared pages once), ``jvm_peak`` / ``python_peak`` the largest
+    single executor JVM / Python process. It also keeps the last CPU time
+    seen of every executor process, so ``executor_cpu_s`` is the CPU the
+    executors used for the job (up to one sampling interval of a process
+    that ends): unlike wall time, it does not grow when other jobs share the
+    machine.
     """
 
     def __init__(self, cluster: object, driver_pid: int, every: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.cluster, self.driver_pid, self.every = cluster, driver_pid, every
-        self.executor_peak = self.driver_peak = 0.0
+        self.executor_peak = self.executor_peak_pss = self.driver_peak = 0.0
+        self.jvm_peak = self.python_peak = 0.0
         self.samples = 0
         self.cpu: dict[int, float] = {}
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.is_set():
-            execs = [p for e in self.cluster.executor_pids() for p in tree(e)]
-            if execs:
-                self.executor_peak = max(self.executor_peak, rss_mb(execs))
+            for jvm in self.cluster.executor_pids():
+                procs = tree(jvm)
+                self.executor_peak = max(self.executor_peak, rss_mb(procs))
+                self.executor_peak_pss = max(self.executor_peak_pss, pss_mb(procs))
+                self.jvm_peak = max(self.jvm_peak, rss_mb([jvm]))
+                self.python_peak = max([self.python_peak, *(rss_mb([p]) for p in procs[1:])])
                 self.samples += 1
-            for pid in execs:
-                used = cpu_seconds(pid)
-                if used is not None:
-                    self.cpu[pid] = max(self.cpu.get(pid, 0.0), used)
+                for pid in procs:
+                    used = cpu_seconds(pid)
+                    if used is not None:
+                        self.cpu[pid] = max(self.cpu.get(pid, 0.0), used)
             self.driver_peak = max(self.driver_peak, rss_mb(tree(self.driver_pid)))
             self._done.wait(self.every)
 
@@ -127,6 +147,9 @@ def measure(cluster: object, manifest: Path, config: Path, out: Path) -> dict[st
         sys.exit("no executor process was seen while the job ran: nothing was measured")
     return {
         "executor_peak_mb": sampler.executor_peak,
+        "executor_peak_pss_mb": sampler.executor_peak_pss,
+        "jvm_peak_mb": sampler.jvm_peak,
+        "python_peak_mb": sampler.python_peak,
         "executor_cpu_s": sum(sampler.cpu.values()),
         "driver_peak_mb": sampler.driver_peak,
         "samples": sampler.samples,

@@ -135,7 +135,9 @@ def run_moderate(
     n, seconds = int(m.group(1)), float(m.group(2))
     _check_results(out, text)
     return {"photos": n, "seconds": seconds, "photos_per_s": n / seconds,
-            "executor_peak_mb": run["executor_peak_mb"], "cpu_s": run["executor_cpu_s"]}  # fmt: skip
+            "cpu_s": run["executor_cpu_s"],
+            **{k: run[k] for k in ("executor_peak_mb", "executor_peak_pss_mb", "jvm_peak_mb",
+                                   "python_peak_mb")}}  # fmt: skip
 
 
 def _check_results(out: Path, text: bool) -> None:
@@ -388,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                     help="a Spark setting for the moderate runs (repeatable)")  # fmt: skip
+    ap.add_argument("--executor-cores", type=int, default=0,
+                    help="cores per executor (default: one executor with the worker's 2)")  # fmt: skip
     ap.add_argument("--only-text", action="store_true", help="skip the text-off run")  # fmt: skip
     ap.add_argument("--no-cluster", dest="cluster", action="store_false",
                     help="only the per-stage table")  # fmt: skip
@@ -407,6 +411,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         conf = dict(c.split("=", 1) for c in a.conf)
         if a.arrow_batch:
             conf["spark.sql.execution.arrow.maxRecordsPerBatch"] = str(a.arrow_batch)
+        if a.executor_cores:  # several executors on the one 2-core worker
+            conf["spark.executor.cores"] = str(a.executor_cores)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             manifest = write_manifest(photos, work / "manifest.csv")
@@ -426,11 +432,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                     runs[f"with text, {a.times}x"] = run_moderate(
                         cluster, many, True, work / "many", conf
                     )
-        print("\n| run | photos | job s | photos/s | executor CPU s | executor peak MB |\n"
-              "|---|---|---|---|---|---|")  # fmt: skip
+        print("\nPeak memory per executor (MiB): RSS summed over its JVM and Python workers "
+              "(a shared page counts in each), PSS (each page once); the largest JVM and "
+              "Python process alone.\n\n| run | photos | job s | photos/s | executor CPU s "
+              "| executor peak RSS | peak PSS | JVM | largest Python |\n"
+              "|---|---|---|---|---|---|---|---|---|")  # fmt: skip
         for name, r in runs.items():
             print(f"| {name} | {r['photos']:.0f} | {r['seconds']:.1f} | {r['photos_per_s']:.2f} "
-                  f"| {r['cpu_s']:.0f} | {r['executor_peak_mb']:.0f} |")  # fmt: skip
+                  f"| {r['cpu_s']:.0f} | {r['executor_peak_mb']:.0f} "
+                  f"| {r['executor_peak_pss_mb']:.0f} | {r['jvm_peak_mb']:.0f} "
+                  f"| {r['python_peak_mb']:.0f} |")  # fmt: skip
         if "without text" in runs:
             off, on = runs["without text"], runs["with text"]
             print(f"\nthroughput with text / without text: wall {on['photos_per_s'] / off['photos_per_s']:.2f}, "
