@@ -2,8 +2,9 @@
 
 ``local[*]`` by default; any master URL and any ``--conf`` for a cluster.
 Arrow is on, Arrow batches are sized for photos, logs are quiet (our own
-log4j2 configuration, so no JVM noise on a normal run), and executors get the
-malloc settings that make eager PyTorch 2x faster on glibc.
+log4j2 configuration, so no JVM noise on a normal run), and executors get
+malloc and JVM settings that suit the job: a lean heap for the photo jobs
+(ONNX Runtime), a kept heap for PyTorch training on the executors.
 """
 
 from __future__ import annotations
@@ -23,12 +24,26 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 # glibc returning memory to the OS after every large free makes eager PyTorch
-# 2-2.5x slower on this kind of machine (measured, see docs/benchmarks.md).
-MALLOC_ENV = {
+# 2-2.5x slower on this kind of machine (measured, see docs/benchmarks.md): a
+# job that trains with PyTorch on the executors keeps its heap.
+MALLOC_TORCH = {
     "MALLOC_MMAP_THRESHOLD_": "33554432",
     "MALLOC_TRIM_THRESHOLD_": "1000000000000",
     "MALLOC_TOP_PAD_": "1000000000",
 }
+# The photo jobs run ONNX Runtime: a 12 MP photo's buffers (over 32 MB) are
+# mapped and unmapped, and the heap goes back to the system once more than
+# 64 MB of it is free, so a Python worker does not stay at its high-water mark
+# (190 MB less per 2-core executor with text on; docs/benchmarks.md, "Memory
+# per executor").
+MALLOC_ONNX = {
+    "MALLOC_MMAP_THRESHOLD_": "33554432",
+    "MALLOC_TRIM_THRESHOLD_": "67108864",
+    "MALLOC_TOP_PAD_": "16777216",
+}
+# The executor JVM only moves paths and light rows: the serial collector
+# keeps it at ~450 MB instead of ~820 MB with G1 (same heap limit).
+EXECUTOR_JAVA_OPTIONS = "-XX:+UseSerialGC"
 
 DEFAULT_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -94,19 +109,31 @@ def is_local(master: str) -> bool:
     return master.startswith("local") or "127.0.0.1" in master or "localhost" in master
 
 
-def build_conf(cfg: SparkConfig) -> dict[str, str]:
-    """The Spark configuration crowdlens uses: defaults, then the user's."""
+def malloc_env(torch: bool) -> dict[str, str]:
+    """glibc's malloc settings for executors: PyTorch training's, or the photo jobs'."""
+    return MALLOC_TORCH if torch else MALLOC_ONNX
+
+
+def build_conf(cfg: SparkConfig, torch: bool = False) -> dict[str, str]:
+    """The Spark configuration crowdlens uses: defaults, then the user's.
+
+    ``torch``: the job trains with PyTorch on the executors (their heap is kept).
+    """
     conf = dict(DEFAULT_CONF)
-    conf["spark.driver.extraJavaOptions"] += f" -Dlog4j2.configurationFile=file:{_log4j_file()}"
-    conf["spark.executor.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{_log4j_file()}"
-    for k, v in MALLOC_ENV.items():
+    log4j = f"-Dlog4j2.configurationFile=file:{_log4j_file()}"
+    conf["spark.driver.extraJavaOptions"] += f" {log4j}"
+    conf["spark.executor.extraJavaOptions"] = f"{log4j} {EXECUTOR_JAVA_OPTIONS}"
+    for k, v in malloc_env(torch).items():
         conf[f"spark.executorEnv.{k}"] = v
     conf.update(cfg.conf)
     return conf
 
 
-def get_spark(cfg: SparkConfig | None = None) -> SparkSession:
+def get_spark(cfg: SparkConfig | None = None, *, torch: bool = False) -> SparkSession:
     """Build (or reuse) the SparkSession for ``cfg``.
+
+    ``torch=True`` for jobs that train with PyTorch on the executors
+    (finetune, scratch): they keep their heap (:data:`MALLOC_TORCH`).
 
     Example::
 
@@ -120,13 +147,13 @@ def get_spark(cfg: SparkConfig | None = None) -> SparkSession:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    for k, v in MALLOC_ENV.items():
+    for k, v in malloc_env(torch).items():
         os.environ.setdefault(k, v)  # python workers of a local master inherit these
 
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
-    for k, v in build_conf(cfg).items():
+    for k, v in build_conf(cfg, torch).items():
         builder = builder.config(k, v)
     log.info("starting Spark (master %s)", cfg.master)
     try:

@@ -201,7 +201,7 @@ def _train_network(
         from crowdlens.spark.session import get_spark
         from crowdlens.training.distributed import run_distributed
 
-        spark = get_spark(spark_cfg)
+        spark = get_spark(spark_cfg, torch=True)
         out = run_distributed(
             train_worker,
             job,

@@ -99,7 +99,7 @@ def run_distributed(
     if spark is None:
         from crowdlens.spark.session import get_spark
 
-        spark = get_spark()
+        spark = get_spark(torch=True)
     distributor = TorchDistributor(
         num_processes=num_processes, local_mode=local_mode, use_gpu=False
     )
