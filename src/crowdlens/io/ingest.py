@@ -317,7 +317,7 @@ def _check_url(url: str) -> str:
 FOLDER_SCHEMA = f"{S.IMAGE_ID} string, {S.PATH} string, {S.LABEL} string, {S.ROW_NUMBER} long"
 
 
-def _is_folder(p: Path | str) -> bool:
+def is_photo_folder(p: Path | str) -> bool:
     """A folder of photos (a Parquet dataset directory is a manifest)."""
     if isinstance(p, str):
         fs, key = filesystem(p)
@@ -340,7 +340,7 @@ def ingest(
     from crowdlens.spark.session import default_partitions
 
     p = check_input(input_path)
-    if _is_folder(p):
+    if is_photo_folder(p):
         table = folder_table(p, cfg)
         n = len(table)
         df = spark.createDataFrame(table, schema=FOLDER_SCHEMA)

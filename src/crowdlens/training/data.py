@@ -93,7 +93,7 @@ def list_labelled_photos(
     import pandas as pd
 
     from crowdlens.config import IngestConfig
-    from crowdlens.io.ingest import MANIFEST_SUFFIXES, folder_table
+    from crowdlens.io.ingest import MANIFEST_SUFFIXES, folder_table, is_photo_folder
     from crowdlens.training.hierarchy import parent_map
 
     p = Path(input_path).expanduser()
@@ -105,7 +105,7 @@ def list_labelled_photos(
     ingest = ingest or IngestConfig()
     # Confined before anything else reads the paths; the root is the one
     # moderate confines to: the folder, or the manifest's folder.
-    if p.is_dir() and not (p.suffix.lower() in (".parquet", ".pq") and any(p.glob("*.parquet"))):
+    if is_photo_folder(p):
         table = folder_table(p, IngestConfig())
         check_confined(list(table[S.PATH]), str(p.resolve()), ingest, input_path)
         out = pd.DataFrame({S.PATH: table[S.PATH], S.LABEL: table[S.LABEL]})
