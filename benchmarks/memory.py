@@ -181,11 +181,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             rn = measure(cluster, large, config, work / "outn")
 
     print("\npeak memory, 1 worker x 1 core, moderate (text off), RSS sampled every 0.2 s")
-    print(f"{'photos':>8}{'executor MB':>14}{'driver MB':>12}{'wall s':>9}")
+    print(f"{'photos':>8}{'executor MB':>14}{'PSS MB':>9}{'JVM MB':>9}{'Python MB':>11}"
+          f"{'driver MB':>12}{'wall s':>9}")  # fmt: skip
     for k, r in ((n, r1), (n * args.times, rn)):
-        print(
-            f"{k:>8}{r['executor_peak_mb']:>14.0f}{r['driver_peak_mb']:>12.0f}{r['wall_s']:>9.0f}"
-        )
+        print(f"{k:>8}{r['executor_peak_mb']:>14.0f}{r['executor_peak_pss_mb']:>9.0f}"
+              f"{r['jvm_peak_mb']:>9.0f}{r['python_peak_mb']:>11.0f}"
+              f"{r['driver_peak_mb']:>12.0f}{r['wall_s']:>9.0f}")  # fmt: skip
     print(
         f"ratio {args.times}x / 1x: executor {rn['executor_peak_mb'] / r1['executor_peak_mb']:.2f}, "
         f"driver {rn['driver_peak_mb'] / r1['driver_peak_mb']:.2f} (flat = about 1)"
