@@ -17,6 +17,7 @@ from crowdlens.spark.rows import (
     map_rows,
     row_step,
     run_steps,
+    steps_in_process,
     to_rows,
     typed_frame,
 )
@@ -132,6 +133,14 @@ def test_run_steps_feeds_later_steps_in_one_pass_and_keeps_working_columns_insid
     # The same steps one UDF each give the same rows.
     staged = run_steps(run_steps(df, steps[:1]), steps[1:]).drop(S.CONTENT)
     assert sorted(staged.collect()) == sorted(out.collect())
+    # What a worker runs, called here on a pandas batch (benchmarks/worker_memory.py):
+    # the same output columns and values, without the working column.
+    here = steps_in_process([S.IMAGE_ID], steps, working=[S.CONTENT])(
+        pd.DataFrame({S.IMAGE_ID: ["ab", "xyz"]})
+    )
+    assert list(here.columns) == [S.WIDTH, S.FILE_SIZE, S.DECISION]
+    assert here[S.FILE_SIZE].tolist() == [12, 18]
+    assert here[S.DECISION].tolist() == [got["ab"][S.DECISION], got["xyz"][S.DECISION]]
 
 
 def test_run_steps_refuses_on_the_driver_what_no_step_provides(spark):

@@ -266,12 +266,35 @@ def run_steps(df: DataFrame, steps: Sequence[Step], *, working: Sequence[str] = 
         return df
     planned, inputs = _plan(df.columns, steps, working)
     ints = [c for c in inputs if isinstance(df.schema[c].dataType, IntegralType)]
-    outputs = [c for c in dict.fromkeys(c for s in steps for c in s.outputs) if c not in working]
+    outputs = _outputs(steps, working)
     compute = partial(apply_steps, steps=planned, outputs=outputs, ints=ints)
     name = "_".join(s.name for s in steps)
     out = add_columns(df, compute, inputs, outputs, name=name)
     new = [c for c in outputs if c not in df.columns]
     return out.select(*df.columns, *new)
+
+
+def _outputs(steps: Sequence[Step], working: Sequence[str]) -> list[str]:
+    """The columns the steps give back to Spark (working columns stay on the worker)."""
+    return [c for c in dict.fromkeys(c for s in steps for c in s.outputs) if c not in working]
+
+
+def steps_in_process(
+    columns: Sequence[str], steps: Sequence[Step], *, working: Sequence[str] = ()
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """What a Python worker runs for :func:`run_steps`, to call on pandas batches here.
+
+    For benchmarks that measure one worker without Spark. ``columns`` are the
+    batch's; integer columns must already hold ints.
+
+    Example::
+
+        run = steps_in_process(S.INPUT_COLUMNS, per_photo_steps(...), working=S.PER_PHOTO_ONLY)
+        rows = run(pd.DataFrame({S.IMAGE_ID: [...], S.PATH: [...], S.LABEL: [...]}))
+    """
+    steps = list(steps)
+    planned, _ = _plan(columns, steps, working)
+    return partial(apply_steps, steps=planned, outputs=_outputs(steps, working), ints=())
 
 
 def map_batches(
