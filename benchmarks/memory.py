@@ -52,17 +52,18 @@ def tree(pid: int) -> list[int]:
 
 def rss_mb(pids: Sequence[int]) -> float:
     """The summed resident memory of ``pids``: a page two of them share counts twice."""
-    return _summed(pids, "/proc/{}/status", "VmRSS:")
+    return summed_mb(pids, "/proc/{}/status", "VmRSS:")
 
 
 def pss_mb(pids: Sequence[int]) -> float:
     """The summed proportional memory of ``pids``: a shared page (libraries, the
     page cache of mapped files) is split between the processes that map it, so
     this is what the processes hold together, each page once."""
-    return _summed(pids, "/proc/{}/smaps_rollup", "Pss:")
+    return summed_mb(pids, "/proc/{}/smaps_rollup", "Pss:")
 
 
-def _summed(pids: Sequence[int], path: str, key: str) -> float:
+def summed_mb(pids: Sequence[int], path: str, key: str) -> float:
+    """The sum over ``pids`` of the ``key`` line (in kB) of ``path`` (``{}``: the pid), in MB."""
     total = 0
     for pid in pids:
         try:
@@ -111,11 +112,12 @@ class PeakSampler(threading.Thread):
     def run(self) -> None:
         while not self._done.is_set():
             for jvm in self.cluster.executor_pids():
-                procs = tree(jvm)
-                self.executor_peak = max(self.executor_peak, rss_mb(procs))
+                procs = tree(jvm)  # the JVM first, then its Python processes
+                rss = [rss_mb([p]) for p in procs]
+                self.executor_peak = max(self.executor_peak, sum(rss))
                 self.executor_peak_pss = max(self.executor_peak_pss, pss_mb(procs))
-                self.jvm_peak = max(self.jvm_peak, rss_mb([jvm]))
-                self.python_peak = max([self.python_peak, *(rss_mb([p]) for p in procs[1:])])
+                self.jvm_peak = max(self.jvm_peak, rss[0])
+                self.python_peak = max([self.python_peak, *rss[1:]])
                 self.samples += 1
                 for pid in procs:
                     used = cpu_seconds(pid)

@@ -35,15 +35,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import summed_mb  # imports nothing heavy: the parts below measure
 
 
 def status(key: str) -> float:
-    """A ``/proc/self/status`` memory line, in MB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """A memory line of this process's ``/proc/.../status`` (VmRSS:, VmHWM:), in MB."""
+    return summed_mb([os.getpid()], "/proc/{}/status", key)
 
 
 class Parts:
