@@ -96,9 +96,14 @@ class StandaloneCluster:
             return json.load(r)
 
     def alive_workers(self) -> int:
+        """Workers the master lists as ALIVE; 0 while it cannot answer yet.
+
+        A master that is still starting can refuse the connection or answer
+        with an empty or partial page (not JSON): both mean "not yet".
+        """
         try:
             return sum(1 for w in self.state().get("workers", []) if w.get("state") == "ALIVE")
-        except OSError:
+        except (OSError, ValueError):
             return 0
 
     def start(self) -> StandaloneCluster:
