@@ -57,16 +57,21 @@ def test_save_clean_strips_gps_and_exif_and_is_atomic(tmp_path):
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825), "original untouched"
 
 
-def test_save_clean_png_has_no_text_chunks(tmp_path):
-    from PIL import PngImagePlugin
+def test_save_clean_png_has_no_text_chunks_nor_profile_and_keeps_the_pixels(tmp_path):
+    from PIL import ImageCms, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
     info.add_text("Author", "Jane Doe")
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     buf = io.BytesIO()
-    render(["x"], size=(50, 50)).save(buf, "PNG", pnginfo=info)
+    render(["x"], size=(50, 50)).save(buf, "PNG", pnginfo=info, icc_profile=icc, dpi=(300, 300))
+    src = Image.open(io.BytesIO(buf.getvalue()))
+    assert {"Author", "icc_profile", "dpi"} <= set(src.info), "the fixture must carry them"
     target = tmp_path / "p.png"
-    save_clean(Image.open(io.BytesIO(buf.getvalue())), str(target))
-    assert "Author" not in Image.open(target).info
+    save_clean(src, str(target))
+    out = Image.open(target)
+    assert not {"Author", "icc_profile", "dpi"} & set(out.info)
+    assert np.array_equal(np.asarray(out), np.asarray(src.convert("RGB")))
 
 
 def test_mirrored_paths():

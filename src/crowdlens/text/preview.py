@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from crowdlens.text.redact import as_rgb
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
@@ -39,7 +41,7 @@ def render_preview(
     from PIL import ImageDraw
 
     scale = min(1.0, max_side / max(image.size))
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    rgb = as_rgb(image)
     if scale < 1.0:  # resize returns a new image: no full-size copy first (0.06 s at 12 MP)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         # A box reduction by the whole factor first (4000 -> 1333 px), then

@@ -26,6 +26,14 @@ if TYPE_CHECKING:  # pragma: no cover
 KEEP_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 
 
+def as_rgb(image: Image.Image) -> Image.Image:
+    """``image`` itself when it is RGB, else an RGB copy: no full-size copy for nothing.
+
+    ``Image.convert("RGB")`` copies even an RGB image (48 MB at 12 MP).
+    """
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def cover_polygon(polygons: Sequence[Polygon], padding: float) -> np.ndarray:
     """One rotated rectangle over all ``polygons``, padded on every side.
 
@@ -79,7 +87,7 @@ def redact(image: Image.Image, regions: Sequence[np.ndarray], mode: str = "blur"
     import numpy as np
     from PIL import Image
 
-    arr = np.array(image.convert("RGB"))  # a copy: the caller's image is untouched
+    arr = np.array(as_rgb(image))  # a copy: the caller's image is untouched
     height, width = arr.shape[:2]
     for region in regions:
         poly = np.asarray(region, dtype=np.float32).reshape(-1, 2)
@@ -159,7 +167,10 @@ def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
     from PIL import Image
 
     fmt = KEEP_FORMATS.get(os.path.splitext(path)[1].lower(), "JPEG")
-    fresh = Image.frombytes("RGB", image.size, image.convert("RGB").tobytes())
+    # A new image (no ``info``: nothing of the original's metadata can be
+    # written) holding the pixels, copied once.
+    fresh = Image.new("RGB", image.size)
+    fresh.paste(as_rgb(image))
     options = {"quality": jpeg_quality} if fmt in ("JPEG", "WEBP") else {}
     buf = io.BytesIO()
     fresh.save(buf, format=fmt, **options)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crowdlens.text.lexicon import fold
-from crowdlens.text.redact import cover_polygon, redact
+from crowdlens.text.redact import as_rgb, cover_polygon, redact
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -93,7 +93,7 @@ def readable_lines(image: Image.Image, found: PhotoText, ocr: object) -> list[in
     """Indexes of the PII lines of ``found`` on which a personal item can still be read."""
     import numpy as np
 
-    rgb = np.asarray(image.convert("RGB"))
+    rgb = np.asarray(as_rgb(image))
     lines = sorted(found.secrets)
     crops = [line_crop(rgb, found.lines[i].polygon) for i in lines]
     recognize = getattr(ocr, "recognize", None)
