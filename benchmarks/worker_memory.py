@@ -20,8 +20,9 @@ It prints:
    its CPU seconds so far.
 
 glibc's malloc settings are read at process start: the script sets the photo
-jobs' settings (``spark/session.MALLOC_ONNX``) for itself unless the
-environment already has ``MALLOC_*`` values, and re-executes itself once.
+jobs' settings (``spark/session.MALLOC_ONNX``: ``MALLOC_*`` and
+``GLIBC_TUNABLES``) for itself unless the environment already has
+``MALLOC_*`` values, and re-executes itself once.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from pipeline import make_phone_photos
     from scaling import bundle_path
 
-    settings = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+    settings = {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "GLIBC_"))}
     folder = make_phone_photos(a.photos, a.megapixels, a.notes, 0, False)
     photos = sorted(folder.glob("*.jpg"))
     bundle = str(bundle_path())

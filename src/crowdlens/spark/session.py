@@ -31,19 +31,25 @@ MALLOC_TORCH = {
     "MALLOC_TRIM_THRESHOLD_": "1000000000000",
     "MALLOC_TOP_PAD_": "1000000000",
 }
-# The photo jobs run ONNX Runtime: a 12 MP photo's buffers (over 32 MB) are
-# mapped and unmapped, and the heap goes back to the system once more than
-# 64 MB of it is free, so a Python worker does not stay at its high-water mark
-# (190 MB less per 2-core executor with text on; docs/benchmarks.md, "Memory
-# per executor").
+# The photo jobs run ONNX Runtime and Pillow on 12 MP photos: every buffer of
+# 4 MB or more (a decoded photo, a detector's feature maps) is mapped and
+# unmapped instead of fragmenting the heap, mapped buffers get transparent
+# huge pages (so mapping them costs no more CPU than reusing heap did), and
+# the heap goes back to the system once more than 64 MB of it is free. A text
+# worker then peaks ~110 MB lower and stops growing (docs/benchmarks.md,
+# "Memory per executor").
 MALLOC_ONNX = {
-    "MALLOC_MMAP_THRESHOLD_": "33554432",
+    "MALLOC_MMAP_THRESHOLD_": "4194304",
     "MALLOC_TRIM_THRESHOLD_": "67108864",
     "MALLOC_TOP_PAD_": "16777216",
+    "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
 }
 # The executor JVM only moves paths and light rows: the serial collector
-# keeps it at ~450 MB instead of ~820 MB with G1 (same heap limit).
-EXECUTOR_JAVA_OPTIONS = "-XX:+UseSerialGC"
+# keeps it at ~450 MB instead of ~820 MB with G1, and a heap that starts at
+# 64 MB (instead of 1/64 of the machine's memory) and grows as needed takes
+# it to ~440-460 MB instead of ~490-540 with 12 MP photos, at the same CPU.
+# The heap limit stays Spark's (spark.executor.memory).
+EXECUTOR_JAVA_OPTIONS = "-XX:+UseSerialGC -Xms64m"
 
 DEFAULT_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
