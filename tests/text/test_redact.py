@@ -82,3 +82,35 @@ def test_mirrored_paths():
     assert mirrored_path("/o", "/in/p.jpg", "/in", "i", folder="text_previews") == (
         "/o/text_previews/p.jpg"
     )
+
+
+def test_the_text_functions_take_rgb_pixels_as_they_take_an_image(tmp_path):
+    """The text stage holds a photo as one array; every consumer gives what the image gives."""
+    from crowdlens.text.preview import render_preview
+
+    im = render(["Ana Lopez", "1.99"], size=(900, 300))
+    pixels = np.array(im)  # writeable: nothing may write to it
+    kept = pixels.copy()
+    box = np.array([[30, 30], [400, 30], [400, 120], [30, 120]], dtype=np.float32)
+    assert np.array_equal(np.array(redact(pixels, [box])), np.array(redact(im, [box])))
+    for name, photo in (("array.png", pixels), ("image.png", im)):
+        save_clean(photo, str(tmp_path / name))
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "array.png")),
+        np.asarray(Image.open(tmp_path / "image.png")),
+    )
+    # Previews: same size and outlines from both (the array is shrunk by area averaging).
+    line = [[[30.0, 30.0], [400.0, 30.0], [400.0, 120.0], [30.0, 120.0]]]
+    a, b = (np.asarray(render_preview(p, line, [["PERSON"]], max_side=300)) for p in (pixels, im))
+    assert a.shape == b.shape == (100, 300, 3)
+    red = np.array([230, 20, 20])
+    for preview in (a, b):
+        assert (np.abs(preview - red).sum(axis=2) < 60).sum() > 100, "the PII line is outlined"
+    assert np.array_equal(pixels, kept), "the caller's pixels are untouched"
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8),
+                                 np.zeros((4, 4, 3), np.float32)])  # fmt: skip
+def test_pixels_that_are_not_rgb_bytes_are_refused_clearly(bad):
+    with pytest.raises(ValueError, match="H x W x 3 uint8 RGB"):
+        redact(bad, [])

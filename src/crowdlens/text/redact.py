@@ -22,16 +22,37 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from crowdlens.text.ocr import Polygon
 
+    #: A photo as the text functions take it: a Pillow image, or H x W x 3 uint8 RGB pixels.
+    Photo = Image.Image | np.ndarray
+
 #: Extensions written as they came; anything else (HEIC, TIFF, GIF, ...) becomes JPEG.
 KEEP_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 
 
-def as_rgb(image: Image.Image) -> Image.Image:
-    """``image`` itself when it is RGB, else an RGB copy: no full-size copy for nothing.
+def as_rgb(image: Photo) -> Image.Image:
+    """``image`` as an RGB Pillow image, copied only when it must be.
 
-    ``Image.convert("RGB")`` copies even an RGB image (48 MB at 12 MP).
+    An RGB image is returned as it is (``Image.convert("RGB")`` copies even
+    an RGB image: 48 MB at 12 MP); an array becomes a new image.
     """
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        return Image.fromarray(rgb_array(image))
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def rgb_array(image: Photo) -> np.ndarray:
+    """``image`` as H x W x 3 uint8 RGB pixels (no copy for such an array)."""
+    import numpy as np
+
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(
+                f"expected H x W x 3 uint8 RGB pixels, got {image.shape} {image.dtype}"
+            )
+        return image
+    return np.asarray(as_rgb(image))
 
 
 def cover_polygon(polygons: Sequence[Polygon], padding: float) -> np.ndarray:
@@ -75,7 +96,7 @@ def _obscure(patch: np.ndarray, text_height: float, mode: str) -> np.ndarray:
     return cv2.GaussianBlur(up, (k, k), 0)
 
 
-def redact(image: Image.Image, regions: Sequence[np.ndarray], mode: str = "blur") -> Image.Image:
+def redact(image: Photo, regions: Sequence[np.ndarray], mode: str = "blur") -> Image.Image:
     """A copy of ``image`` with every polygon in ``regions`` blurred, pixelated or filled.
 
     Example::
@@ -87,7 +108,7 @@ def redact(image: Image.Image, regions: Sequence[np.ndarray], mode: str = "blur"
     import numpy as np
     from PIL import Image
 
-    arr = np.array(as_rgb(image))  # a copy: the caller's image is untouched
+    arr = np.array(rgb_array(image))  # a copy: the caller's image is untouched
     height, width = arr.shape[:2]
     for region in regions:
         poly = np.asarray(region, dtype=np.float32).reshape(-1, 2)
@@ -156,7 +177,7 @@ def write_file(path: str, payload: bytes) -> str:
     return path
 
 
-def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
+def save_clean(image: Photo, path: str, *, jpeg_quality: int = 92) -> str:
     """Write ``image`` to ``path`` without any metadata, atomically. Returns ``path``.
 
     The pixels are re-encoded into a fresh file: Pillow writes EXIF, XMP or
@@ -169,8 +190,11 @@ def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
     fmt = KEEP_FORMATS.get(os.path.splitext(path)[1].lower(), "JPEG")
     # A new image (no ``info``: nothing of the original's metadata can be
     # written) holding the pixels, copied once.
-    fresh = Image.new("RGB", image.size)
-    fresh.paste(as_rgb(image))
+    if isinstance(image, Image.Image):
+        fresh = Image.new("RGB", image.size)
+        fresh.paste(as_rgb(image))
+    else:
+        fresh = as_rgb(image)
     options = {"quality": jpeg_quality} if fmt in ("JPEG", "WEBP") else {}
     buf = io.BytesIO()
     fresh.save(buf, format=fmt, **options)
@@ -178,7 +202,7 @@ def save_clean(image: Image.Image, path: str, *, jpeg_quality: int = 92) -> str:
 
 
 def write_metadata_free(
-    data: bytes, path: str, *, jpeg_quality: int = 92, image: Image.Image | None = None
+    data: bytes, path: str, *, jpeg_quality: int = 92, image: Photo | None = None
 ) -> bool:
     """Write a metadata-free copy of photo ``data`` to ``path``, atomically; True if lossless.
 

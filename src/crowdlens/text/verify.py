@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crowdlens.text.lexicon import fold
-from crowdlens.text.redact import as_rgb, cover_polygon, redact
+from crowdlens.text.redact import as_rgb, cover_polygon, redact, rgb_array
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from crowdlens.text.config import TextConfig
     from crowdlens.text.ocr import Polygon
     from crowdlens.text.photo import PhotoText
+    from crowdlens.text.redact import Photo
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,9 @@ def line_crop(rgb: np.ndarray, polygon: Polygon, margin: float = 0.3) -> np.ndar
     return np.ascontiguousarray(crop)
 
 
-def readable_lines(image: Image.Image, found: PhotoText, ocr: object) -> list[int]:
+def readable_lines(image: Photo, found: PhotoText, ocr: object) -> list[int]:
     """Indexes of the PII lines of ``found`` on which a personal item can still be read."""
-    import numpy as np
-
-    rgb = np.asarray(as_rgb(image))
+    rgb = rgb_array(image)
     lines = sorted(found.secrets)
     crops = [line_crop(rgb, found.lines[i].polygon) for i in lines]
     recognize = getattr(ocr, "recognize", None)
@@ -108,8 +107,11 @@ def readable_lines(image: Image.Image, found: PhotoText, ocr: object) -> list[in
     ]
 
 
-def release_copy(image: Image.Image, found: PhotoText, cfg: TextConfig, ocr: object) -> Verified:
+def release_copy(image: Photo, found: PhotoText, cfg: TextConfig, ocr: object) -> Verified:
     """Redact ``image`` where ``found`` says, verify the result, strengthen or withhold.
+
+    ``image``: the photo as a Pillow image or as H x W x 3 uint8 RGB pixels;
+    the released image is a new Pillow image.
 
     Example::
 
@@ -119,7 +121,7 @@ def release_copy(image: Image.Image, found: PhotoText, cfg: TextConfig, ocr: obj
             save_clean(out.image, "released.jpg")
     """
     if not found.cover:
-        return Verified(image, None)
+        return Verified(as_rgb(image), None)
     released = redact(image, found.cover, cfg.redact_mode)
     bad = readable_lines(released, found, ocr)
     if not bad:
