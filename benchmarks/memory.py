@@ -97,7 +97,7 @@ class PeakSampler(threading.Thread):
     seen of every executor process, so ``executor_cpu_s`` is the CPU the
     executors used for the job (up to one sampling interval of a process
     that ends): unlike wall time, it does not grow when other jobs share the
-    machine.
+    machine; ``jvms`` are the executor JVMs' pids (their share of it).
     """
 
     def __init__(self, cluster: object, driver_pid: int, every: float = 0.2) -> None:
@@ -107,12 +107,14 @@ class PeakSampler(threading.Thread):
         self.jvm_peak = self.python_peak = 0.0
         self.samples = 0
         self.cpu: dict[int, float] = {}
+        self.jvms: set[int] = set()
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.is_set():
             for jvm in self.cluster.executor_pids():
                 procs = tree(jvm)  # the JVM first, then its Python processes
+                self.jvms.add(jvm)
                 rss = [rss_mb([p]) for p in procs]
                 self.executor_peak = max(self.executor_peak, sum(rss))
                 self.executor_peak_pss = max(self.executor_peak_pss, pss_mb(procs))
@@ -153,6 +155,7 @@ def measure(cluster: object, manifest: Path, config: Path, out: Path) -> dict[st
         "jvm_peak_mb": sampler.jvm_peak,
         "python_peak_mb": sampler.python_peak,
         "executor_cpu_s": sum(sampler.cpu.values()),
+        "executor_jvm_cpu_s": sum(sampler.cpu.get(pid, 0.0) for pid in sampler.jvms),
         "driver_peak_mb": sampler.driver_peak,
         "samples": sampler.samples,
         "wall_s": time.perf_counter() - t0,

@@ -135,7 +135,7 @@ def run_moderate(
     n, seconds = int(m.group(1)), float(m.group(2))
     _check_results(out, text)
     return {"photos": n, "seconds": seconds, "photos_per_s": n / seconds,
-            "cpu_s": run["executor_cpu_s"],
+            "cpu_s": run["executor_cpu_s"], "jvm_cpu_s": run["executor_jvm_cpu_s"],
             **{k: run[k] for k in ("executor_peak_mb", "executor_peak_pss_mb", "jvm_peak_mb",
                                    "python_peak_mb")}}  # fmt: skip
 
@@ -434,12 +434,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
         print("\nPeak memory per executor (MiB): RSS summed over its JVM and Python workers "
               "(a shared page counts in each), PSS (each page once); the largest JVM and "
-              "Python process alone.\n\n| run | photos | job s | photos/s | executor CPU s "
+              "Python process alone.\n\n| run | photos | job s | photos/s | executor CPU s (JVM) "
               "| executor peak RSS | peak PSS | JVM | largest Python |\n"
               "|---|---|---|---|---|---|---|---|---|")  # fmt: skip
         for name, r in runs.items():
             print(f"| {name} | {r['photos']:.0f} | {r['seconds']:.1f} | {r['photos_per_s']:.2f} "
-                  f"| {r['cpu_s']:.0f} | {r['executor_peak_mb']:.0f} "
+                  f"| {r['cpu_s']:.0f} ({r['jvm_cpu_s']:.0f}) | {r['executor_peak_mb']:.0f} "
                   f"| {r['executor_peak_pss_mb']:.0f} | {r['jvm_peak_mb']:.0f} "
                   f"| {r['python_peak_mb']:.0f} |")  # fmt: skip
         if "without text" in runs:
