@@ -46,9 +46,9 @@ MALLOC_ONNX = {
 }
 # The executor JVM only moves paths and light rows: the serial collector
 # keeps it at ~450 MB instead of ~820 MB with G1, and a heap that starts at
-# 64 MB (instead of 1/64 of the machine's memory) and grows as needed takes
-# it to ~440-460 MB instead of ~490-540 with 12 MP photos, at the same CPU.
-# The heap limit stays Spark's (spark.executor.memory).
+# 64 MB (instead of 1/64 of the machine's memory) and grows as needed holds
+# it 30-80 MB lower with 12 MP photos, for 2-5 CPU s more per job in the JVM
+# (docs/benchmarks.md). The heap limit stays Spark's (spark.executor.memory).
 EXECUTOR_JAVA_OPTIONS = "-XX:+UseSerialGC -Xms64m"
 
 DEFAULT_CONF = {
