@@ -33,6 +33,15 @@ def test_photo_jobs_give_heap_back_and_torch_jobs_keep_it():
         assert "-Xms64m" in options and "-Xmx" not in options  # Spark sets the limit
 
 
+def test_in_local_mode_the_driver_jvm_is_the_executor_and_gets_its_settings():
+    local = build_conf(SparkConfig(master="local[2]"))["spark.driver.extraJavaOptions"]
+    remote = build_conf(SparkConfig(master="spark://10.0.0.5:7077"))[
+        "spark.driver.extraJavaOptions"
+    ]
+    assert "-XX:+UseSerialGC -Xms64m" in local and "log4j2.configurationFile" in local
+    assert "UseSerialGC" not in remote and "log4j2.configurationFile" in remote
+
+
 def test_the_user_s_settings_win():
     mine = {
         "spark.executorEnv.MALLOC_TRIM_THRESHOLD_": "1",

@@ -129,6 +129,10 @@ def build_conf(cfg: SparkConfig, torch: bool = False) -> dict[str, str]:
     log4j = f"-Dlog4j2.configurationFile=file:{_log4j_file()}"
     conf["spark.driver.extraJavaOptions"] += f" {log4j}"
     conf["spark.executor.extraJavaOptions"] = f"{log4j} {EXECUTOR_JAVA_OPTIONS}"
+    if cfg.master.startswith("local"):
+        # In local mode the driver JVM is the executor: the same settings hold
+        # a text job on 12 MP photos ~200 MB lower (docs/benchmarks.md).
+        conf["spark.driver.extraJavaOptions"] += f" {EXECUTOR_JAVA_OPTIONS}"
     for k, v in malloc_env(torch).items():
         conf[f"spark.executorEnv.{k}"] = v
     conf.update(cfg.conf)
