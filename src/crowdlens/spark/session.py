@@ -36,8 +36,8 @@ MALLOC_TORCH = {
 # unmapped instead of fragmenting the heap, mapped buffers get transparent
 # huge pages (so mapping them costs no more CPU than reusing heap did), and
 # the heap goes back to the system once more than 64 MB of it is free. A text
-# worker then peaks ~110 MB lower and stops growing (docs/benchmarks.md,
-# "Memory per executor").
+# worker then peaks ~110 MB lower and barely grows after its first Arrow
+# batch (docs/benchmarks.md, "Memory per executor").
 MALLOC_ONNX = {
     "MALLOC_MMAP_THRESHOLD_": "4194304",
     "MALLOC_TRIM_THRESHOLD_": "67108864",
