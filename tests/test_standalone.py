@@ -1,4 +1,4 @@
-"""The standalone cluster helper's readiness check, against a real HTTP server."""
+"""The standalone cluster helper: its readiness check, and a start that fails."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import http.server
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
 
 from crowdlens.spark.standalone import StandaloneCluster
 
@@ -44,3 +46,32 @@ def test_a_master_still_starting_has_no_alive_workers_yet():
     with master_page(state) as port:
         cluster.ui_port = port
         assert cluster.alive_workers() == 2
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.cluster
+def test_a_start_that_fails_stops_the_master_and_workers_it_spawned(monkeypatch):
+    """A real master and worker are spawned; then the readiness check fails."""
+    cluster = StandaloneCluster(workers=1)
+    spawned = []
+    spawn = cluster._spawn
+
+    def recording_spawn(*args, **kwargs):
+        spawned.append(spawn(*args, **kwargs))
+        return spawned[-1]
+
+    def broken() -> int:
+        raise Boom("the readiness check failed")
+
+    monkeypatch.setattr(cluster, "_spawn", recording_spawn)
+    monkeypatch.setattr(cluster, "alive_workers", broken)
+    try:
+        with pytest.raises(Boom):
+            cluster.start()
+        assert len(spawned) == 2
+        assert all(proc.poll() is not None for proc in spawned), "no JVM may be left running"
+    finally:
+        cluster.stop()

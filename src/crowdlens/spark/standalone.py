@@ -111,6 +111,17 @@ class StandaloneCluster:
             self._tmp = tempfile.TemporaryDirectory(prefix="crowdlens-cluster-")
             self.work_dir = Path(self._tmp.name)
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:  # whatever stops the start (an error, Ctrl-C) stops what it spawned
+            self._spawn_all()
+            self._wait_for_workers()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("standalone cluster up: %s, %d workers", self.master_url, self.workers)
+        return self
+
+    def _spawn_all(self) -> None:
+        assert self.work_dir is not None
         self._spawn(
             "master",
             [
@@ -138,16 +149,17 @@ class StandaloneCluster:
                 ],
                 cpus if self.pin_cpus else None,
             )  # fmt: skip
+
+    def _wait_for_workers(self) -> None:
+        """Return once every worker is ALIVE; raise with the logs if one exits or time runs out."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.alive_workers() == self.workers:
-                log.info("standalone cluster up: %s, %d workers", self.master_url, self.workers)
-                return self
+                return
             if any(p.poll() is not None for p in self._procs):
                 break
             time.sleep(0.5)
         tail = "\n".join(p.read_text(errors="replace")[-2000:] for p in self._logs if p.exists())
-        self.stop()
         raise RuntimeError(f"standalone cluster did not start; logs:\n{tail}")
 
     def executor_pids(self) -> list[int]:
