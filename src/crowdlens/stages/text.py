@@ -64,22 +64,22 @@ def text_row(
     step = "decoding the photo"
     try:
         found = PhotoText(has_text=False, gated_out=True)
-        image = ocr = None
+        pixels = ocr = None
         if cfg.enabled:
             # One full-size copy for all the text work: the pixels (36 MB at
             # 12 MP), not Pillow's image beside them (48 MB more).
-            image = np.asarray(decode_image(data).image)
+            pixels = np.asarray(decode_image(data).image)
             step = "reading text"
             ocr, gate, analyzer = _parts(cfg)
-            found = read_photo(image, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
+            found = read_photo(pixels, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
             row[S.HAS_TEXT] = found.has_text
             row[S.TEXT_REGIONS] = found.regions()
             row[S.PII_TYPES] = found.pii_types
         step = "verifying the redaction" if found.cover else "writing the released copy"
-        row.update(_release(data, image, found, cfg, ocr, out_dir, path, input_root, image_id))
+        row.update(_release(data, pixels, found, cfg, ocr, out_dir, path, input_root, image_id))
         if cfg.previews and found.has_text:
             step = "writing the preview"
-            row[S.TEXT_PREVIEW_PATH] = _preview(image, found, cfg, out_dir, path, input_root,
+            row[S.TEXT_PREVIEW_PATH] = _preview(pixels, found, cfg, out_dir, path, input_root,
                                                 image_id)  # fmt: skip
     except Exception as exc:  # one photo never fails the job
         row = dict.fromkeys(TEXT_COLUMNS)
@@ -106,7 +106,7 @@ def _parts(cfg: TextConfig) -> tuple[Any, Any, Any]:
 
 
 def _release(
-    data: bytes | None, image: Any, found: Any, cfg: TextConfig, ocr: Any, out_dir: str,
+    data: bytes | None, pixels: Any, found: Any, cfg: TextConfig, ocr: Any, out_dir: str,
     path: str, input_root: str | None, image_id: str,
 ) -> dict[str, Any]:  # fmt: skip
     """Write the released copy (or withhold it); its ``redacted_path`` and ``release_verified``.
@@ -114,7 +114,7 @@ def _release(
     With something to cover: redact the full-size photo, verify, re-encode.
     With nothing: the JPEG's own coded data without its metadata when that
     is safe (:func:`~crowdlens.text.strip.release_bytes`), else re-encoded.
-    ``image`` is the decoded photo (RGB pixels), or None when the text work did not need it.
+    ``pixels`` is the decoded photo (RGB array), or None when the text work did not need it.
     """
     from crowdlens.io.outputs import output_target
     from crowdlens.text.redact import mirrored_path, save_clean, write_metadata_free
@@ -123,27 +123,27 @@ def _release(
     stored = mirrored_path("", path, input_root, image_id)
     target = output_target(out_dir, stored)
     if found.cover:
-        released = release_copy(image, found, cfg, ocr)
+        released = release_copy(pixels, found, cfg, ocr)
         if released.image is None:  # personal data stayed readable: withheld
             if "://" not in target and os.path.exists(target):
                 os.remove(target)  # a copy from an earlier run must not stay behind
             return {S.RELEASE_VERIFIED: False, S.REDACTED_PATH: None}
         save_clean(released.image, target, jpeg_quality=cfg.jpeg_quality)
         return {S.RELEASE_VERIFIED: released.verified, S.REDACTED_PATH: stored}
-    write_metadata_free(data or b"", target, jpeg_quality=cfg.jpeg_quality, image=image)
+    write_metadata_free(data or b"", target, jpeg_quality=cfg.jpeg_quality, image=pixels)
     return {S.RELEASE_VERIFIED: None, S.REDACTED_PATH: stored}
 
 
 def _preview(
-    image: Any, found: Any, cfg: TextConfig, out_dir: str, path: str,
+    pixels: Any, found: Any, cfg: TextConfig, out_dir: str, path: str,
     input_root: str | None, image_id: str,
 ) -> str:  # fmt: skip
-    """Write the reviewer preview of ``image`` with ``found``'s lines outlined; its path."""
+    """Write the reviewer preview of ``pixels`` with ``found``'s lines outlined; its path."""
     from crowdlens.io.outputs import PREVIEWS_DIR, output_target
     from crowdlens.text.preview import render_preview
     from crowdlens.text.redact import mirrored_path, save_clean
 
-    preview = render_preview(image, [line.polygon for line in found.lines],
+    preview = render_preview(pixels, [line.polygon for line in found.lines],
                              found.line_pii, cfg.preview_max_side)  # fmt: skip
     stored = mirrored_path("", path, input_root, image_id, folder=PREVIEWS_DIR)
     if not stored.lower().endswith((".jpg", ".jpeg")):
