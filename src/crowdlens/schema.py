@@ -149,6 +149,13 @@ RELATIONS = (RELATION_SIBLING, RELATION_DIFFERENT)
 # Raw classifier scores over the bundle's labels (before softmax), so label
 # validation can apply the bundle's calibration to the full distribution.
 LOGITS = "logits"
+# What label validation judged by: the image model alone, or with the photo's
+# text (the bundle's text evidence, crowdlens.training.text_evidence).
+LABEL_EVIDENCE = "label_evidence"
+EVIDENCE_IMAGE = "image"
+EVIDENCE_IMAGE_TEXT = "image+text"
+# Training only: a photo's confident OCR lines, lower case (the text evidence reads it).
+TEXT_DOCUMENT = "text_document"
 
 # --- text and privacy --------------------------------------------------------
 HAS_TEXT = "has_text"
@@ -276,6 +283,8 @@ DDL: dict[str, str] = {
     LABEL_PREFERRED: "string",
     LABEL_RELATION: "string",
     LABEL_ISSUE_SCORE: "float",
+    LABEL_EVIDENCE: "string",
+    TEXT_DOCUMENT: "string",
     AUDIT_FOLD: "int",
     LOGITS: "array<float>",
     HAS_TEXT: "boolean",

@@ -121,7 +121,10 @@ def test_train_fits_thresholds_on_training_photos_only(
     args += ["--mode", mode] + (["--epochs", "1"] if mode == "tail" else [])
     args += ["--allowed-root", str(shared_data)]  # the val manifest names photos outside its folder
     assert main(args) == 0
-    assert seen == [len(CLASSES) * PER_CLASS]  # once, on the training photos
+    # On the training photos only: once, and (tail) once more for the image + text
+    # calibration when the text evidence is used.
+    text = json.loads((out / "bundle.json").read_text())["extra"].get("text_evidence", {})
+    assert seen == [len(CLASSES) * PER_CLASS] * (2 if text.get("used") else 1)
     stored = json.loads((out / "bundle.json").read_text())
     fitted = stored["extra"]["validate"]
     assert fitted["fitted_on"].startswith("training photos")

@@ -29,7 +29,12 @@ modes:
             (cached) for 10 views of each photo: the photo, its mirror image
             and 8 augmented views (tail_aug_views); the softmax temperature and the
             label-verdict thresholds are fitted by cross-validation of the
-            same recipe on the training photos (docs/training.md)
+            same recipe on the training photos (docs/training.md); then
+            the text evidence: the training photos' text is read (OCR, as
+            moderate's text stage reads it) and a text model of the items
+            is added to the image model's logits at the weight that
+            predicts best out of fold (none when the text does not help;
+            --no-text-evidence skips it)
   probe     Lite2 features of each photo and its mirror image, a ridge probe
             on sqrt-normalised features (minutes once features are cached);
             temperature and thresholds by K-fold cross-validation
@@ -85,6 +90,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="finetune: keep BatchNorm statistics and weights as pretrained",
+    )
+    g.add_argument(
+        "--no-text-evidence",
+        dest="text_evidence",
+        action="store_false",
+        default=None,
+        help="tail: judge labels by the image alone (no OCR of the training photos; faster)",
     )
     g.add_argument(
         "--init-head",
@@ -152,6 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
         features_cache=args.features_cache,
         l2=args.l2,
         cv_folds=args.cv_folds,
+        text_evidence=args.text_evidence,
     )
     ingest = confine_config(args, load_section(IngestConfig, args.config, "ingest"))
     spark_cfg = spark_config(args, base_spark)

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,7 @@ def export_bundle(
     *,
     temperature: float | None = None,
     parity_tolerance: float = PARITY_TOLERANCE,
+    also_write: Callable[[Path], None] | None = None,
 ) -> Bundle:
     """Export a registry model (or any module with ``forward_features`` and
     ``get_classifier``) to a bundle at ``out_dir``, checking ONNX Runtime parity.
@@ -91,7 +92,9 @@ def export_bundle(
     the TorchScript exporter (``dynamo=False``, opset 17) with a dynamic batch
     axis. The max-abs difference between torch and ONNX Runtime on a seeded
     random batch is stored in ``bundle.json``; above ``parity_tolerance`` the
-    export fails (a broken graph must not be shipped).
+    export fails (a broken graph must not be shipped). ``also_write(folder)``
+    writes more files into the bundle before it appears (e.g. the text
+    evidence model, :mod:`crowdlens.training.text_evidence`).
     """
     spec = as_spec(cfg)
     with_logits, labels_t = _classifier_labels(model, labels)
@@ -129,6 +132,8 @@ def export_bundle(
                 f"ONNX Runtime disagrees with torch by {diff:.3g} (max abs), above the tolerance "
                 f"{parity_tolerance:g}: the export is broken; report it with the model definition"
             )
+        if also_write is not None:
+            also_write(path.parent)
         return dataclasses.replace(bundle, parity_max_abs_diff=diff)
 
     out = write_bundle_dir(write_model, out_dir)

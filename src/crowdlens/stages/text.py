@@ -90,11 +90,10 @@ def text_row(
     return row
 
 
-def _parts(cfg: TextConfig) -> tuple[Any, Any, Any]:
-    """The OCR engine, gate (or None) and PII analyzer cached in this worker."""
+def reading_parts(cfg: TextConfig) -> tuple[Any, Any]:
+    """The OCR engine and gate (or None) cached in this worker: what reads a photo's text."""
     from crowdlens.text.gate import get_gate
     from crowdlens.text.ocr import get_ocr
-    from crowdlens.text.pii import get_analyzer
 
     ocr = get_ocr(cfg.ocr_max_side, cfg.text_score, cfg.threads, cfg.det_box_threshold)
     gate = (
@@ -102,7 +101,14 @@ def _parts(cfg: TextConfig) -> tuple[Any, Any, Any]:
         if cfg.gate
         else None
     )
-    return ocr, gate, get_analyzer(cfg.languages, cfg.phone_regions)
+    return ocr, gate
+
+
+def _parts(cfg: TextConfig) -> tuple[Any, Any, Any]:
+    """The OCR engine, gate (or None) and PII analyzer cached in this worker."""
+    from crowdlens.text.pii import get_analyzer
+
+    return (*reading_parts(cfg), get_analyzer(cfg.languages, cfg.phone_regions))
 
 
 def _release(

@@ -328,8 +328,10 @@ def train(
             {"validate": info["thresholds"] | {"fitted_on": "training photos, out-of-fold"}}
             if "thresholds" in info
             else {}
-        ),
+        )
+        | ({"text_evidence": info["text_evidence"]} if "text_evidence" in info else {}),
         temperature=temperature,
+        also_write=trained.text.write if trained.text is not None else None,
     )
     log.info("wrote bundle %s (val top-1 %s)", out, val_report.get("top1"))
     return report

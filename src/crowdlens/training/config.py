@@ -84,6 +84,9 @@ class TrainConfig:
     tail_cv_folds: int = 2  # tail mode: folds of the (costly) CV for temperature and thresholds
     tail_tta: bool = False  # tail mode: export flip TTA (measured no better, twice the cost)
     tail_aug_views: int = 8  # tail mode: augmented training views per photo beside photo + mirror
+    # tail mode: fuse a text model of the photos' OCR text with the image model when the
+    # training photos' text shows it helps (crowdlens.training.text_evidence)
+    text_evidence: bool = True
 
     PARAMS: ClassVar[Params] = {
         "mode": Options(MODES),

@@ -192,15 +192,21 @@ def compute_features(
         EMBED_COLUMNS,
         name="train_embed",
     )
-    if target is not None:
-        from crowdlens.io.atomic import atomic_path
+    return table.merge(collected(df, target), on=S.PATH, how="left")
 
-        with atomic_path(target) as tmp:  # a half-written cache is never read
-            df.write.mode("error").parquet(str(tmp))
-        result = pd.read_parquet(target)
-    else:
-        result = df.toPandas()
-    return table.merge(result, on=S.PATH, how="left")
+
+def collected(df: Any, target: Path | None) -> pd.DataFrame:
+    """The rows of the Spark frame ``df`` as pandas; first written to the cache ``target``
+    as Parquet, all or nothing (a half-written cache is never read), when there is one."""
+    import pandas as pd
+
+    if target is None:
+        return df.toPandas()
+    from crowdlens.io.atomic import atomic_path
+
+    with atomic_path(target) as tmp:
+        df.write.mode("error").parquet(str(tmp))
+    return pd.read_parquet(target)
 
 
 def feature_arrays(

@@ -54,8 +54,9 @@ def labelled_views(
     work: Path,
     trunk_blocks: int = 0,
     augment_views: int = 0,
-) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
-    """(train views, targets, val views, val targets, val rows used) of the decodable photos.
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """(train views, targets, val views, val targets, val rows used, train rows used) of the
+    decodable photos (rows: positions in ``val`` and ``train``).
 
     Features (or, with ``trunk_blocks``, trunk activations) of ``cfg.backbone``
     for each photo and its mirror image, cached under ``cfg.features_cache``;
@@ -67,7 +68,7 @@ def labelled_views(
     cache = cfg.features_cache or str(work / "features")
     kw = {"cache": cache, "trunk_blocks": trunk_blocks}
     views, train_t = feature_views(spark, train, [cfg.backbone], augment_views=augment_views, **kw)
-    xs, y, _ = usable(views, train_t, labels)
+    xs, y, train_rows = usable(views, train_t, labels)
     if len(y) == 0:
         raise CrowdlensError("No training photo could be decoded: nothing to train on.")
     vx: list[np.ndarray] = []
@@ -75,7 +76,7 @@ def labelled_views(
     if len(val):
         val_views, val_t = feature_views(spark, val, [cfg.backbone], **kw)
         vx, vy, val_rows = usable(val_views, val_t, labels)
-    return xs, y, vx, vy, val_rows
+    return xs, y, vx, vy, val_rows, train_rows
 
 
 def cross_validate(
@@ -117,7 +118,7 @@ def train_probe(
 
     assert cfg.backbone is not None
     t0 = time.perf_counter()
-    xs, y, vx, vy, val_rows = labelled_views(spark, train, val, labels, cfg, work)
+    xs, y, vx, vy, val_rows, _ = labelled_views(spark, train, val, labels, cfg, work)
     if not cfg.flip_features:
         xs, vx = xs[:1], vx[:1]
     t_features = time.perf_counter() - t0

@@ -174,13 +174,14 @@ def train_tail(
     from crowdlens.training.groups import calibration_folds
     from crowdlens.training.probe_mode import labelled_views, run_info
     from crowdlens.training.tail import export_model, tail_logits, trunk_blocks_for
+    from crowdlens.training.text_fusion import with_text
     from crowdlens.training.thresholds import fit_calibration
 
     assert cfg.backbone is not None
     base = create_model(cfg.backbone, pretrained=True, num_classes=0).eval()
     k = trunk_blocks_for(base, cfg.tail_blocks)
     t0 = time.perf_counter()
-    xs, y, vx, vy, val_rows = labelled_views(
+    xs, y, vx, vy, val_rows, train_rows = labelled_views(
         spark, train, val, labels, cfg, work, k, augment_views=cfg.tail_aug_views
     )
     t_features = time.perf_counter() - t0
@@ -191,6 +192,9 @@ def train_tail(
     oof = out_of_fold(base, k, xs, y, folds, len(labels), cfg)
     fitted = fit_calibration(oof, y, labels, parents, folds=cfg.tail_cv_folds, seed=cfg.seed)
     fitted["cv"] |= grouping
+    text = None
+    if cfg.text_evidence:
+        text = with_text(spark, train.iloc[train_rows], oof, y, folds, labels, parents, cfg, work)
     t_cv = time.perf_counter() - t1
     t2 = time.perf_counter()
     tail = fit_tail(base, k, xs, y, len(labels), cfg)
@@ -209,5 +213,8 @@ def train_tail(
     }
     seconds = (t_features, t_cv, t_fit)
     info = run_info(len(train) - len(y), len(val) - len(val_rows), seconds, chosen, fitted)
+    if text is not None:
+        info |= text.report(spark, val.iloc[val_rows], val_logits, vy, cfg, work)
+        chosen["text evidence"] = text.summary()
     model = export_model(base, tail, flip=cfg.tail_tta)
-    return Trained(model, val_logits, [int(r) for r in val_rows], info)
+    return Trained(model, val_logits, [int(r) for r in val_rows], info, text)
