@@ -192,8 +192,18 @@ def run_val(args) -> dict:
     table = table.iloc[rows].reset_index(drop=True)
     probs = calibrate(logits, facts.temperature)
     th = ValidateConfig().thresholds(facts.fitted)
+    judged_by = "image"
+    if facts.text is not None and not args.no_text_evidence:  # as moderate judges with text on
+        from crowdlens.training.evaluate import text_evidence_of
+
+        logits = logits + text_evidence_of(args.bundle, list(table.path))
+        probs = calibrate(logits, facts.text.temperature)
+        th = ValidateConfig().thresholds(facts.text.fitted)
+        judged_by = "image+text"
+        seconds = time.perf_counter() - t0
     index = {lab: i for i, lab in enumerate(facts.labels)}
-    out = {"photos": len(table), "thresholds": th.to_dict(), "inference_s": round(seconds, 1)}
+    out = {"photos": len(table), "judged_by": judged_by, "thresholds": th.to_dict()}
+    out["inference_s"] = round(seconds, 1)
     out["clean_top1"] = round(float((probs.argmax(1) == table.label.map(index)).mean()), 4)
     clean = flagged(table.assign(claimed=table.label), probs, facts.labels, th, facts.parents)
     out["clean_flagged_share"] = round(float(clean.mean()), 4)
@@ -282,6 +292,11 @@ def main() -> None:
     )
     ap.add_argument("split", choices=["val", "train"])
     ap.add_argument("--bundle", type=Path, help="val: the trained bundle to judge with")
+    ap.add_argument(
+        "--no-text-evidence",
+        action="store_true",
+        help="val: judge by the image alone even if the bundle has text evidence",
+    )
     ap.add_argument("--noise", type=float, default=0.10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--folds", type=int, default=5, help="train: audit folds")

@@ -205,3 +205,66 @@ def test_stage_without_classifier_output_is_all_unknown(spark):
     df = _table(spark, with_logits=False).drop(S.TOPK)
     out = validate_stage(df, ValidateConfig())
     assert {r[S.LABEL_VERDICT] for r in out.collect()} == {"unknown"}
+
+
+def _fusion(weight: float = 1.0):
+    from crowdlens.stages.validate import TextFusion
+    from crowdlens.training.text_evidence import fit_text_model
+
+    docs = ["granny smith | sweden", "granny | smith", "pink lady | 1", "pink | lady"]
+    docs += ["", "", "oatly | oat drink", "oatly | the original"]
+    y = np.array([0, 0, 1, 1, 2, 2, 3, 3] * 3)
+    model = fit_text_model(docs * 3, y, len(LABELS), c=10.0).with_weight(weight)
+    return TextFusion(model, temperature=1.0, fitted={}, th=TH)
+
+
+def _regions(*texts: str) -> list[dict]:
+    return [{S.REGION_TEXT: t, S.REGION_CONFIDENCE: 0.95, S.REGION_POLYGON: []} for t in texts]
+
+
+def test_the_photos_text_is_evidence_for_the_item_it_names():
+    from crowdlens.stages.validate import validate_row
+
+    # The image model prefers Pink-Lady a little; the sticker reads "Granny Smith".
+    row = {S.STATUS: S.STATUS_OK, S.LABEL: "Granny-Smith", S.LOGITS: [1.0, 2.0, -3.0, -3.0]}
+    row |= {S.PRED_LABEL: "Pink-Lady", S.PRED_SCORE: 0.7, S.TEXT_REGIONS: _regions("GRANNY SMITH")}
+    kw = {"labels": LABELS, "temperature": 1.0, "th": TH, "source": S.LOGITS, "parents": PARENTS}
+    fused = validate_row(row, fusion=_fusion(), **kw)
+    assert fused[S.LABEL_EVIDENCE] == "image+text"
+    assert fused[S.LABEL_VERDICT] == "confirmed" and fused[S.PRED_LABEL] == "Granny-Smith"
+    assert fused[S.PRED_SCORE] == pytest.approx(fused[S.LABEL_PROB])
+    # The same photo judged without its text (text stage off): the image alone.
+    alone = validate_row({**row, S.TEXT_REGIONS: None}, fusion=_fusion(), **kw)
+    assert alone[S.LABEL_EVIDENCE] == "image" and alone[S.LABEL_VERDICT] == "suspect"
+    assert (alone[S.PRED_LABEL], alone[S.PRED_SCORE]) == ("Pink-Lady", 0.7)  # classify's, kept
+    # A sticker naming another item makes a wrong claim stand out more, not less.
+    wrong = validate_row({**row, S.TEXT_REGIONS: _regions("Pink Lady")}, fusion=_fusion(), **kw)
+    assert wrong[S.LABEL_VERDICT] in ("suspect", "mismatch")
+    assert wrong[S.LABEL_PREFERRED] == "Pink-Lady"
+    assert wrong[S.LABEL_ISSUE_SCORE] > alone[S.LABEL_ISSUE_SCORE]
+    # Without a bundle text model nothing changes, and no prediction column is touched.
+    plain = validate_row(row, **kw)
+    assert plain[S.LABEL_EVIDENCE] == "image" and S.PRED_LABEL not in plain
+    assert plain[S.LABEL_VERDICT] == alone[S.LABEL_VERDICT]
+
+
+def test_text_evidence_never_confirms_a_claim_ranked_8th():
+    from crowdlens.stages.validate import validate_row
+
+    labels = [f"item-{i}" for i in range(10)]
+    fusion = _fusion()
+    fusion = type(fusion)(fusion.model, 1.0, {}, Thresholds(0.9, 0.0, 3))
+    # Four text classes only: the model's evidence covers items 0-3; item-9 is ranked 8th+.
+    logits = [5.0, 4.5, 4.0, 3.5, 3.0, 2.5, 2.0, 1.0, 0.5, 1.5]
+    row = {S.STATUS: S.STATUS_OK, S.LABEL: "item-9", S.LOGITS: logits}
+    row |= {S.TEXT_REGIONS: _regions(""), S.PRED_LABEL: "item-0", S.PRED_SCORE: 0.3}
+    model = fusion.model
+    padded = type(model)(
+        model.vocabulary, model.idf, np.vstack([model.coef, np.zeros((6, model.coef.shape[1]))]),
+        np.concatenate([model.intercept, np.full(6, -30.0)]),
+        np.concatenate([model.log_prior, np.full(6, -30.0)]), model.c, model.weight,
+    )  # fmt: skip
+    fusion = type(fusion)(padded, 1.0, {}, fusion.th)
+    out = validate_row(row, labels, 1.0, fusion.th, S.LOGITS, {}, fusion=fusion)
+    assert out[S.LABEL_EVIDENCE] == "image+text"
+    assert out[S.LABEL_RANK] >= 8 and out[S.LABEL_VERDICT] != "confirmed"

@@ -26,6 +26,14 @@ bundle (``extra.validate``), never on the photos being judged; the config
 values override them. Calibration is temperature scaling, also fitted on
 out-of-fold training predictions.
 
+**Text evidence.** A bundle trained with ``[train] text_evidence`` holds a text
+model of the items (:mod:`crowdlens.training.text_evidence`). Where the text
+stage read the photo (:data:`S.TEXT_REGIONS` present), its lines are added
+to the logits as evidence and the photo is judged with the calibration fitted
+for the fused logits; :data:`S.PRED_LABEL` and :data:`S.PRED_SCORE` then give
+the fused prediction (:data:`S.TOPK` stays the image model's).
+:data:`S.LABEL_EVIDENCE` says which: ``image`` or ``image+text``.
+
 Two inputs are supported, best first: :data:`S.LOGITS` (the full score vector:
 exact probability and rank), else :data:`S.TOPK` (the tail mass outside the
 top k is spread evenly; a claimed label there has an estimated probability
@@ -38,7 +46,7 @@ import functools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,8 +71,11 @@ from crowdlens.verdicts import (  # noqa: F401  (re-exported: the public API of 
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
     from pyspark.sql import DataFrame
+
+    from crowdlens.training.text_evidence import TextModel
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +93,9 @@ OUTPUTS = (
     S.LABEL_RELATION,
     S.LABEL_ISSUE_SCORE,
 )
+# Added after OUTPUTS: what the verdict was judged by; the fused prediction.
+EVIDENCE_OUTPUTS = (S.LABEL_EVIDENCE,)
+PREDICTION = (S.PRED_LABEL, S.PRED_SCORE)
 
 
 @dataclass(frozen=True)
@@ -154,6 +168,26 @@ def judgements_frame(rows: Sequence[Judgement]) -> pd.DataFrame:
     return typed_frame([judgement_row(j) for j in rows], OUTPUTS)
 
 
+@dataclass(frozen=True)
+class TextFusion:
+    """A bundle's text evidence and the calibration fitted for the fused logits."""
+
+    model: TextModel
+    temperature: float
+    fitted: dict[str, Any]  # the thresholds fitted on the fused out-of-fold logits
+    th: Thresholds = field(default_factory=Thresholds)
+
+    def fuse(self, logits: Sequence[float], regions: Sequence[Any]) -> np.ndarray:
+        """The image ``logits`` plus the evidence of the text lines in ``regions``."""
+        import numpy as np
+
+        from crowdlens.training.text_evidence import document
+
+        lines = ((r[S.REGION_TEXT] or "", r[S.REGION_CONFIDENCE] or 0.0) for r in regions)
+        doc = document(lines, self.model.min_confidence)
+        return np.asarray(logits, np.float64) + self.model.evidence([doc])[0]
+
+
 def validate_row(
     row: Mapping[str, Any],
     labels: Sequence[str],
@@ -161,23 +195,40 @@ def validate_row(
     th: Thresholds,
     source: str,
     parents: Mapping[str, str] | None = None,
+    fusion: TextFusion | None = None,
 ) -> dict[str, Any]:
-    """The validation columns of one clean row (pure; no Spark)."""
+    """The validation columns of one clean row (pure; no Spark).
+
+    With ``fusion``, also the (fused, where the photo's text was read) prediction.
+    """
+    out = judgement_row(NO_JUDGEMENT) | {S.LABEL_EVIDENCE: None}
+    if fusion is not None:
+        out |= {c: row.get(c) for c in PREDICTION}
     if row.get(S.STATUS) != S.STATUS_OK or source == "none":
-        return judgement_row(NO_JUDGEMENT)
+        return out
     label = row.get(S.LABEL)
     try:
         if source == S.LOGITS:
             logits = row.get(S.LOGITS)
-            probs = None if not logits else calibrate(logits, temperature)
-            return judgement_row(judge(label, probs, labels, th, parents))
-        # Top-k scores arrive calibrated (classify applies the bundle's T).
-        topk = row.get(S.TOPK)
-        pairs = None if topk is None else [(t[S.TOPK_LABEL], t[S.TOPK_SCORE]) for t in topk]
-        return judgement_row(judge_from_topk(label, pairs, labels, th, parents))
+            regions = row.get(S.TEXT_REGIONS)
+            if fusion is not None and logits is not None and len(logits) and regions is not None:
+                probs = calibrate(fusion.fuse(logits, regions), fusion.temperature)
+                best = int(probs.argmax())
+                return judgement_row(judge(label, probs, labels, fusion.th, parents)) | {
+                    S.LABEL_EVIDENCE: S.EVIDENCE_IMAGE_TEXT,
+                    S.PRED_LABEL: str(labels[best]),
+                    S.PRED_SCORE: float(probs[best]),
+                }
+            probs = None if logits is None or not len(logits) else calibrate(logits, temperature)
+            judged = judge(label, probs, labels, th, parents)
+        else:  # top-k scores arrive calibrated (classify applies the bundle's T)
+            topk = row.get(S.TOPK)
+            pairs = None if topk is None else [(t[S.TOPK_LABEL], t[S.TOPK_SCORE]) for t in topk]
+            judged = judge_from_topk(label, pairs, labels, th, parents)
+        return out | judgement_row(judged) | {S.LABEL_EVIDENCE: S.EVIDENCE_IMAGE}
     except ValueError as exc:  # one malformed row must not fail the job
         log.warning("label validation failed for %s: %s", row.get(S.IMAGE_ID), exc)
-        return judgement_row(NO_JUDGEMENT)
+        return out
 
 
 # --- bundle and stage ---------------------------------------------------------
@@ -191,6 +242,7 @@ class BundleFacts:
     temperature: float
     parents: dict[str, str]
     fitted: dict[str, Any]
+    text: TextFusion | None = None  # the bundle's text evidence, if it has one
 
 
 def bundle_facts(path: str | Path) -> BundleFacts:
@@ -211,7 +263,18 @@ def bundle_facts(path: str | Path) -> BundleFacts:
         float(t) if t else 1.0,
         dict(extra.get("parents") or {}),
         dict(extra.get("validate") or {}),
+        _text_fusion(bundle.path, extra.get("text_evidence")),
     )
+
+
+def _text_fusion(folder: Path, info: Mapping[str, Any] | None) -> TextFusion | None:
+    """The text evidence a bundle records in ``extra.text_evidence`` (None if unused)."""
+    if not info or not info.get("used"):
+        return None
+    from crowdlens.training.text_evidence import TextModel
+
+    fitted = dict(info.get("thresholds") or {})
+    return TextFusion(TextModel.load(folder), float(info.get("temperature") or 1.0), fitted)
 
 
 def bundle_labels_temperature(path: str | Path) -> tuple[list[str], float]:
@@ -233,12 +296,14 @@ def validate_step(
 
     See :func:`validate_stage`; ``columns`` says which classifier output there is to read.
     """
+    fusion = None
     if cfg.bundle and labels is None:
         facts = bundle_facts(cfg.bundle)
         labels = facts.labels
         temperature = temperature if temperature is not None else facts.temperature
         parents = parents if parents is not None else facts.parents
         fitted = fitted if fitted is not None else facts.fitted
+        fusion = facts.text
     t = cfg.temperature or temperature or 1.0
     if S.LOGITS in columns:
         source = S.LOGITS
@@ -252,7 +317,16 @@ def validate_step(
             "Label validation needs the classifier's label list: set validate.bundle to "
             "the model bundle folder (or pass labels=...)."
         )
-    inputs = [c for c in (S.IMAGE_ID, S.STATUS, S.LABEL, source) if c in columns]
+    outputs = OUTPUTS + EVIDENCE_OUTPUTS
+    wanted = [S.IMAGE_ID, S.STATUS, S.LABEL, source]
+    if fusion is not None and source == S.LOGITS and S.TEXT_REGIONS in columns:
+        from dataclasses import replace
+
+        fusion = replace(fusion, th=cfg.thresholds(fusion.fitted))
+        wanted += [S.TEXT_REGIONS, *PREDICTION]
+        outputs += PREDICTION
+    else:
+        fusion = None  # no text read in this job: judged by the image alone
     compute = functools.partial(
         validate_row,
         labels=list(labels or []),
@@ -260,8 +334,10 @@ def validate_step(
         th=cfg.thresholds(fitted),
         source=source,
         parents=dict(parents or {}),
+        fusion=fusion,
     )
-    return row_step(compute, (), OUTPUTS, name="validate", optional=inputs)
+    inputs = [c for c in wanted if c in columns]
+    return row_step(compute, (), outputs, name="validate", optional=inputs)
 
 
 def validate_stage(

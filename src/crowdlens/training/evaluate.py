@@ -157,10 +157,15 @@ def evaluate_bundle(
     label_column: str = S.LABEL,
     parent_label_column: str | None = None,
     ingest: IngestConfig | None = None,
+    text_evidence: bool = True,
 ) -> dict[str, Any]:
     """``crowdlens evaluate``: the :func:`summarize` report of a bundle on labelled photos.
 
     The photo paths are confined by ``ingest`` as ``moderate`` confines its input.
+    A bundle with text evidence (:mod:`crowdlens.training.text_evidence`) is
+    judged as ``moderate`` judges with its text stage on: each photo's text is
+    read and added to the image logits (``judged_by: image+text``; the image
+    model's own figures under ``image``), unless ``text_evidence`` is False.
 
     Parent labels come from the data (manifest column, classes.csv or folder
     layout) or, failing that, from the map stored in the bundle at training.
@@ -181,4 +186,30 @@ def evaluate_bundle(
     }
     stored = dict(bundle.extra.get("parents") or {})
     parents = stored | parents
-    return summarize(logits, actual, bundle.labels, parents or None, skipped=len(table) - len(good))
+    skipped = len(table) - len(good)
+    report = summarize(logits, actual, bundle.labels, parents or None, skipped=skipped)
+    if not (text_evidence and (bundle.extra.get("text_evidence") or {}).get("used")):
+        return report | {"judged_by": S.EVIDENCE_IMAGE}
+    paths = [table[S.PATH].iloc[i] for i in good]
+    fused = logits + text_evidence_of(bundle.path, paths)
+    image = {k: report[k] for k in ("top1", "top5", "parent_top1") if k in report}
+    fused_report = summarize(fused, actual, bundle.labels, parents or None, skipped=skipped)
+    return fused_report | {"judged_by": S.EVIDENCE_IMAGE_TEXT, "image": image}
+
+
+def text_evidence_of(bundle_path: str | Path, paths: Sequence[str], chunk: int = 16) -> np.ndarray:
+    """The bundle's text evidence for each photo, its text read as the text stage reads it."""
+    from tqdm import tqdm
+
+    from crowdlens.text.config import TextConfig
+    from crowdlens.training.text_evidence import TextModel
+    from crowdlens.training.text_reads import document_rows
+
+    model = TextModel.load(bundle_path)
+    docs: list[str] = []
+    cfg = TextConfig()
+    for start in tqdm(range(0, len(paths), chunk), desc="reading text", unit="batch",
+                      disable=len(paths) <= chunk):  # fmt: skip
+        rows = [{S.PATH: p} for p in paths[start : start + chunk]]
+        docs += [r[S.TEXT_DOCUMENT] for r in document_rows(rows, cfg)]
+    return model.evidence(docs)
