@@ -229,6 +229,7 @@ def run_audit(noisy: pd.DataFrame, work: Path, grouping: str, args) -> dict:
     cmd = [sys.executable, "-m", "crowdlens", "audit", str(manifest), "--out", str(work / "out")]
     cmd += ["--overwrite", "--folds", str(args.folds), "--parent-label-column", "group"]
     cmd += ["--fold-grouping", grouping, "--seed", str(args.seed)]
+    cmd += ["--no-text-evidence"] if args.no_text_evidence else []
     cmd += ["--allowed-root", str(DATA / "train")]  # the manifest lists photos outside work/
     cmd += ["--master", "local[2]"] + (
         ["--features-cache", args.features_cache] if args.features_cache else []
@@ -247,7 +248,9 @@ def run_audit(noisy: pd.DataFrame, work: Path, grouping: str, args) -> dict:
     theirs = cleanlab_flags(res.label.map(index).to_numpy(), probs)
     np.save(work / "flags.npy", np.stack([truth, ours, theirs]))  # rows in noisy's order
     folds = {
-        k: summary[k] for k in ("fold_grouping", "groups", "duplicate_similarity") if k in summary
+        k: summary[k]
+        for k in ("fold_grouping", "groups", "duplicate_similarity", "text_evidence")
+        if k in summary
     }
     return {
         "flipped": int(truth.sum()),
@@ -295,7 +298,8 @@ def main() -> None:
     ap.add_argument(
         "--no-text-evidence",
         action="store_true",
-        help="val: judge by the image alone even if the bundle has text evidence",
+        help="judge by the image alone (val: even if the bundle has text evidence; "
+        "train: crowdlens audit --no-text-evidence)",
     )
     ap.add_argument("--noise", type=float, default=0.10)
     ap.add_argument("--seed", type=int, default=0)

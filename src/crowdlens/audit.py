@@ -86,6 +86,9 @@ class AuditConfig:
     label_column: str = S.LABEL
     parent_label_column: str | None = None
     validate: ValidateConfig = field(default_factory=ValidateConfig)
+    # Read each photo's text (the text stage's gate and OCR) and add a text model of the
+    # items, fitted per fold like the probes, when it predicts the claims better out of fold.
+    text_evidence: bool = True
 
     PARAMS: ClassVar[Params] = {
         "folds": Interval(int, 2, None, note="photos are judged by unseen folds"),
@@ -208,11 +211,47 @@ def out_of_fold_logits_table(
     logits = out_of_fold_logits(
         [v[rows] for v in views], y, folds_ok, len(labels), cfg.l2, map_folds=spark_map(spark)
     )
+    if cfg.text_evidence:
+        logits, fold_info["text_evidence"] = _with_text(spark, table.iloc[rows], logits, y,
+                                                        folds_ok, cfg)  # fmt: skip
     full = np.full((len(table), len(labels)), np.nan, dtype=np.float32)
     full[rows] = logits
     folds = np.full(len(table), -1, dtype=np.int64)
     folds[rows] = folds_ok
     return full, folds, labels, table, fold_info
+
+
+def _with_text(
+    spark: SparkSession,
+    table: pd.DataFrame,
+    logits: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    cfg: AuditConfig,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Out-of-fold logits with the text evidence added (weight 0 if it does not help).
+
+    Each fold's text model is fitted on the other folds' claims, as the probes
+    are; the fusion weight is the one whose out-of-fold predictions agree best
+    with the claims (a setting of the model, like the probes' own fit: the
+    verdict thresholds are still never fitted on INPUT).
+    """
+    from crowdlens.training.text_evidence import choose_fusion
+    from crowdlens.training.text_reads import read_documents
+
+    docs = read_documents(spark, table, cache=cfg.features_cache)
+    c, weight, fused, grid = choose_fusion(logits, docs, y, folds)
+    info = {
+        "used": weight > 0,
+        "c": c,
+        "weight": weight,
+        "photos_with_text": sum(map(bool, docs)),
+        "agreement_image": round(float((logits.argmax(1) == y).mean()), 4),
+        "agreement_fused": round(float((fused.argmax(1) == y).mean()), 4),
+        "grid": grid,
+    }
+    log.info("audit text evidence: %s", info)
+    return fused, info
 
 
 def audit_frame(

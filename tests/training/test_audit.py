@@ -80,6 +80,12 @@ def test_audit_judges_every_photo_out_of_fold_once_with_unfitted_thresholds(
     )
     assert judged[S.LABEL_VERDICT].isin(["confirmed", "suspect", "mismatch"]).all()
     assert np.isfinite(np.stack(judged[S.LOGITS].to_numpy())).all()
+    # the photos' text was read and offered as evidence; used only if it agreed better
+    text = summary["text_evidence"]
+    assert 0 <= text["photos_with_text"] <= len(judged)
+    assert text["used"] == (text["weight"] > 0)
+    assert text["agreement_fused"] >= text["agreement_image"]
+    assert text["used"] == (text["agreement_fused"] > text["agreement_image"])
 
     # the thresholds are the configured defaults, never fitted on the audited photos
     assert summary["thresholds"] == Thresholds().to_dict()

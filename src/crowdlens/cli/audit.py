@@ -16,7 +16,10 @@ Audit the labels of a collection that has no clean training set.
 K-fold cross-validation on INPUT's own (possibly noisy) labels: features of a
 frozen pretrained backbone are computed once on Spark, K linear probes are
 trained (one Spark task per fold), and every photo is judged by the probe that
-never saw it. OUT/results.parquet has one row per input photo with the same
+never saw it. Each photo's text is read too (the text stage's gate and OCR)
+and a text model of the items, fitted per fold like the probes, is added to
+the probes' logits when it predicts the claims better out of fold (audit.json
+says so under text_evidence; --no-text-evidence skips it). OUT/results.parquet has one row per input photo with the same
 verdict columns as 'moderate' (pred_label, label_prob, label_rank,
 label_verdict, label_preferred, label_relation) plus label_issue_score
 (higher = likelier wrong; sort by it) and audit_fold. Photos that cannot be
@@ -73,6 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--parent-label-column", help="manifest column with the parent label")
     p.add_argument("--features-cache", metavar="DIR", help="Parquet cache of features")
     p.add_argument("--thresholds-from", metavar="BUNDLE", help="use this bundle's thresholds")
+    p.add_argument(
+        "--no-text-evidence",
+        dest="text_evidence",
+        action="store_false",
+        help="judge by the image probes alone (no OCR of the photos; faster)",
+    )
     p.add_argument("--confirm-margin", type=float, help="override the confirm margin")
     p.add_argument("--mismatch-prob", type=float, help="override the mismatch probability")
     add_confine_args(p.add_argument_group("input confinement (as for moderate)"))
@@ -94,6 +103,7 @@ def run_audit(args: argparse.Namespace) -> int:
         thresholds_from=args.thresholds_from,
         label_column=args.label_column,
         parent_label_column=args.parent_label_column,
+        text_evidence=args.text_evidence,
         validate=ValidateConfig(
             confirm_margin=args.confirm_margin, mismatch_prob=args.mismatch_prob
         ),
