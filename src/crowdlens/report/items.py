@@ -53,7 +53,7 @@ def item_figures(df: pd.DataFrame, top: int = 3) -> list[dict[str, Any]]:
         other = preferred.loc[idx] if preferred is not None else None
         if pred is not None:
             p = pred.loc[idx].where(pred.loc[idx] != item)
-            other = p if other is None else other.fillna(p)
+            other = p if other is None else other.where(other.notna(), p)
         confused = (
             [(str(k), int(c)) for k, c in other.dropna().value_counts().head(top).items()]
             if other is not None
