@@ -48,13 +48,19 @@ def test_train_chooses_text_evidence_and_moderate_uses_it(spark, shared_data, tm
     assert text["weight"] > 0 and text["temperature"] > 0
     assert 1 <= text["thresholds"]["confirm_max_rank"] <= 3
     assert (bundle / "text_evidence.json").is_file() and (bundle / "text_evidence.npz").is_file()
-    assert stored["metrics"]["text_evidence"]["val"]["n"] == len(rows)
+    val_text = stored["metrics"]["text_evidence"]["val"]
+    assert val_text["n"] == len(rows)
+    # The headline val figures are the bundle's as moderate and evaluate judge it.
+    assert stored["metrics"]["val"]["judged_by"] == "image+text"
+    assert stored["metrics"]["val"]["top1"] == pytest.approx(val_text["top1"], abs=1e-4)
     assert list((tmp_path / "fc").glob("text-*.parquet"))  # the training photos' text, cached
 
     # `evaluate` judges as moderate does: by image and text, the image alone beside it.
     assert main(["evaluate", "--model", str(bundle), "--data", str(val), "--compact"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["judged_by"] == "image+text" and report["n"] == len(rows)
+    assert report["top1"] == pytest.approx(val_text["top1"], abs=1e-4)  # as training measured
+    assert report["image"]["top1"] == pytest.approx(val_text["top1_image"], abs=1e-4)
     assert 0 <= report["image"]["top1"] <= 1 and 0 <= report["top1"] <= 1
     args = ["evaluate", "--model", str(bundle), "--data", str(val), "--no-text-evidence"]
     assert main([*args, "--compact"]) == 0

@@ -306,6 +306,8 @@ def train(
             temperature = fit_temperature(val_logits, targets)
         full = summarize(val_logits, actual, labels, parents or None, skipped=info["skipped_val"])
         val_report = {k: full[k] for k in ("n", "top1", "top5", "parent_top1") if k in full}
+        if (info.get("text_evidence") or {}).get("used"):  # as moderate and evaluate judge
+            val_report["judged_by"] = S.EVIDENCE_IMAGE_TEXT
     report = {
         "mode": cfg.mode,
         "backbone": cfg.backbone,

@@ -214,7 +214,10 @@ def train_tail(
     seconds = (t_features, t_cv, t_fit)
     info = run_info(len(train) - len(y), len(val) - len(val_rows), seconds, chosen, fitted)
     if text is not None:
-        info |= text.report(spark, val.iloc[val_rows], val_logits, vy, cfg, work)
+        # The val figures of the report are then those of the bundle as moderate and
+        # evaluate judge with the text read (the image model's under text_evidence.val).
+        val_logits = text.judge_val(spark, val.iloc[val_rows], val_logits, vy, cfg, work)
+        info["text_evidence"] = text.describe()
         chosen["text evidence"] = text.summary()
     model = export_model(base, tail, flip=cfg.tail_tta)
     return Trained(model, val_logits, [int(r) for r in val_rows], info, text)

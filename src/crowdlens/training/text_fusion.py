@@ -58,7 +58,7 @@ class FittedText:
             f"{self.image_top1:.3f} -> {self.fused_top1:.3f}"
         )
 
-    def report(
+    def judge_val(
         self,
         spark: SparkSession,
         val: pd.DataFrame,
@@ -66,20 +66,22 @@ class FittedText:
         vy: np.ndarray,
         cfg: TrainConfig,
         work: Path,
-    ) -> dict[str, Any]:
-        """The training report's ``text_evidence`` entry, with the fused val top-1 when there is val."""
-        if self.model is not None and len(vy):
-            from crowdlens.training.text_reads import read_documents
+    ) -> np.ndarray:
+        """The val logits as the bundle judges (the val photos' text read and added),
+        and the image model's and the fused val top-1 in :attr:`val`."""
+        if self.model is None or not len(vy):
+            return val_logits
+        from crowdlens.training.text_reads import read_documents
 
-            docs = read_documents(spark, val, cache=_cache(cfg, work))
-            fused = val_logits + self.model.evidence(docs)
-            self.val = {
-                "n": len(vy),
-                "top1_image": round(float((val_logits.argmax(1) == vy).mean()), 4),
-                "top1": round(float((fused.argmax(1) == vy).mean()), 4),
-                "photos_with_text": int(sum(bool(d) for d in docs)),
-            }
-        return {"text_evidence": self.describe()}
+        docs = read_documents(spark, val, cache=_cache(cfg, work))
+        fused = val_logits + self.model.evidence(docs)
+        self.val = {
+            "n": len(vy),
+            "top1_image": round(float((val_logits.argmax(1) == vy).mean()), 4),
+            "top1": round(float((fused.argmax(1) == vy).mean()), 4),
+            "photos_with_text": int(sum(bool(d) for d in docs)),
+        }
+        return fused
 
     def describe(self) -> dict[str, Any]:
         """What the bundle records (``extra.text_evidence`` and the report), JSON only."""
