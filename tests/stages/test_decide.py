@@ -154,3 +154,18 @@ def test_a_suspect_names_the_preferred_item_and_its_relation():
     assert reasons == [
         "label suspect: claimed 'Granny-Smith' ranked 2, looks like 'Pink-Lady', a sibling (p=0.20)"
     ]
+
+
+def test_a_reason_says_when_the_photos_text_was_evidence():
+    row = ok(
+        label="Granny-Smith", pred_label="Pink-Lady", label_verdict="suspect", label_rank=2,
+        label_prob=0.2, label_preferred="Pink-Lady", label_relation=S.RELATION_SIBLING,
+        label_evidence=S.EVIDENCE_IMAGE_TEXT,
+    )  # fmt: skip
+    _, reasons = decide(row, Policy())
+    assert reasons == [
+        "label suspect: claimed 'Granny-Smith' ranked 2, looks like 'Pink-Lady', a sibling "
+        "(p=0.20, by image and text)"
+    ]
+    _, alone = decide({**row, S.LABEL_EVIDENCE: S.EVIDENCE_IMAGE}, Policy())
+    assert alone[0].endswith("a sibling (p=0.20)")

@@ -74,6 +74,7 @@ INPUTS = (
     S.DUPLICATE_NOTE,
     S.LABEL_PREFERRED,
     S.LABEL_RELATION,
+    S.LABEL_EVIDENCE,
 )
 OUTPUTS = (S.DECISION, S.REASONS)
 
@@ -174,6 +175,8 @@ def _label_steps(row: Mapping[str, Any], policy: Policy) -> list[tuple[str, str]
     pred = row.get(S.PRED_LABEL)
     prob = row.get(S.LABEL_PROB)
     p = f" (p={float(prob):.2f})" if _present(prob) else ""
+    if _present(prob) and row.get(S.LABEL_EVIDENCE) == S.EVIDENCE_IMAGE_TEXT:
+        p = f" (p={float(prob):.2f}, by image and text)"
     looks = f", looks like {pred!r}" if _present(pred) and pred != label else ""
     if verdict == S.VERDICT_MISMATCH:
         steps.append((policy.mismatch, f"{KIND_MISMATCH}: claimed {label!r}{looks}{p}"))
