@@ -78,6 +78,15 @@ def test_train_chooses_text_evidence_and_moderate_uses_it(spark, shared_data, tm
     assert ok[S.PRED_LABEL].isin(CLASSES).all()
     assert ok[S.LABEL_VERDICT].isin(S.VERDICTS).all()
 
+    # [validate] text_evidence = false: the image alone, though the text stage reads the photo.
+    from crowdlens.stages.validate import ValidateConfig, validate_step
+
+    columns = [S.IMAGE_ID, S.STATUS, S.LABEL, S.LOGITS, S.PRED_LABEL, S.TEXT_REGIONS]
+    fused = validate_step(ValidateConfig(bundle=str(bundle)), columns)
+    alone = validate_step(ValidateConfig(bundle=str(bundle), text_evidence=False), columns)
+    assert S.PRED_LABEL in fused.outputs and S.TEXT_REGIONS in fused.optional
+    assert S.PRED_LABEL not in alone.outputs and S.TEXT_REGIONS not in alone.optional
+
     # Without the text stage the same bundle judges by the image alone.
     plain = replace(cfg, text=replace(cfg.text, enabled=False))
     moderate(spark, val, tmp_path / "plain", plain)

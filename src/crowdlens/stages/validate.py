@@ -116,6 +116,9 @@ class ValidateConfig:
     confirm_margin: float | None = None
     mismatch_prob: float | None = None
     confirm_max_rank: int | None = None
+    # Judge by image and text where the bundle has text evidence and the text stage read the
+    # photo; false: by the image alone (the text stage still runs for privacy).
+    text_evidence: bool = True
 
     _PROB: ClassVar[Satisfies] = Satisfies(
         lambda v: v is None or 0.0 <= v <= 1.0, "a float in [0, 1] (or unset to use the bundle's)"
@@ -319,7 +322,12 @@ def validate_step(
         )
     outputs = OUTPUTS + EVIDENCE_OUTPUTS
     wanted = [S.IMAGE_ID, S.STATUS, S.LABEL, source]
-    if fusion is not None and source == S.LOGITS and S.TEXT_REGIONS in columns:
+    if (
+        cfg.text_evidence
+        and fusion is not None
+        and source == S.LOGITS
+        and S.TEXT_REGIONS in columns
+    ):
         from dataclasses import replace
 
         fusion = replace(fusion, th=cfg.thresholds(fusion.fitted))
