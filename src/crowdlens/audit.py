@@ -312,7 +312,7 @@ def audit(
         )
     t0 = time.perf_counter()
     target = prepare_output(out_dir, overwrite)
-    fitted = bundle_facts(cfg.thresholds_from).fitted if cfg.thresholds_from else None
+    fitted = bundle_facts(cfg.thresholds_from, text=False).fitted if cfg.thresholds_from else None
     table = list_labelled_photos(
         input_path,
         label_column=cfg.label_column,

@@ -191,7 +191,7 @@ def per_photo_steps(
         validate = cfg.validate
         if validate.bundle is None:
             validate = replace(validate, bundle=cfg.model.bundle)
-        add(validate_step(validate, have))
+        add(validate_step(validate, have, reading=cfg.text if cfg.text.enabled else None))
     return steps
 
 

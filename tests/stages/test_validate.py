@@ -268,3 +268,18 @@ def test_text_evidence_never_confirms_a_claim_ranked_8th():
     out = validate_row(row, labels, 1.0, fusion.th, S.LOGITS, {}, fusion=fusion)
     assert out[S.LABEL_EVIDENCE] == "image+text"
     assert out[S.LABEL_RANK] >= 8 and out[S.LABEL_VERDICT] != "confirmed"
+
+
+def test_a_photo_without_text_is_judged_with_the_no_text_evidence_and_errors_pass_through():
+    from crowdlens.stages.validate import validate_row
+
+    kw = {"labels": LABELS, "temperature": 1.0, "th": TH, "source": S.LOGITS, "parents": PARENTS}
+    row = {S.STATUS: S.STATUS_OK, S.LABEL: "Banana", S.LOGITS: [0.0, 0.0, 2.0, 1.9]}
+    row |= {S.PRED_LABEL: "Banana", S.PRED_SCORE: 0.4, S.TEXT_REGIONS: []}  # gate saw no text
+    out = validate_row(row, fusion=_fusion(), **kw)
+    # No text at all is (mild) evidence for the item that carries none: the banana, not the pack.
+    assert out[S.LABEL_EVIDENCE] == "image+text" and out[S.PRED_LABEL] == "Banana"
+    assert out[S.LABEL_VERDICT] == "confirmed"
+    bad = validate_row({**row, S.STATUS: S.STATUS_ERROR}, fusion=_fusion(), **kw)
+    assert bad[S.LABEL_VERDICT] == "unknown" and bad[S.LABEL_EVIDENCE] is None
+    assert (bad[S.PRED_LABEL], bad[S.PRED_SCORE]) == ("Banana", 0.4)  # classify's, untouched

@@ -39,7 +39,7 @@ def test_train_chooses_text_evidence_and_moderate_uses_it(spark, shared_data, tm
     args += ["--features-cache", str(tmp_path / "fc")]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "text evidence" in printed  # `crowdlens train chose: {...}` names it
+    assert "text evidence" in printed  # the report's "chosen" names it
 
     stored = json.loads((bundle / "bundle.json").read_text())
     text = stored["extra"]["text_evidence"]
@@ -48,6 +48,7 @@ def test_train_chooses_text_evidence_and_moderate_uses_it(spark, shared_data, tm
     assert text["weight"] > 0 and text["temperature"] > 0
     assert 1 <= text["thresholds"]["confirm_max_rank"] <= 3
     assert (bundle / "text_evidence.json").is_file() and (bundle / "text_evidence.npz").is_file()
+    assert text["read_settings"]["gate"] is True  # how the photos were read, for moderate
     val_text = stored["metrics"]["text_evidence"]["val"]
     assert val_text["n"] == len(rows)
     # The headline val figures are the bundle's as moderate and evaluate judge it.

@@ -64,7 +64,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val", metavar="INPUT", help="validation photos (metrics, temperature)")
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write")
     p.add_argument(
-        "--config", metavar="FILE", help="TOML file with [train], [ingest] and [spark] sections"
+        "--config",
+        metavar="FILE",
+        help="TOML file with [train], [ingest], [spark] and [text] sections ([text]: how the "
+        "text evidence reads the photos; give moderate the same)",
     )
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--mode", choices=choices(TrainConfig, "mode"))
@@ -132,6 +135,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from crowdlens.config import IngestConfig, SparkConfig, load_section, replace
+    from crowdlens.text.config import TextConfig
     from crowdlens.training.api import train
 
     cfg = load_section(TrainConfig, args.config, "train")
@@ -168,7 +172,10 @@ def run_train(args: argparse.Namespace) -> int:
     )
     ingest = confine_config(args, load_section(IngestConfig, args.config, "ingest"))
     spark_cfg = spark_config(args, base_spark)
-    report = train(args.train, args.val, args.out, cfg, spark_cfg=spark_cfg, ingest=ingest)
+    text = load_section(TextConfig, args.config, "text")  # how the text evidence reads photos
+    report = train(
+        args.train, args.val, args.out, cfg, spark_cfg=spark_cfg, ingest=ingest, text=text
+    )
     summary = {k: v for k, v in report.items() if k != "history"}
     if "chosen" in report:
         print(f"crowdlens train chose: {json.dumps(report['chosen'])}", file=sys.stderr)

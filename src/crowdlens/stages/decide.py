@@ -174,9 +174,8 @@ def _label_steps(row: Mapping[str, Any], policy: Policy) -> list[tuple[str, str]
     label = row.get(S.LABEL)
     pred = row.get(S.PRED_LABEL)
     prob = row.get(S.LABEL_PROB)
-    p = f" (p={float(prob):.2f})" if _present(prob) else ""
-    if _present(prob) and row.get(S.LABEL_EVIDENCE) == S.EVIDENCE_IMAGE_TEXT:
-        p = f" (p={float(prob):.2f}, by image and text)"
+    by = ", by image and text" if row.get(S.LABEL_EVIDENCE) == S.EVIDENCE_IMAGE_TEXT else ""
+    p = f" (p={float(prob):.2f}{by})" if _present(prob) else ""
     looks = f", looks like {pred!r}" if _present(pred) and pred != label else ""
     if verdict == S.VERDICT_MISMATCH:
         steps.append((policy.mismatch, f"{KIND_MISMATCH}: claimed {label!r}{looks}{p}"))

@@ -75,6 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import DataFrame
 
+    from crowdlens.text.config import TextConfig
     from crowdlens.training.text_evidence import TextModel
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def judgements_frame(rows: Sequence[Judgement]) -> pd.DataFrame:
     return typed_frame([judgement_row(j) for j in rows], OUTPUTS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TextFusion:
     """A bundle's text evidence and the calibration fitted for the fused logits."""
 
@@ -179,6 +180,7 @@ class TextFusion:
     temperature: float
     fitted: dict[str, Any]  # the thresholds fitted on the fused out-of-fold logits
     th: Thresholds = field(default_factory=Thresholds)
+    read_settings: dict[str, Any] = field(default_factory=dict)  # how training read the text
 
     def fuse(self, logits: Sequence[float], regions: Sequence[Any]) -> np.ndarray:
         """The image ``logits`` plus the evidence of the text lines in ``regions``."""
@@ -248,8 +250,9 @@ class BundleFacts:
     text: TextFusion | None = None  # the bundle's text evidence, if it has one
 
 
-def bundle_facts(path: str | Path) -> BundleFacts:
-    """Labels, temperature (1 when unfitted), parents and fitted thresholds of a bundle."""
+def bundle_facts(path: str | Path, *, text: bool = True) -> BundleFacts:
+    """Labels, temperature (1 when unfitted), parents and fitted thresholds of a bundle;
+    its text evidence too unless ``text`` is False (then it is not even loaded)."""
     from crowdlens.models.hub import resolve_bundle
 
     # A bundle folder, or a registry name (its exported, cached ImageNet bundle).
@@ -266,23 +269,27 @@ def bundle_facts(path: str | Path) -> BundleFacts:
         float(t) if t else 1.0,
         dict(extra.get("parents") or {}),
         dict(extra.get("validate") or {}),
-        _text_fusion(bundle.path, extra.get("text_evidence")),
+        _text_fusion(bundle.path, extra.get("text_evidence"), len(labels)) if text else None,
     )
 
 
-def _text_fusion(folder: Path, info: Mapping[str, Any] | None) -> TextFusion | None:
+def _text_fusion(folder: Path, info: Mapping[str, Any] | None, n_labels: int) -> TextFusion | None:
     """The text evidence a bundle records in ``extra.text_evidence`` (None if unused)."""
     if not info or not info.get("used"):
         return None
     from crowdlens.training.text_evidence import TextModel
 
     fitted = dict(info.get("thresholds") or {})
-    return TextFusion(TextModel.load(folder), float(info.get("temperature") or 1.0), fitted)
+    model = TextModel.load(folder)
+    model.check(folder, n_labels)
+    th = ValidateConfig().thresholds(fitted)
+    t = float(info.get("temperature") or 1.0)
+    return TextFusion(model, t, fitted, th, dict(info.get("read_settings") or {}))
 
 
 def bundle_labels_temperature(path: str | Path) -> tuple[list[str], float]:
     """The label list and fitted temperature of a model bundle."""
-    facts = bundle_facts(path)
+    facts = bundle_facts(path, text=False)
     return facts.labels, facts.temperature
 
 
@@ -294,14 +301,17 @@ def validate_step(
     temperature: float | None = None,
     parents: Mapping[str, str] | None = None,
     fitted: Mapping[str, Any] | None = None,
+    reading: TextConfig | None = None,
 ) -> Step:
     """Label validation as a :class:`~crowdlens.spark.rows.Step`, for a table with ``columns``.
 
     See :func:`validate_stage`; ``columns`` says which classifier output there is to read.
+    ``reading``: the text stage's settings in this job, checked against those the
+    bundle's text evidence was trained with (a warning when they differ).
     """
     fusion = None
     if cfg.bundle and labels is None:
-        facts = bundle_facts(cfg.bundle)
+        facts = bundle_facts(cfg.bundle, text=cfg.text_evidence)
         labels = facts.labels
         temperature = temperature if temperature is not None else facts.temperature
         parents = parents if parents is not None else facts.parents
@@ -330,7 +340,19 @@ def validate_step(
     ):
         from dataclasses import replace
 
-        fusion = replace(fusion, th=cfg.thresholds(fusion.fitted))
+        # The config's own values override the bundle's, for fused photos too.
+        t_text = cfg.temperature or fusion.temperature
+        from crowdlens.training.text_reads import read_settings
+
+        now = read_settings(reading) if reading is not None else None
+        if now is not None and fusion.read_settings and now != fusion.read_settings:
+            log.warning(
+                "the text is read with other settings than the bundle's text evidence was "
+                "trained with (%s vs %s): label verdicts may be less accurate; give moderate "
+                "the [text] settings of training, or set [validate] text_evidence = false",
+                now, fusion.read_settings,
+            )  # fmt: skip
+        fusion = replace(fusion, temperature=t_text, th=cfg.thresholds(fusion.fitted))
         wanted += [S.TEXT_REGIONS, *PREDICTION]
         outputs += PREDICTION
     else:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
     from crowdlens.config import IngestConfig, SparkConfig
+    from crowdlens.text.config import TextConfig
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +242,7 @@ def _run_mode(
     parents: dict[str, str],
     cfg: TrainConfig,
     work: Path,
+    reading: TextConfig | None = None,
 ) -> Trained:
     """Train in ``cfg.mode``."""
     if cfg.mode in ("probe", "head", "tail"):
@@ -254,7 +256,7 @@ def _run_mode(
         if cfg.mode == "tail":
             from crowdlens.training.tail_mode import train_tail
 
-            return train_tail(spark, train_t, val_t, labels, parents, cfg, work)
+            return train_tail(spark, train_t, val_t, labels, parents, cfg, work, reading)
         return _train_head(spark, train_t, val_t, labels, cfg, work)
     return _train_network(spark_cfg, train_t, val_t, labels, cfg, work)
 
@@ -267,6 +269,7 @@ def train(
     *,
     spark_cfg: SparkConfig | None = None,
     ingest: IngestConfig | None = None,
+    text: TextConfig | None = None,
 ) -> dict[str, Any]:
     """Train a classifier and export it as a bundle at ``out``; return the report.
 
@@ -276,7 +279,8 @@ def train(
 
     The report (also stored in the bundle's ``metrics``) holds the validation
     top-1/top-5, parent-level top-1 when parent labels are known, the
-    temperature, skipped photo counts and timings.
+    temperature, skipped photo counts and timings. ``text``: the ``[text]``
+    settings the text evidence reads photos with (``moderate`` should match).
     """
     from crowdlens.models.export import export_bundle
     from crowdlens.training.evaluate import fit_temperature, summarize
@@ -293,7 +297,7 @@ def train(
         len(val_t),
     )
     with tempfile.TemporaryDirectory(prefix="crowdlens-train-") as tmp:
-        trained = _run_mode(spark_cfg, train_t, val_t, labels, parents, cfg, Path(tmp))
+        trained = _run_mode(spark_cfg, train_t, val_t, labels, parents, cfg, Path(tmp), text)
     model, val_logits, info = trained.model, trained.val_logits, trained.info
     index = {lab: i for i, lab in enumerate(labels)}
     actual = [val_t[S.LABEL].iloc[i] for i in trained.val_rows]

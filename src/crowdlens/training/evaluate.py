@@ -201,13 +201,16 @@ def text_evidence_of(bundle_path: str | Path, paths: Sequence[str], chunk: int =
     """The bundle's text evidence for each photo, its text read as the text stage reads it."""
     from tqdm import tqdm
 
-    from crowdlens.text.config import TextConfig
+    from crowdlens.models.hub import resolve_bundle
     from crowdlens.training.text_evidence import TextModel
-    from crowdlens.training.text_reads import document_rows
+    from crowdlens.training.text_reads import document_rows, reading_config
 
-    model = TextModel.load(bundle_path)
+    bundle = resolve_bundle(bundle_path)
+    model = TextModel.load(bundle.path)
+    model.check(bundle.path, len(bundle.labels))
+    # Read as the training photos were read (the bundle records the [text] settings).
+    cfg = reading_config((bundle.extra.get("text_evidence") or {}).get("read_settings"))
     docs: list[str] = []
-    cfg = TextConfig()
     for start in tqdm(range(0, len(paths), chunk), desc="reading text", unit="batch",
                       disable=len(paths) <= chunk):  # fmt: skip
         rows = [{S.PATH: p} for p in paths[start : start + chunk]]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import SparkSession
 
+    from crowdlens.text.config import TextConfig
     from crowdlens.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -168,8 +169,12 @@ def train_tail(
     parents: dict[str, str],
     cfg: TrainConfig,
     work: Path,
+    reading: TextConfig | None = None,
 ) -> Trained:
-    """The exportable model, its val logits and rows, and info incl. the CV fit."""
+    """The exportable model, its val logits and rows, and info incl. the CV fit.
+
+    ``reading``: the ``[text]`` settings the text evidence reads the photos with.
+    """
     from crowdlens.models.registry import create_model
     from crowdlens.training.groups import calibration_folds
     from crowdlens.training.probe_mode import labelled_views, run_info
@@ -194,7 +199,8 @@ def train_tail(
     fitted["cv"] |= grouping
     text = None
     if cfg.text_evidence:
-        text = with_text(spark, train.iloc[train_rows], oof, y, folds, labels, parents, cfg, work)
+        text = with_text(spark, train.iloc[train_rows], oof, y, folds, labels, parents, cfg, work,
+                         reading)  # fmt: skip
     t_cv = time.perf_counter() - t1
     t2 = time.perf_counter()
     tail = fit_tail(base, k, xs, y, len(labels), cfg)

@@ -49,7 +49,7 @@ MIN_DF = 2  # an n-gram must occur in two training photos' text
 MIN_CONFIDENCE = 0.5  # OCR lines read with less confidence are left out
 CS = (1.0, 3.0, 10.0)  # inverse regularisation strengths tried
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # fusion weights tried (0 = image alone)
-ABSENT = -30.0  # intercept of an item no training photo has: never predicted from text
+ABSENT = -30.0  # intercept of an item no training photo has: its text evidence is 0
 
 
 def document(lines: Iterable[tuple[str, float]], min_confidence: float = MIN_CONFIDENCE) -> str:
@@ -79,7 +79,7 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared and hashed by identity
 class TextModel:
     """The fitted text classifier and how much it counts beside the image model."""
 
@@ -93,7 +93,7 @@ class TextModel:
     min_confidence: float = MIN_CONFIDENCE
 
     @functools.cached_property
-    def _vec(self) -> Any:  # built once per model (and Python worker), not per photo
+    def _vec(self) -> Any:  # built once per model object, not per photo
         vec = _vectorizer(self.vocabulary)
         vec.idf_ = self.idf
         return vec
@@ -106,8 +106,14 @@ class TextModel:
         return _log_softmax(logits)
 
     def evidence(self, docs: Sequence[str]) -> np.ndarray:
-        """``[n, C]`` to add to the image logits: ``weight * (log p(item | text) - log prior)``."""
-        return (self.weight * (self.log_probs(docs) - self.log_prior)).astype(np.float32)
+        """``[n, C]`` to add to the image logits: ``weight * (log p(item | text) - log prior)``.
+
+        An item no training photo had gets 0: the text knows nothing of it, so it
+        leaves the image's judgement alone rather than vetoing it.
+        """
+        ev = self.weight * (self.log_probs(docs) - self.log_prior)
+        ev[:, self.intercept <= ABSENT] = 0.0
+        return ev.astype(np.float32)
 
     def with_weight(self, weight: float) -> TextModel:
         from dataclasses import replace
@@ -148,15 +154,34 @@ class TextModel:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CrowdlensError(
                 f"The text evidence of the bundle {str(folder)!r} cannot be read ({exc}); "
-                "re-train the bundle, or delete text_evidence.json to judge by the image alone."
+                "re-train the bundle, or set [validate] text_evidence = false to judge by the "
+                "image alone."
             ) from exc
-        n, v = model.coef.shape
-        if v != len(model.vocabulary) or len(model.idf) != v or len(model.intercept) != n:
-            raise CrowdlensError(
-                f"The text evidence of the bundle {str(folder)!r} is inconsistent (weights "
-                f"{model.coef.shape}, vocabulary {len(model.vocabulary)}); re-train the bundle."
-            )
+        model.check(folder)
         return model
+
+    def check(self, where: str | Path, n_classes: int | None = None) -> None:
+        """Refuse, on the driver, a model that would fail (or judge wrongly) on the workers."""
+        n, v = self.coef.shape if self.coef.ndim == 2 else (-1, -1)
+        shapes = (len(self.idf), len(self.intercept), len(self.log_prior))
+        problem = None
+        if v != len(self.vocabulary) or shapes != (v, n, n):
+            problem = f"weights {self.coef.shape}, vocabulary {len(self.vocabulary)}"
+        elif n_classes is not None and n != n_classes:
+            problem = f"{n} items, but the bundle has {n_classes} labels"
+        elif len(set(self.vocabulary)) != v:
+            problem = "a repeated n-gram in the vocabulary"
+        if problem is None:
+            try:
+                self.log_probs(["check"])
+            except ValueError as exc:
+                problem = str(exc)
+        if problem:
+            raise CrowdlensError(
+                f"The text evidence of the bundle {str(where)!r} is inconsistent ({problem}); "
+                "re-train the bundle, or set [validate] text_evidence = false to judge by the "
+                "image alone."
+            )
 
 
 def fit_text_model(docs: Sequence[str], y: np.ndarray, n_classes: int, c: float) -> TextModel:
@@ -177,8 +202,12 @@ def fit_text_model(docs: Sequence[str], y: np.ndarray, n_classes: int, c: float)
     present = np.unique(y)
     if len(present) > 1:
         clf = LogisticRegression(C=c, max_iter=3000).fit(x, y)
-        coef[clf.classes_] = clf.coef_
-        intercept[clf.classes_] = clf.intercept_
+        if len(clf.classes_) == 2:  # one row: p(second) = sigmoid(w.x + b); first at 0
+            coef[clf.classes_[1]], intercept[clf.classes_[1]] = clf.coef_[0], clf.intercept_[0]
+            intercept[clf.classes_[0]] = 0.0
+        else:
+            coef[clf.classes_] = clf.coef_
+            intercept[clf.classes_] = clf.intercept_
     else:
         intercept[present] = 0.0
     vocab = tuple(vec.get_feature_names_out().tolist())

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crowdlens.text.config import TextConfig
 from crowdlens.training.text_evidence import TextModel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +46,7 @@ class FittedText:
     grid: list[dict[str, float]]
     fitted: dict[str, Any] = field(default_factory=dict)  # temperature, thresholds, cv (fused)
     val: dict[str, Any] = field(default_factory=dict)
+    reading: TextConfig = field(default_factory=TextConfig)  # how the photos' text was read
 
     def summary(self) -> str:
         if self.model is None:
@@ -73,7 +75,7 @@ class FittedText:
             return val_logits
         from crowdlens.training.text_reads import read_documents
 
-        docs = read_documents(spark, val, cache=_cache(cfg, work))
+        docs = read_documents(spark, val, self.reading, cache=_cache(cfg, work))
         fused = val_logits + self.model.evidence(docs)
         self.val = {
             "n": len(vy),
@@ -92,7 +94,10 @@ class FittedText:
             "grid": self.grid,
         }
         if self.model is not None:
+            from crowdlens.training.text_reads import read_settings
+
             out |= {"c": self.model.c, "weight": self.model.weight, **self.fitted}
+            out["read_settings"] = read_settings(self.reading)
         if self.val:
             out["val"] = self.val
         return out
@@ -116,26 +121,29 @@ def with_text(
     parents: Mapping[str, str],
     cfg: TrainConfig,
     work: Path,
+    reading: TextConfig | None = None,
 ) -> FittedText:
     """Choose and fit the text evidence for the training rows ``train`` (targets ``y``).
 
-    ``oof`` are the image model's out-of-fold logits on ``folds``.
+    ``oof`` are the image model's out-of-fold logits on ``folds``; ``reading``
+    the ``[text]`` settings the photos are read with (``moderate``'s must match).
     """
     from crowdlens.training.text_evidence import choose_fusion, fit_text_model
     from crowdlens.training.text_reads import read_documents
     from crowdlens.training.thresholds import fit_calibration
 
-    docs = read_documents(spark, train, cache=_cache(cfg, work))
+    reading = reading or TextConfig()
+    docs = read_documents(spark, train, reading, cache=_cache(cfg, work))
     log.info("text evidence: %d of %d training photos have text", sum(map(bool, docs)), len(docs))
     c, weight, fused, grid = choose_fusion(oof, docs, y, folds)
     image_top1 = float((oof.argmax(1) == y).mean())
     fused_top1 = float((fused.argmax(1) == y).mean())
     if weight == 0:
         log.info("text evidence not used: it did not help out of fold")
-        return FittedText(None, image_top1, fused_top1, grid)
+        return FittedText(None, image_top1, fused_top1, grid, reading=reading)
     model = fit_text_model(docs, y, len(labels), c).with_weight(weight)
     fitted = fit_calibration(fused, y, list(labels), dict(parents), folds=cfg.tail_cv_folds,
                              seed=cfg.seed)  # fmt: skip
     log.info("text evidence: C %g, weight %g, out-of-fold top-1 %.3f -> %.3f", c, weight,
              image_top1, fused_top1)  # fmt: skip
-    return FittedText(model, image_top1, fused_top1, grid, fitted)
+    return FittedText(model, image_top1, fused_top1, grid, fitted, reading=reading)

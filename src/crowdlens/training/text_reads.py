@@ -62,9 +62,18 @@ def document_rows(rows: Sequence[Mapping[str, Any]], cfg: TextConfig) -> list[di
     return out
 
 
+def read_settings(cfg: TextConfig) -> dict[str, Any]:
+    """The settings of ``cfg`` that change what is read (a bundle records them)."""
+    return {k: v for k, v in asdict(cfg).items() if k in READ_SETTINGS}
+
+
+def reading_config(settings: Mapping[str, Any] | None) -> TextConfig:
+    """The text settings a bundle's text model was trained with (defaults elsewhere)."""
+    return TextConfig(**{k: v for k, v in (settings or {}).items() if k in READ_SETTINGS})
+
+
 def _cache_key(paths: Sequence[str], cfg: TextConfig) -> str:
-    settings = {k: v for k, v in asdict(cfg).items() if k in READ_SETTINGS}
-    key = ["text", sorted(paths), settings, MIN_CONFIDENCE]
+    key = ["text", sorted(paths), read_settings(cfg), MIN_CONFIDENCE]
     return hashlib.sha256(json.dumps(key, default=str).encode("utf-8")).hexdigest()[:16]
 
 
