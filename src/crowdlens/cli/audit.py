@@ -19,11 +19,13 @@ trained (one Spark task per fold), and every photo is judged by the probe that
 never saw it. Each photo's text is read too (the text stage's gate and OCR)
 and a text model of the items, fitted per fold like the probes, is added to
 the probes' logits when it predicts the claims better out of fold (audit.json
-says so under text_evidence; --no-text-evidence skips it). OUT/results.parquet has one row per input photo with the same
-verdict columns as 'moderate' (pred_label, label_prob, label_rank,
-label_verdict, label_preferred, label_relation) plus label_issue_score
-(higher = likelier wrong; sort by it) and audit_fold. Photos that cannot be
-read are rows with status = 'error'.
+says so under text_evidence; --no-text-evidence skips it).
+
+OUT/results.parquet has one row per input photo with the same verdict
+columns as 'moderate' (pred_label, label_prob, label_rank, label_verdict,
+label_preferred, label_relation) plus label_issue_score (higher = likelier
+wrong; sort by it) and audit_fold. Photos that cannot be read are rows with
+status = 'error'.
 
 The verdict thresholds are never fitted on INPUT: they come from the flags,
 else from a trained bundle (--thresholds-from), else the defaults fitted by
