@@ -208,8 +208,7 @@ def test_stage_without_classifier_output_is_all_unknown(spark):
 
 
 def _fusion(weight: float = 1.0):
-    from crowdlens.stages.validate import TextFusion
-    from crowdlens.training.text_evidence import fit_text_model
+    from crowdlens.training.text_evidence import TextFusion, fit_text_model
 
     docs = ["granny smith | sweden", "granny | smith", "pink lady | 1", "pink | lady"]
     docs += ["", "", "oatly | oat drink", "oatly | the original"]

@@ -46,7 +46,7 @@ import functools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -71,12 +71,11 @@ from crowdlens.verdicts import (  # noqa: F401  (re-exported: the public API of 
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import pandas as pd
     from pyspark.sql import DataFrame
 
     from crowdlens.text.config import TextConfig
-    from crowdlens.training.text_evidence import TextModel
+    from crowdlens.training.text_evidence import TextFusion
 
 log = logging.getLogger(__name__)
 
@@ -172,27 +171,6 @@ def judgements_frame(rows: Sequence[Judgement]) -> pd.DataFrame:
     return typed_frame([judgement_row(j) for j in rows], OUTPUTS)
 
 
-@dataclass(frozen=True, eq=False)
-class TextFusion:
-    """A bundle's text evidence and the calibration fitted for the fused logits."""
-
-    model: TextModel
-    temperature: float
-    fitted: dict[str, Any]  # the thresholds fitted on the fused out-of-fold logits
-    th: Thresholds = field(default_factory=Thresholds)
-    read_settings: dict[str, Any] = field(default_factory=dict)  # how training read the text
-
-    def fuse(self, logits: Sequence[float], regions: Sequence[Any]) -> np.ndarray:
-        """The image ``logits`` plus the evidence of the text lines in ``regions``."""
-        import numpy as np
-
-        from crowdlens.training.text_evidence import document
-
-        lines = ((r[S.REGION_TEXT] or "", r[S.REGION_CONFIDENCE] or 0.0) for r in regions)
-        doc = document(lines, self.model.min_confidence)
-        return np.asarray(logits, np.float64) + self.model.evidence([doc])[0]
-
-
 def validate_row(
     row: Mapping[str, Any],
     labels: Sequence[str],
@@ -277,7 +255,7 @@ def _text_fusion(folder: Path, info: Mapping[str, Any] | None, n_labels: int) ->
     """The text evidence a bundle records in ``extra.text_evidence`` (None if unused)."""
     if not info or not info.get("used"):
         return None
-    from crowdlens.training.text_evidence import TextModel
+    from crowdlens.training.text_evidence import TextFusion, TextModel
 
     fitted = dict(info.get("thresholds") or {})
     model = TextModel.load(folder)

@@ -34,13 +34,15 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
+from crowdlens.verdicts import Thresholds
 
 JSON_FILE = "text_evidence.json"
 ARRAYS_FILE = "text_evidence.npz"
@@ -182,6 +184,25 @@ class TextModel:
                 "re-train the bundle, or set [validate] text_evidence = false to judge by the "
                 "image alone."
             )
+
+
+@dataclass(frozen=True, eq=False)
+class TextFusion:
+    """A bundle's text evidence as label validation uses it: the text model and the
+    calibration fitted for the fused logits (:mod:`crowdlens.stages.validate`)."""
+
+    model: TextModel
+    temperature: float
+    fitted: dict[str, Any]  # the thresholds fitted on the fused out-of-fold logits
+    th: Thresholds = field(default_factory=Thresholds)
+    read_settings: dict[str, Any] = field(default_factory=dict)  # how training read the text
+
+    def fuse(self, logits: Sequence[float], regions: Sequence[Any]) -> np.ndarray:
+        """The image ``logits`` plus the evidence of the text lines in ``regions``
+        (``text_regions`` entries: their ``text`` and ``confidence``)."""
+        lines = ((r[S.REGION_TEXT] or "", r[S.REGION_CONFIDENCE] or 0.0) for r in regions)
+        doc = document(lines, self.model.min_confidence)
+        return np.asarray(logits, np.float64) + self.model.evidence([doc])[0]
 
 
 def fit_text_model(docs: Sequence[str], y: np.ndarray, n_classes: int, c: float) -> TextModel:
