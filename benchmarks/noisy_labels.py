@@ -196,7 +196,8 @@ def run_val(args) -> dict:
     if facts.text is not None and not args.no_text_evidence:  # as moderate judges with text on
         from crowdlens.training.evaluate import text_evidence_of
 
-        logits = logits + text_evidence_of(args.bundle, list(table.path))
+        paths = list(table.path)
+        logits = logits + text_evidence_of(facts.text.model, facts.text.read_settings, paths)
         probs = calibrate(logits, facts.text.temperature)
         th = ValidateConfig().thresholds(facts.text.fitted)
         judged_by = "image+text"

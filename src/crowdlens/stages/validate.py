@@ -258,8 +258,7 @@ def _text_fusion(folder: Path, info: Mapping[str, Any] | None, n_labels: int) ->
     from crowdlens.training.text_evidence import TextFusion, TextModel
 
     fitted = dict(info.get("thresholds") or {})
-    model = TextModel.load(folder)
-    model.check(folder, n_labels)
+    model = TextModel.load(folder, n_labels)
     th = ValidateConfig().thresholds(fitted)
     t = float(info.get("temperature") or 1.0)
     return TextFusion(model, t, fitted, th, dict(info.get("read_settings") or {}))

@@ -127,7 +127,7 @@ def _train_head(
         set_classifier,
     )
 
-    cache = cfg.features_cache or str(work / "features")
+    cache = cfg.features_dir(work)
     t0 = time.perf_counter()
     train_f = compute_features(spark, train, cfg.backbone, cache=cache, flip=cfg.flip_features)
     val_f = compute_features(spark, val, cfg.backbone, cache=cache) if len(val) else None

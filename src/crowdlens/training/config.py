@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from crowdlens.params import Interval, NonEmpty, Options, OrNone, Params, Rule, validate
@@ -132,6 +133,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+    def features_dir(self, work: Path) -> str:
+        """Where features (and the photos' text) are cached: ``features_cache``, else in ``work``."""
+        return self.features_cache or str(work / "features")
 
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in from the mode's defaults."""

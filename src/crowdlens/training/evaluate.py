@@ -28,6 +28,7 @@ from crowdlens.training.hierarchy import parent_accuracy
 
 if TYPE_CHECKING:  # pragma: no cover
     from crowdlens.config import IngestConfig
+    from crowdlens.training.text_evidence import TextModel
 
 log = logging.getLogger(__name__)
 
@@ -191,25 +192,26 @@ def evaluate_bundle(
     if not (text_evidence and (bundle.extra.get("text_evidence") or {}).get("used")):
         return report | {"judged_by": S.EVIDENCE_IMAGE}
     paths = [table[S.PATH].iloc[i] for i in good]
-    fused = logits + text_evidence_of(bundle.path, paths)
+    from crowdlens.training.text_evidence import TextModel
+
+    model = TextModel.load(bundle.path, len(bundle.labels))
+    settings = bundle.extra["text_evidence"].get("read_settings")
+    fused = logits + text_evidence_of(model, settings, paths)
     image = {k: report[k] for k in ("top1", "top5", "parent_top1") if k in report}
     fused_report = summarize(fused, actual, bundle.labels, parents or None, skipped=skipped)
     return fused_report | {"judged_by": S.EVIDENCE_IMAGE_TEXT, "image": image}
 
 
-def text_evidence_of(bundle_path: str | Path, paths: Sequence[str], chunk: int = 16) -> np.ndarray:
-    """The bundle's text evidence for each photo, its text read as the text stage reads it."""
+def text_evidence_of(
+    model: TextModel, read_settings: Mapping[str, Any] | None, paths: Sequence[str], chunk: int = 16
+) -> np.ndarray:
+    """``model``'s evidence for each photo, its text read in process as the training photos
+    were (``read_settings``, which the bundle records)."""
     from tqdm import tqdm
 
-    from crowdlens.models.hub import resolve_bundle
-    from crowdlens.training.text_evidence import TextModel
     from crowdlens.training.text_reads import document_rows, reading_config
 
-    bundle = resolve_bundle(bundle_path)
-    model = TextModel.load(bundle.path)
-    model.check(bundle.path, len(bundle.labels))
-    # Read as the training photos were read (the bundle records the [text] settings).
-    cfg = reading_config((bundle.extra.get("text_evidence") or {}).get("read_settings"))
+    cfg = reading_config(read_settings)
     docs: list[str] = []
     for start in tqdm(range(0, len(paths), chunk), desc="reading text", unit="batch",
                       disable=len(paths) <= chunk):  # fmt: skip

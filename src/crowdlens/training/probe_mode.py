@@ -65,7 +65,7 @@ def labelled_views(
     from crowdlens.training.head import feature_views
 
     assert cfg.backbone is not None
-    cache = cfg.features_cache or str(work / "features")
+    cache = cfg.features_dir(work)
     kw = {"cache": cache, "trunk_blocks": trunk_blocks}
     views, train_t = feature_views(spark, train, [cfg.backbone], augment_views=augment_views, **kw)
     xs, y, train_rows = usable(views, train_t, labels)

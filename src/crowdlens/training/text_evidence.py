@@ -139,8 +139,9 @@ class TextModel:
         np.savez_compressed(folder / ARRAYS_FILE, **arrays, log_prior=self.log_prior)
 
     @classmethod
-    def load(cls, folder: str | Path) -> TextModel:
-        """Read a model written by :meth:`save` (a clear error when it is broken)."""
+    def load(cls, folder: str | Path, n_classes: int | None = None) -> TextModel:
+        """Read a model written by :meth:`save` (a clear error when it is broken, or when
+        it does not judge ``n_classes`` items, the bundle's labels)."""
         folder = Path(folder)
         try:
             meta = json.loads((folder / JSON_FILE).read_text())
@@ -159,7 +160,7 @@ class TextModel:
                 "re-train the bundle, or set [validate] text_evidence = false to judge by the "
                 "image alone."
             ) from exc
-        model.check(folder)
+        model.check(folder, n_classes)
         return model
 
     def check(self, where: str | Path, n_classes: int | None = None) -> None:

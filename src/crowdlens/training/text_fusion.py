@@ -75,7 +75,7 @@ class FittedText:
             return val_logits
         from crowdlens.training.text_reads import read_documents
 
-        docs = read_documents(spark, val, self.reading, cache=_cache(cfg, work))
+        docs = read_documents(spark, val, self.reading, cache=cfg.features_dir(work))
         fused = val_logits + self.model.evidence(docs)
         self.val = {
             "n": len(vy),
@@ -107,10 +107,6 @@ class FittedText:
             self.model.save(folder)
 
 
-def _cache(cfg: TrainConfig, work: Path) -> str:
-    return cfg.features_cache or str(work / "features")
-
-
 def with_text(
     spark: SparkSession,
     train: pd.DataFrame,
@@ -133,7 +129,7 @@ def with_text(
     from crowdlens.training.thresholds import fit_calibration
 
     reading = reading or TextConfig()
-    docs = read_documents(spark, train, reading, cache=_cache(cfg, work))
+    docs = read_documents(spark, train, reading, cache=cfg.features_dir(work))
     log.info("text evidence: %d of %d training photos have text", sum(map(bool, docs)), len(docs))
     c, weight, fused, grid = choose_fusion(oof, docs, y, folds)
     image_top1 = float((oof.argmax(1) == y).mean())
