@@ -76,6 +76,7 @@ def make_results(shared_data: Path, out: Path, n: int = 12, seed: int = 0) -> Pa
             S.LABEL_PROB: p_claim,
             S.LABEL_RANK: 1 if pred == label else 2,
             S.LABEL_VERDICT: {0: "confirmed", 1: "mismatch", 2: "suspect", 3: "confirmed"}[kind],
+            S.LABEL_EVIDENCE: S.EVIDENCE_IMAGE,
             S.TEXT_REGIONS: [],
             S.PII_TYPES: [],
             S.REDACTED_PATH: None,
@@ -106,6 +107,7 @@ def make_results(shared_data: Path, out: Path, n: int = 12, seed: int = 0) -> Pa
             "pii_types": [],
         },
     ]
+    rows[1][S.LABEL_EVIDENCE] = S.EVIDENCE_IMAGE_TEXT  # its text counted for the verdict
     rows[2][S.LABEL] = XSS_LABEL
     rows.append(
         {

@@ -260,6 +260,8 @@ def test_photo_strings_render_as_text(results_dir, start_server, open_page):
     page.keyboard.press("Enter")
     expect(page.locator("#texts li").first).to_have_text(XSS_TEXT)
     expect(page.locator("#outlines polygon")).to_have_count(1)
+    # The verdict says what judged it: this photo's text counted beside the image.
+    expect(page.locator("#verdict")).to_contain_text("judged by image and text")
     page.click(".card[data-id='img002']")  # its claimed label is an <img onerror>
     expect(page.locator("#claimed")).to_have_text(XSS_LABEL)
     expect(page.locator(".card[data-id='img002'] b")).to_have_text(XSS_LABEL)

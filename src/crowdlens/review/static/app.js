@@ -351,7 +351,7 @@ function renderDetail() {
   $("status").textContent = stateText(q) + " · uncertainty " + Number(d.uncertainty).toFixed(2) + (d.country ? " · " + d.country : "");
   $("claimed").textContent = d.label === null || d.label === undefined ? "(none)" : d.label;
   $("predicted").textContent = d.pred_label ? d.pred_label + (d.pred_score !== null && d.pred_score !== undefined ? " (" + Number(d.pred_score).toFixed(2) + ")" : "") : "(no prediction)";
-  $("verdict").textContent = (d.label_verdict || "-") + (d.label_prob !== null && d.label_prob !== undefined ? " · p(claimed)=" + Number(d.label_prob).toFixed(3) : "") + (d.label_rank ? " · rank " + d.label_rank : "");
+  $("verdict").textContent = (d.label_verdict || "-") + (d.label_prob !== null && d.label_prob !== undefined ? " · p(claimed)=" + Number(d.label_prob).toFixed(3) : "") + (d.label_rank ? " · rank " + d.label_rank : "") + (d.label_evidence ? " · judged by " + d.label_evidence.replace("+", " and ") : "");
   const who = [];
   if (q.mine) who.push(el("li", "you (" + state.session.reviewer + "): " + q.mine.action + (q.mine.label ? " → " + q.mine.label : "")));
   for (const o of q.others) who.push(el("li", o.reviewer + ": " + o.action + (o.label ? " → " + o.label : "") + " (" + o.decided_at + ")", q.state === V.CONFLICT ? "disputed" : ""));
