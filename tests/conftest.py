@@ -50,6 +50,18 @@ def grocery_model() -> Path:
 
 
 @pytest.fixture(scope="session")
+def default_model() -> Path:
+    """The shipped model `make demo` uses: what a default `crowdlens train` made
+    (Lite2, tuned tail, text evidence), rebuilt from its tail if set-up did not yet."""
+    model = REPO / "models" / "grocery-lite2"
+    if not (model / "model.onnx").is_file():
+        from crowdlens.training.tail_pack import rebuild
+
+        rebuild(model)
+    return model
+
+
+@pytest.fixture(scope="session")
 def s3(tmp_path_factory):
     """A moto S3 server on 127.0.0.1 with bucket ``survey``: 12 sample photos, a broken
     one and a manifest. One per session: moto keeps its buckets in process-global
