@@ -75,6 +75,13 @@ def phone(text, line=None, before="", previous=""):
         phone("0612345678", "Lot 0612345678"),
         phone("0612345678", "Vikt 0,512 kg 0612345678"),
         phone("1234 5678 9012"),  # not valid in any configured region
+        # A code printed on a yoghurt pot (a val photo): a valid German fixed line
+        # only without the leading 0 such numbers are always written with.
+        phone("21103 00088"),
+        # Pieces of longer codes on packs (train photos), valid numbers on their own.
+        phone("0292010", "0292010+012880"),
+        phone("09 17518", "140618 13:09 17518", before="140618 13:"),
+        phone("0102208", "1527:国0102208", before="1527:国"),
         phone("123.456.789-09", "CPF 123.456.789-09", before="CPF "),  # an ID, not a phone
     ],
 )
@@ -94,10 +101,21 @@ def test_dates_prices_weights_and_lots_are_not_phones(cand):
         # but "+CC" and a length that fits the country make it a phone.
         phone("+44 7700 900123", "Tel +44 7700 900123", before="Tel "),
         phone("+44 7700 900123"),
+        phone("0211 0300088"),  # the same fixed line as written in Germany
+        phone("21103 00088", "Tel 21103 00088", before="Tel "),  # a phone word wins
+        phone("06 12 34 56 78", "Marie (06 12 34 56 78)", before="Marie ("),
+        phone("0612345678", "Tel:0612345678", before="Tel:"),
     ],
 )
 def test_real_phones_are_kept(cand):
     assert plausible(cand, None, REGIONS)
+
+
+def test_bare_numbers_count_as_their_country_writes_them():
+    # India: a fixed line is written with its 0, a mobile often without.
+    assert plausible(phone("98765 43210"), None, ("IN",))
+    assert plausible(phone("021103 00088"), None, ("IN",))
+    assert not plausible(phone("21103 00088"), None, ("IN",))
 
 
 def ident(text, pattern, line=None, before="", previous=""):

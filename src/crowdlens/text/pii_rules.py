@@ -15,7 +15,11 @@ the line before (a :class:`Candidate`):
 * **phones**: never a date, time, price, weight or a number on a line about
   lots, best-before dates, prices or weights (unless a phone word such as
   "Tel" is there too); 7 to 15 digits; valid for a configured region or as an
-  international "+CC" number (``phonenumbers``).
+  international "+CC" number (``phonenumbers``); a bare number without a phone
+  word must be written as its country writes phone numbers (the trunk prefix
+  where there is one, "0211 0300088"), or be a mobile, and stand apart (no
+  letter, digit, "+" or ":" touching it): codes printed on packs ("21103
+  00088", "0292010+012880") parse as valid fixed lines somewhere.
 * **ID numbers**: formats with a check digit are checked (Spanish DNI/NIE
   letter, Brazilian CPF, French NIR key); generic shapes (letters + digits,
   digit groups, long numbers) need an ID word ("passport", "DNI", "CPF", ...,
@@ -199,6 +203,8 @@ def plausible_phone(c: Candidate, regions: Sequence[str]) -> bool:
         return False
     if not cued and has_cue([c.before], ID_CUES):
         return False  # "CPF 123.456.789-09": an ID number, reported as one
+    if not cued and _glued(c):
+        return False  # a piece of a longer code: "0292010+012880", "13:09 17518"
     raw = c.text.strip()
     international = raw.startswith("+")
     for region in [None, *regions] if international else regions:
@@ -206,7 +212,7 @@ def plausible_phone(c: Candidate, regions: Sequence[str]) -> bool:
             number = pn.parse(raw, region)
         except pn.NumberParseException:
             continue
-        if pn.is_valid_number(number):
+        if pn.is_valid_number(number) and (international or cued or _as_written(raw, number)):
             return True
         # A "+CC" number or one after "Tel" whose length fits its country is a
         # phone even where phonenumbers' ranges say unallocated: plans change,
@@ -214,6 +220,33 @@ def plausible_phone(c: Candidate, regions: Sequence[str]) -> bool:
         if (international or cued) and pn.is_possible_number(number):
             return True
     return False
+
+
+def _glued(c: Candidate) -> bool:
+    """Whether the span is a piece of a longer token: a letter, digit, "+" or ":"
+    touches it on its line ("0292010" of "0292010+012880", "09 17518" of
+    "140618 13:09 17518"). A phone number someone writes stands apart."""
+    start = len(c.before)
+    if c.line[start : start + len(c.text)] != c.text:
+        return False  # the span crosses lines: no neighbours to judge
+    prev, nxt = c.before[-1:], c.line[start + len(c.text) : start + len(c.text) + 1]
+    return any(ch and (ch.isalnum() or ch in "+:") for ch in (prev, nxt))
+
+
+def _as_written(raw: str, number: object) -> bool:
+    """Whether a bare number (no "+", no phone word) is written as its country writes
+    its phone numbers: with the trunk prefix where the country uses one, or a mobile.
+
+    A code printed on a pack ("21103 00088" on a yoghurt pot) parses as a valid
+    German or Indian fixed line, but nobody writes one without its leading 0
+    ("0211 0300088"). Mobiles are often written without it ("98765 43210").
+    """
+    import phonenumbers as pn
+
+    national = pn.format_number(number, pn.PhoneNumberFormat.NATIONAL)
+    if _digits(national) == _digits(raw):
+        return True
+    return pn.number_type(number) in (pn.PhoneNumberType.MOBILE, pn.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 # --- ID numbers ----------------------------------------------------------------
