@@ -246,7 +246,10 @@ def _as_written(raw: str, number: object) -> bool:
     national = pn.format_number(number, pn.PhoneNumberFormat.NATIONAL)
     if _digits(national) == _digits(raw):
         return True
-    return pn.number_type(number) in (pn.PhoneNumberType.MOBILE, pn.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return pn.number_type(number) in (
+        pn.PhoneNumberType.MOBILE,
+        pn.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
 
 
 # --- ID numbers ----------------------------------------------------------------
