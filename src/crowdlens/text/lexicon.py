@@ -178,7 +178,7 @@ PHONE_CUES = _set(
     """
     tel tel. tél phone telephone telefone telefono teléfono tlf tfno fone cell cel
     celular mobile mob portable movil whatsapp call fax gsm contact contacto contato
-    appeler llamar ligar ring
+    appeler llamar ligar ring telefon handy cellulare telf tfn
     """
 )
 

@@ -15,11 +15,12 @@ the line before (a :class:`Candidate`):
 * **phones**: never a date, time, price, weight or a number on a line about
   lots, best-before dates, prices or weights (unless a phone word such as
   "Tel" is there too); 7 to 15 digits; valid for a configured region or as an
-  international "+CC" number (``phonenumbers``); a bare number without a phone
-  word must be written as its country writes phone numbers (the trunk prefix
-  where there is one, "0211 0300088"), or be a mobile, and stand apart (no
-  letter, digit, "+" or ":" touching it): codes printed on packs ("21103
-  00088", "0292010+012880") parse as valid fixed lines somewhere.
+  international "+CC" number (``phonenumbers``). Without a phone word, a
+  number must not be run into other digits ("0292010+012880", "13:09 17518"),
+  and one without its country code ("+" or "00") must be written as its
+  country writes phone numbers (the trunk prefix where there is one, "0211
+  0300088"), or be a mobile: codes printed on packs ("21103 00088") parse as
+  valid fixed lines somewhere.
 * **ID numbers**: formats with a check digit are checked (Spanish DNI/NIE
   letter, Brazilian CPF, French NIR key); generic shapes (letters + digits,
   digit groups, long numbers) need an ID word ("passport", "DNI", "CPF", ...,
@@ -204,38 +205,54 @@ def plausible_phone(c: Candidate, regions: Sequence[str]) -> bool:
     if not cued and has_cue([c.before], ID_CUES):
         return False  # "CPF 123.456.789-09": an ID number, reported as one
     if not cued and _glued(c):
-        return False  # a piece of a longer code: "0292010+012880", "13:09 17518"
+        return False  # a piece of a longer code: "0292010+012880", "140618 13:09 17518"
     raw = c.text.strip()
     international = raw.startswith("+")
     for region in [None, *regions] if international else regions:
         try:
-            number = pn.parse(raw, region)
+            number = pn.parse(raw, region, keep_raw_input=True)
         except pn.NumberParseException:
             continue
-        if pn.is_valid_number(number) and (international or cued or _as_written(raw, number)):
+        # "+44 ..." or "0044 ..." (the region's international prefix): dialled
+        # from abroad, so written with its country code, not as at home.
+        dialled = international or (
+            number.country_code_source == pn.CountryCodeSource.FROM_NUMBER_WITH_IDD
+        )
+        if pn.is_valid_number(number) and (dialled or cued or _as_written(raw, number)):
             return True
         # A "+CC" number or one after "Tel" whose length fits its country is a
         # phone even where phonenumbers' ranges say unallocated: plans change,
         # and reserved ranges (UK 07700 900xxx) are what people write on notes.
-        if (international or cued) and pn.is_possible_number(number):
+        if (dialled or cued) and pn.is_possible_number(number):
             return True
     return False
 
 
 def _glued(c: Candidate) -> bool:
-    """Whether the span is a piece of a longer token: a letter, digit, "+" or ":"
-    touches it on its line ("0292010" of "0292010+012880", "09 17518" of
-    "140618 13:09 17518"). A phone number someone writes stands apart."""
+    """Whether the span is a piece of a longer code: a digit or "+" touches it, or a
+    ":" between it and a digit ("0292010" of "0292010+012880", "09 17518" of
+    "140618 13:09 17518"). Letters and a label's colon do not count: "Ana:0612345678",
+    "電話0612345678" are phone numbers (phonenumbers itself refuses a number run
+    into Latin letters)."""
     start = len(c.before)
     if c.line[start : start + len(c.text)] != c.text:
-        return False  # the span crosses lines: no neighbours to judge
-    prev, nxt = c.before[-1:], c.line[start + len(c.text) : start + len(c.text) + 1]
-    return any(ch and (ch.isalnum() or ch in "+:") for ch in (prev, nxt))
+        # pii.py always builds candidates whose line holds the span right after
+        # ``before``; a candidate that does not has no neighbours to judge.
+        return False
+    after = c.line[start + len(c.text) :]
+
+    def glue(ch: str, far: str) -> bool:
+        return ch.isdigit() or ch == "+" or (ch == ":" and far.isdigit())
+
+    return (bool(c.before) and glue(c.before[-1], c.before[-2:-1])) or (
+        bool(after) and glue(after[0], after[1:2])
+    )
 
 
 def _as_written(raw: str, number: object) -> bool:
-    """Whether a bare number (no "+", no phone word) is written as its country writes
-    its phone numbers: with the trunk prefix where the country uses one, or a mobile.
+    """Whether a number written without a country code (no "+" or "00", no phone word)
+    is written as its country writes phone numbers: with the trunk prefix where the
+    country uses one, or a mobile.
 
     A code printed on a pack ("21103 00088" on a yoghurt pot) parses as a valid
     German or Indian fixed line, but nobody writes one without its leading 0
