@@ -6,7 +6,7 @@
 VENV := .venv
 STAMP := $(VENV)/.crowdlens-installed
 
-$(STAMP): pyproject.toml scripts/setup.sh $(wildcard models/*/head.npz models/*/tail.npz)
+$(STAMP): pyproject.toml scripts/setup.sh $(wildcard models/*/head.npz models/*/tail.npz models/*/bundle-meta.json)
 	./scripts/setup.sh
 	touch $(STAMP)
 

@@ -70,7 +70,8 @@ fi
 for packed in models/*/head.npz models/*/tail.npz; do
   [ -f "$packed" ] || continue
   dir=$(dirname "$packed")
-  if [ ! -f "$dir/bundle.json" ] || [ ! -f "$dir/model.onnx" ] || [ "$packed" -nt "$dir/model.onnx" ]; then
+  if [ ! -f "$dir/bundle.json" ] || [ ! -f "$dir/model.onnx" ] || [ "$packed" -nt "$dir/model.onnx" ] \
+     || [ "$dir/bundle-meta.json" -nt "$dir/model.onnx" ]; then
     echo "building model bundle $dir"
     case "$packed" in
       */head.npz) .venv/bin/python -c "import sys; from crowdlens.models.head_bundle import rebuild; rebuild(sys.argv[1])" "$dir" ;;
