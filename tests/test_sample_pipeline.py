@@ -146,6 +146,8 @@ def test_report_is_written(run):
     assert "blurry" in html and "too_dark" in html and "duplicate" in html
     assert html.count("data:image") >= 6  # self-contained: plots and thumbnails inline
     assert "report.html" in stdout
+    # What a label flag means, from the shipped model's own cross-validation.
+    assert 'id="flag-meaning"' in html and "judged by image and text" in html
 
 
 # What the note in Banana_with_note.jpg says, as fragments an OCR misreading

@@ -319,7 +319,8 @@ def moderate(
     if cfg.write_report:
         from crowdlens.report.html import write_report
 
-        html = write_report(target, join(str(out_dir), REPORT), cfg.report, quality=cfg.quality)
+        out = join(str(out_dir), REPORT)
+        html = write_report(target, out, cfg.report, quality=cfg.quality, model=cfg.model.bundle)
         summary.extra["report"] = str(html)
     return summary
 

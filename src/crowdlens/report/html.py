@@ -31,6 +31,7 @@ from crowdlens.params import Each, Interval, NonEmpty, Params, Satisfies, valida
 from crowdlens.report import plots
 from crowdlens.report.examples import as_list as _list
 from crowdlens.report.examples import example, shown_reasons
+from crowdlens.report.model_card import flag_meaning
 from crowdlens.report.redact import without_paths
 from crowdlens.stages.decide import reason_kind
 
@@ -57,6 +58,7 @@ COLUMNS = (
     S.LABEL_PROB,
     S.LABEL_VERDICT,
     S.LABEL_PREFERRED,
+    S.LABEL_EVIDENCE,
     S.TEXT_REGIONS,
     S.PII_TYPES,
     S.REDACTED_PATH,
@@ -352,11 +354,13 @@ def write_report(
     cfg: ReportConfig | None = None,
     *,
     quality: Any = None,
+    model: str | Path | None = None,
 ) -> Path | str:
     """Write the self-contained HTML report of a results table. Returns the HTML path.
 
     ``quality`` (a ``QualityConfig``) marks its thresholds on the histograms,
-    unless ``cfg.thresholds`` names them already. Example thumbnails are made
+    unless ``cfg.thresholds`` names them already; ``model`` (the bundle that judged
+    the labels) says what a flag means (:mod:`crowdlens.report.model_card`). Example thumbnails are made
     from the released copies only (``redacted_path``, relative to the results
     folder); a photo without one gets a placeholder saying why, never its
     original (see :mod:`crowdlens.report.examples`). Results and report may
@@ -379,6 +383,7 @@ def write_report(
     else:
         base = src.rsplit("/", 1)[0] if src.rstrip("/").endswith(".parquet") else src
     ctx = build_context(df, base, cfg)
+    ctx["flag_meaning"] = flag_meaning(model, df)
     column = getattr(quality, "contributor_column", S.CONTRIBUTOR)
     ctx["contributors_html"] = contributors_section(base, column)
     html = render(ctx)
