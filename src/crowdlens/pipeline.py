@@ -320,7 +320,7 @@ def moderate(
         from crowdlens.report.html import write_report
 
         out = join(str(out_dir), REPORT)
-        html = write_report(target, out, cfg.report, quality=cfg.quality, model=cfg.model.bundle)
+        html = write_report(target, out, cfg.report, quality=cfg.quality, run_cfg=cfg)
         summary.extra["report"] = str(html)
     return summary
 

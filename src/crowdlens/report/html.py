@@ -354,13 +354,13 @@ def write_report(
     cfg: ReportConfig | None = None,
     *,
     quality: Any = None,
-    model: str | Path | None = None,
+    run_cfg: Any = None,
 ) -> Path | str:
     """Write the self-contained HTML report of a results table. Returns the HTML path.
 
     ``quality`` (a ``QualityConfig``) marks its thresholds on the histograms,
-    unless ``cfg.thresholds`` names them already; ``model`` (the bundle that judged
-    the labels) says what a flag means (:mod:`crowdlens.report.model_card`). Example thumbnails are made
+    unless ``cfg.thresholds`` names them already; ``run_cfg`` (the run's
+    ``ModerateConfig``) says what a label flag means (:mod:`crowdlens.report.model_card`). Example thumbnails are made
     from the released copies only (``redacted_path``, relative to the results
     folder); a photo without one gets a placeholder saying why, never its
     original (see :mod:`crowdlens.report.examples`). Results and report may
@@ -383,7 +383,7 @@ def write_report(
     else:
         base = src.rsplit("/", 1)[0] if src.rstrip("/").endswith(".parquet") else src
     ctx = build_context(df, base, cfg)
-    ctx["flag_meaning"] = flag_meaning(model, df)
+    ctx["flag_meaning"] = flag_meaning(run_cfg, df)
     column = getattr(quality, "contributor_column", S.CONTRIBUTOR)
     ctx["contributors_html"] = contributors_section(base, column)
     html = render(ctx)
