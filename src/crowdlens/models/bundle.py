@@ -112,12 +112,16 @@ class Bundle:
         }
 
 
-def versions() -> dict[str, str]:
-    """Library versions recorded in every bundle (what made it, what ran it)."""
+VERSIONED = ("crowdlens", "torch", "onnx", "onnxruntime", "numpy")
+
+
+def versions(packages: tuple[str, ...] = VERSIONED) -> dict[str, str]:
+    """Installed versions of ``packages`` (by default those recorded in every bundle:
+    what made it, what ran it); packages not installed are left out."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("crowdlens", "torch", "onnx", "onnxruntime", "numpy"):
+    for pkg in packages:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

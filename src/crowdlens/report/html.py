@@ -360,10 +360,10 @@ def write_report(
 
     ``quality`` (a ``QualityConfig``) marks its thresholds on the histograms,
     unless ``cfg.thresholds`` names them already; ``run_cfg`` (the run's
-    ``ModerateConfig``) says what a label flag means (:mod:`crowdlens.report.model_card`). Example thumbnails are made
-    from the released copies only (``redacted_path``, relative to the results
-    folder); a photo without one gets a placeholder saying why, never its
-    original (see :mod:`crowdlens.report.examples`). Results and report may
+    ``ModerateConfig``) says what a label flag means (``report/model_card.py``).
+    Example thumbnails are made from the released copies only (``redacted_path``,
+    relative to the results folder); a photo without one gets a placeholder saying
+    why, never its original (see :mod:`crowdlens.report.examples`). Results and report may
     be URLs.
 
     Example::

@@ -91,8 +91,9 @@ def flag_meaning(run_cfg: Any, results: pd.DataFrame) -> dict[str, Any] | None:
     if overridden:
         return {"overridden": [f"{k} = {getattr(validate, k)}" for k in overridden]}
     metrics = _metrics(bundle)
-    text_cv = (metrics.get("text_evidence") or {}) if isinstance(metrics, dict) else {}
-    records = {S.EVIDENCE_IMAGE_TEXT: text_cv.get("cv"), S.EVIDENCE_IMAGE: metrics.get("cv")}
+    text = metrics.get("text_evidence")
+    text_cv = text.get("cv") if isinstance(text, dict) else None
+    records = {S.EVIDENCE_IMAGE_TEXT: text_cv, S.EVIDENCE_IMAGE: metrics.get("cv")}
     kinds = []
     for evidence, n in judged.items():
         found = figures(records.get(str(evidence)))

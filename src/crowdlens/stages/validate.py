@@ -264,6 +264,20 @@ def _text_fusion(folder: Path, info: Mapping[str, Any] | None, n_labels: int) ->
     return TextFusion(model, t, fitted, th, dict(info.get("read_settings") or {}))
 
 
+def _check_reading(reading: TextConfig | None, fusion: TextFusion) -> None:
+    """Warn when this job reads the text otherwise than the text evidence was trained on."""
+    from crowdlens.training.text_reads import read_settings
+
+    now = read_settings(reading) if reading is not None else None
+    if now is not None and fusion.read_settings and now != fusion.read_settings:
+        log.warning(
+            "the text is read with other settings than the bundle's text evidence was "
+            "trained with (%s vs %s): label verdicts may be less accurate; give moderate "
+            "the [text] settings of training, or set [validate] text_evidence = false",
+            now, fusion.read_settings,
+        )  # fmt: skip
+
+
 def bundle_labels_temperature(path: str | Path) -> tuple[list[str], float]:
     """The label list and fitted temperature of a model bundle."""
     facts = bundle_facts(path, text=False)
@@ -309,26 +323,13 @@ def validate_step(
         )
     outputs = OUTPUTS + EVIDENCE_OUTPUTS
     wanted = [S.IMAGE_ID, S.STATUS, S.LABEL, source]
-    if (
-        cfg.text_evidence
-        and fusion is not None
-        and source == S.LOGITS
-        and S.TEXT_REGIONS in columns
-    ):
+    # fusion is None unless the bundle has text evidence and cfg.text_evidence is on.
+    if fusion is not None and source == S.LOGITS and S.TEXT_REGIONS in columns:
         from dataclasses import replace
 
+        _check_reading(reading, fusion)
         # The config's own values override the bundle's, for fused photos too.
         t_text = cfg.temperature or fusion.temperature
-        from crowdlens.training.text_reads import read_settings
-
-        now = read_settings(reading) if reading is not None else None
-        if now is not None and fusion.read_settings and now != fusion.read_settings:
-            log.warning(
-                "the text is read with other settings than the bundle's text evidence was "
-                "trained with (%s vs %s): label verdicts may be less accurate; give moderate "
-                "the [text] settings of training, or set [validate] text_evidence = false",
-                now, fusion.read_settings,
-            )  # fmt: skip
         fusion = replace(fusion, temperature=t_text, th=cfg.thresholds(fusion.fitted))
         wanted += [S.TEXT_REGIONS, *PREDICTION]
         outputs += PREDICTION

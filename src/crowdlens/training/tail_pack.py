@@ -84,20 +84,17 @@ def pretrained_network(r: dict[str, Any]) -> Any:
 
 def packed_with(backbone: str) -> dict[str, str]:
     """The versions a rebuild must match: torch (the exporter), onnx, the backbone's weights."""
-    from importlib.metadata import PackageNotFoundError, version
-
+    from crowdlens.models.bundle import versions
     from crowdlens.models.efficientnet_lite import VARIANTS
 
-    packages = ["torch", "onnx", "efficientnet-lite-pytorch"]
-    if backbone in VARIANTS:
-        packages.append(VARIANTS[backbone][1])
-    out = {}
-    for pkg in packages:
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            continue
-    return out
+    weights = (VARIANTS[backbone][1],) if backbone in VARIANTS else ()
+    return versions(("torch", "onnx", "efficientnet-lite-pytorch", *weights))
+
+
+def _carried(folder: Path) -> list[Path]:
+    """The files a bundle carries beside its network and description (the text evidence)."""
+    skip = (TAIL_FILE, META_FILE, *BUNDLE_FILES)
+    return [p for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip]
 
 
 def _export_pretrained(meta: dict[str, Any], folder: Path) -> Path:
@@ -155,7 +152,7 @@ def pack(bundle_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
         if not np.array_equal(arr, pretrained[init.name]):
             kept[INIT + init.name] = arr
     expected = _outputs(src / meta["model_file"], _probe_input(meta))
-    others = [p for p in sorted(src.iterdir()) if p.is_file() and p.name not in BUNDLE_FILES]
+    others = _carried(src)
     with atomic_path(Path(out_dir)) as tmp_out:
         tmp_out.mkdir()
         np.savez_compressed(
@@ -248,10 +245,9 @@ def rebuild(pack_dir: str | Path, out_dir: str | Path | None = None) -> Path:
             )
         meta["extra"] = {**meta.get("extra", {}), "rebuilt_from": TAIL_FILE}
         if out.resolve() != src.resolve():
-            for p in src.iterdir():
-                if p.is_file() and p.name not in (TAIL_FILE, META_FILE, *BUNDLE_FILES):
-                    with atomic_path(out / p.name) as dst:
-                        shutil.copy2(p, dst)
+            for p in _carried(src):
+                with atomic_path(out / p.name) as dst:
+                    shutil.copy2(p, dst)
         install_bundle_files(rebuilt, meta, out)
     return out
 
