@@ -47,17 +47,7 @@ def trunk_forward(base: Any, x: torch.Tensor, trunk_blocks: int) -> torch.Tensor
     return x
 
 
-_TRUNKS: dict[tuple[str, int], Any] = {}  # one ONNX Runtime session per Python worker
-
-
-def export_trunk(base: Any, trunk_blocks: int, size: int, path: str, *, flat: bool = True) -> str:
-    """Export ``trunk_forward`` of ``base`` at ``size`` x ``size`` input to ONNX at ``path``.
-
-    Input ``x`` ``[n, 3, size, size]``; output ``a``: ``[n, C*H*W]`` (``flat``)
-    or ``[n, C, H, W]``. Returns ``path``.
-    """
-    import warnings
-
+def _trunk_module(base: Any, trunk_blocks: int, flat: bool) -> Any:
     import torch
 
     class Trunk(torch.nn.Module):
@@ -69,40 +59,37 @@ def export_trunk(base: Any, trunk_blocks: int, size: int, path: str, *, flat: bo
             out = trunk_forward(self.base, inp, trunk_blocks)
             return out.flatten(1) if flat else out
 
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Trunk(),
-            (torch.zeros(1, 3, size, size),),
-            path,
-            dynamo=False,
-            opset_version=17,
-            input_names=["x"],
-            output_names=["a"],
-            dynamic_axes={"x": {0: "n"}, "a": {0: "n"}},
-        )
-    return path
+    return Trunk()
+
+
+def export_trunk(base: Any, trunk_blocks: int, size: int, path: str, *, flat: bool = True) -> str:
+    """Export ``trunk_forward`` of ``base`` at ``size`` x ``size`` input to ONNX at ``path``.
+
+    Input ``x`` ``[n, 3, size, size]``; output ``a``: ``[n, C*H*W]`` (``flat``)
+    or ``[n, C, H, W]``. Returns ``path``.
+    """
+    from crowdlens.training.worker_onnx import export_module
+
+    return export_module(_trunk_module(base, trunk_blocks, flat), size, path)
 
 
 def trunk_activations(backbone: str, trunk_blocks: int, x: np.ndarray) -> np.ndarray:
     """``trunk_forward`` of the pretrained ``backbone`` through ONNX Runtime, ``[n, C*H*W]``.
 
     The trunk is exported once per Python worker (ONNX Runtime runs these
-    depthwise convolutions ~3x faster than torch on CPU, measured here).
+    depthwise convolutions ~3x faster than torch on CPU, measured here:
+    :mod:`crowdlens.training.worker_onnx`).
     """
-    import tempfile
+    from crowdlens.models.registry import create_model, get_pretrained_config
+    from crowdlens.training.worker_onnx import worker_session
 
-    from crowdlens.models.registry import create_model
-    from crowdlens.models.runtime import new_session
-
-    key = (backbone, trunk_blocks)
-    if key not in _TRUNKS:
+    def make() -> Any:
         base = create_model(backbone, pretrained=True, num_classes=0).eval()
-        size = base.pretrained_cfg.preprocess.input_size
-        with tempfile.TemporaryDirectory(prefix="crowdlens-trunk-") as tmp:
-            path = export_trunk(base, trunk_blocks, size, f"{tmp}/trunk.onnx")
-            _TRUNKS[key] = new_session(path, threads=1)  # Spark runs one task per core
-    return _TRUNKS[key].run(None, {"x": np.ascontiguousarray(x, np.float32)})[0]
+        return _trunk_module(base, trunk_blocks, flat=True)
+
+    size = get_pretrained_config(backbone).preprocess.input_size
+    sess = worker_session(("trunk", backbone, trunk_blocks), make, size)
+    return sess.run(None, {"x": np.ascontiguousarray(x, np.float32)})[0]
 
 
 def _tail_class() -> Any:
