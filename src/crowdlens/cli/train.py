@@ -30,6 +30,10 @@ modes:
             and 8 augmented views (tail_aug_views); the softmax temperature and the
             label-verdict thresholds are fitted by cross-validation of the
             same recipe on the training photos (docs/training.md); then
+            companion backbones: a ridge probe on EfficientNet-Lite0 and
+            MobileNetV2 features of the same crop joins the tail at the
+            weight that predicts best out of fold (none when it does not
+            help; --no-companions skips it); then
             the text evidence: the training photos' text is read (OCR, as
             moderate's text stage reads it) and a text model of the items
             is added to the image model's logits at the weight that
@@ -102,6 +106,14 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         help="tail: judge labels by the image alone (no OCR of the training photos; faster)",
     )
     g.add_argument(
+        "--no-companions",
+        dest="companions",
+        action="store_const",
+        const=(),
+        default=None,
+        help="tail: no companion backbones (the tuned Lite2 alone; [train] companions = [])",
+    )
+    g.add_argument(
         "--init-head",
         metavar="BUNDLE",
         help="finetune: start the classifier from this head-mode bundle (labels matched by name)",
@@ -169,6 +181,7 @@ def run_train(args: argparse.Namespace) -> int:
         l2=args.l2,
         cv_folds=args.cv_folds,
         text_evidence=args.text_evidence,
+        companions=args.companions,
     )
     ingest = confine_config(args, load_section(IngestConfig, args.config, "ingest"))
     spark_cfg = spark_config(args, base_spark)

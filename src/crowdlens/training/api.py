@@ -261,6 +261,14 @@ def _run_mode(
     return _train_network(spark_cfg, train_t, val_t, labels, cfg, work)
 
 
+def _fitted_extra(info: dict[str, Any]) -> dict[str, Any]:
+    """What the bundle records of the fit: verdict thresholds, text evidence, companions."""
+    out: dict[str, Any] = {}
+    if "thresholds" in info:
+        out["validate"] = info["thresholds"] | {"fitted_on": "training photos, out-of-fold"}
+    return out | {k: info[k] for k in ("text_evidence", "companions") if k in info}
+
+
 def train(
     train_input: str | Path,
     val_input: str | Path | None,
@@ -330,12 +338,7 @@ def train(
         labels=labels,
         metrics={k: v for k, v in report.items() if k != "history"} | {"history": info["history"]},
         extra={"training": cfg.to_dict(), "parents": parents, "mode": cfg.mode}
-        | (
-            {"validate": info["thresholds"] | {"fitted_on": "training photos, out-of-fold"}}
-            if "thresholds" in info
-            else {}
-        )
-        | ({"text_evidence": info["text_evidence"]} if "text_evidence" in info else {}),
+        | _fitted_extra(info),
         temperature=temperature,
         also_write=trained.text.write if trained.text is not None else None,
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from crowdlens.params import Interval, NonEmpty, Options, OrNone, Params, Rule, validate
+from crowdlens.params import Each, Interval, NonEmpty, Options, OrNone, Params, Rule, validate
 from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
 
 MODES = ("probe", "head", "finetune", "scratch", "tail")
@@ -37,6 +37,8 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     # tail (issue #12): the last block of Lite2 on cached activations (docs/training.md)
     "tail": {"backbone": "efficientnet_lite2", "epochs": 2, "lr": 0.01, "batch_size": 64},
 }
+# tail mode's companion backbones (another size, another family: docs/training.md)
+COMPANIONS = ("efficientnet_lite0", "mobilenet_v2")
 for _mode, _defaults in MODE_DEFAULTS.items():
     _defaults.setdefault("backbone", "inception_v1" if _mode == "scratch" else "efficientnet_lite0")
     _defaults.setdefault("warmup_epochs", 0.0)
@@ -88,6 +90,10 @@ class TrainConfig:
     # tail mode: fuse a text model of the photos' OCR text with the image model when the
     # training photos' text shows it helps (crowdlens.training.text_evidence)
     text_evidence: bool = True
+    # tail mode: other pretrained backbones whose ridge probe joins the tail when the
+    # training photos show it helps (crowdlens.training.companion); () = the tail alone;
+    # the backbone itself is skipped if listed
+    companions: tuple[str, ...] = COMPANIONS
 
     PARAMS: ClassVar[Params] = {
         "mode": Options(MODES),
@@ -115,6 +121,7 @@ class TrainConfig:
         "tail_cv_folds": Interval(int, 2, None),
         "tail_aug_views": Interval(int, 0, None, note="0 = the photo and its mirror only"),
         "label_column": NonEmpty("column name"),
+        "companions": Each(NonEmpty(), "a list of registry model names (empty = none)"),
     }
 
     RULES: ClassVar[tuple[Rule, ...]] = (
@@ -143,7 +150,12 @@ class TrainConfig:
         changes = {k: v for k, v in MODE_DEFAULTS[self.mode].items() if getattr(self, k) is None}
         return dataclasses.replace(self, **changes)
 
+    def companion_backbones(self) -> tuple[str, ...]:
+        """The companions that are not the backbone itself (tail mode)."""
+        return tuple(n for n in self.companions if n != self.backbone)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["classes"] = list(self.classes)
+        d["companions"] = list(self.companions)
         return d

@@ -63,6 +63,7 @@ def embed_rows(
     flip: bool,
     trunk_blocks: int = 0,
     augment: int | None = None,
+    companions: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Pure per-batch helper: rows with a photo ``path`` -> one row of features each.
 
@@ -70,7 +71,9 @@ def embed_rows(
     reason, never an exception), preprocesses it as inference does, and runs
     the backbone's ``forward_features`` on the good ones in one batch; with
     ``trunk_blocks`` > 0, the flattened activations after that many blocks
-    instead (:func:`crowdlens.training.tail.trunk_activations`, ``tail`` mode).
+    instead (:func:`crowdlens.training.tail.trunk_activations`, ``tail`` mode);
+    with ``companions``, those networks' features of the backbone's own input
+    (:func:`crowdlens.training.companion_net.companion_features`).
 
     ``augment`` (a view number): a randomly augmented view instead of the
     evaluation crop (:data:`VIEW_AUGMENT_SCALE`), drawn from a generator seeded
@@ -112,6 +115,10 @@ def embed_rows(
         from crowdlens.training.tail import trunk_activations
 
         def forward(x: torch.Tensor) -> np.ndarray:
+            if companions:
+                from crowdlens.training.companion_net import companion_features
+
+                return companion_features(companions, backbone, x.numpy()).astype(np.float32)
             if trunk_blocks:
                 return trunk_activations(backbone, trunk_blocks, x.numpy()).astype(np.float32)
             return model.forward_features(x).numpy().astype(np.float32)
@@ -134,8 +141,10 @@ def _cache_key(
     flip: bool,
     trunk_blocks: int = 0,
     augment: int | None = None,
+    companions: tuple[str, ...] = (),
 ) -> str:
     key: list[Any] = [backbone, flip, sorted(paths)] + ([trunk_blocks] if trunk_blocks else [])
+    key += ["companions", list(companions)] if companions else []
     if augment is not None:
         key += ["augment", augment, list(VIEW_AUGMENT_SCALE)]
     return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:16]
@@ -151,6 +160,7 @@ def compute_features(
     photos_per_partition: int = 32,
     trunk_blocks: int = 0,
     augment: int | None = None,
+    companions: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """``table`` (path, label, ...) plus status, error, embedding, embedding_flip.
 
@@ -158,7 +168,8 @@ def compute_features(
     (:func:`crowdlens.spark.rows.map_batches`) and cached under ``cache`` as
     Parquet (reused when the same photos and backbone come again).
     ``trunk_blocks`` > 0: the trunk's activations instead of the pooled
-    features (see :func:`embed_rows`); ``augment``: an augmented view (ditto).
+    features (see :func:`embed_rows`); ``augment``: an augmented view (ditto);
+    ``companions``: other networks' features of the backbone's input (ditto).
     ``spark`` None: from the cache only (a :class:`CrowdlensError` if they are not there).
     """
     from functools import partial
@@ -169,7 +180,7 @@ def compute_features(
 
     target: Path | None = None
     if cache is not None:
-        key = _cache_key(list(table[S.PATH]), backbone, flip, trunk_blocks, augment)
+        key = _cache_key(list(table[S.PATH]), backbone, flip, trunk_blocks, augment, companions)
         target = Path(cache) / f"{backbone}-{key}.parquet"
         if target.exists():
             log.info("features from cache %s", target)
@@ -186,7 +197,12 @@ def compute_features(
     df = map_batches(
         df,
         partial(
-            embed_rows, backbone=backbone, flip=flip, trunk_blocks=trunk_blocks, augment=augment
+            embed_rows,
+            backbone=backbone,
+            flip=flip,
+            trunk_blocks=trunk_blocks,
+            augment=augment,
+            companions=companions,
         ),
         [S.PATH],
         EMBED_COLUMNS,
@@ -287,12 +303,14 @@ def feature_views(
     cache: str | Path | None = None,
     trunk_blocks: int = 0,
     augment_views: int = 0,
+    companions: tuple[str, ...] = (),
 ) -> tuple[list[np.ndarray], pd.DataFrame]:
     """Features of ``table``'s photos as views: the photo, its mirror image, augmented views.
 
     ``trunk_blocks`` > 0: flattened trunk activations instead (``tail`` mode).
     ``augment_views``: that many randomly augmented views after the first two
-    (see :func:`embed_rows`; tail mode trains on them).
+    (see :func:`embed_rows`; tail mode trains on them). ``companions``: those
+    networks' features of each backbone's input instead (tail mode's companions).
     Each view concatenates the features of every backbone in ``backbones``
     (computed on Spark, cached per backbone and view). Returns the views, each
     ``[n, sum of feature dims]`` (zeros for photos that failed to decode), and
@@ -317,6 +335,7 @@ def feature_views(
                 flip=augment is None,
                 trunk_blocks=trunk_blocks,
                 augment=augment,
+                companions=companions,
             )
             feats = table[[S.PATH]].merge(feats, on=S.PATH, how="left")
             good = (feats[S.STATUS] == S.STATUS_OK).to_numpy()

