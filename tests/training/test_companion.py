@@ -59,27 +59,33 @@ def test_the_backbone_is_never_its_own_companion():
         TrainConfig(companions=("",))
 
 
-def _pixels(shared_data, n=2):
+def _pixels(shared_data, main=MAIN, n=2):
     from crowdlens.models.preprocess import eval_pixels, load_image
     from crowdlens.models.registry import get_pretrained_config
 
-    spec = get_pretrained_config(MAIN).preprocess
+    spec = get_pretrained_config(main).preprocess
     paths = sorted((shared_data / "train").rglob("Banana/*.jpg"))[:n]
     return np.stack([eval_pixels(load_image(p.read_bytes(), spec), spec) for p in paths])
 
 
-def test_companion_features_are_the_companions_own_on_the_same_crop(shared_data):
+@pytest.mark.parametrize("main, other", [(MAIN, OTHER), ("efficientnet_lite2", MAIN)])
+def test_companion_features_are_the_companions_own_on_the_same_crop(shared_data, main, other):
+    from torch.nn import functional as F
+
     from crowdlens.models.preprocess import normalize_batch
     from crowdlens.models.registry import create_model, get_pretrained_config
 
-    px = _pixels(shared_data)
-    x = normalize_batch(px, get_pretrained_config(MAIN).preprocess)
-    got = companion_features((OTHER,), MAIN, x)
-    other = create_model(OTHER, pretrained=True, num_classes=0).eval()
-    with torch.no_grad():  # the same crop, normalised MobileNetV2's way
-        want = other.forward_features(
-            torch.from_numpy(normalize_batch(px, other.pretrained_cfg))
-        ).numpy()
+    px = _pixels(shared_data, main)  # the main network's crop (260 px for Lite2)
+    x = normalize_batch(px, get_pretrained_config(main).preprocess)
+    got = companion_features((other,), main, x)
+    net = create_model(other, pretrained=True, num_classes=0).eval()
+    spec = net.pretrained_cfg.preprocess
+    crop = torch.from_numpy(px.astype(np.float32)).permute(0, 3, 1, 2)
+    if crop.shape[-1] != spec.input_size:  # Lite2's 260 px crop, resized for Lite0
+        crop = F.interpolate(crop, size=(spec.input_size,) * 2, mode="bilinear")
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (spec.mean, spec.std))
+    with torch.no_grad():  # the same crop, normalised the companion's way
+        want = net.forward_features((crop - mean) / std).numpy()
     np.testing.assert_allclose(got, want, atol=1e-3)
 
 
@@ -93,7 +99,7 @@ def test_the_exported_bundle_judges_with_the_fused_logits(shared_data, tmp_path)
     main = tail_pack.pretrained_network(
         {"backbone": MAIN, "tail_blocks": 1, "flip": False, "classes": 3}
     )
-    x = normalize_batch(_pixels(shared_data, 3), main.pretrained_cfg.preprocess)
+    x = normalize_batch(_pixels(shared_data, n=3), main.pretrained_cfg.preprocess)
     feats = companion_features((OTHER,), MAIN, x)
     probe = fit_probe(feats, np.arange(3), 3)
     model = with_companions(main, (OTHER,), probe, 0.75)
@@ -118,10 +124,18 @@ def test_fit_companions_on_real_photos_through_spark(spark, shared_data, tmp_pat
     folds = np.arange(len(y)) % 2
     cfg = TrainConfig(mode="tail", companions=(OTHER,), features_cache=str(tmp_path / "fc"))
     cfg = cfg.resolved()
-    chance = np.zeros((len(y), 3), np.float32)  # a main model that knows nothing
-    comp = fit_companions(spark, table, table.iloc[:4], chance, y, folds, 3, cfg, tmp_path)
+    # a main model that knows apples and bananas, and calls every oatghurt a banana
+    main = np.eye(3, dtype=np.float32)[np.minimum(y, 1)] * 3.0
+    comp = fit_companions(spark, table, table.iloc[:4], main, y, folds, 3, cfg, tmp_path)
     assert comp.oof_logits.shape == (len(y), 3) and comp.val_logits.shape == (4, 3)
     assert (comp.oof_logits.argmax(1) == y).mean() > 0.8  # each photo by a probe that never saw it
-    assert comp.weight > 0 and comp.describe()["used"]
+    assert comp.weight > 0 and comp.describe()["used"] and comp.probe is not None
+    assert comp.top1[str(comp.weight)] > comp.top1["0.0"] == pytest.approx(2 / 3)
     assert "out-of-fold top-1" in comp.summary() and OTHER in comp.summary()
     assert any((tmp_path / "fc").iterdir())  # the features are cached for the next run
+    # a main model that is always right: the companions stay out, nothing is fitted
+    perfect = np.eye(3, dtype=np.float32)[y] * 3.0
+    alone = fit_companions(spark, table, table.iloc[:4], perfect, y, folds, 3, cfg, tmp_path)
+    assert alone.weight == 0 and alone.probe is None and not alone.describe()["used"]
+    assert np.array_equal(fuse(perfect, alone.oof_logits, alone.weight), perfect)
+    assert "not used" in alone.summary()

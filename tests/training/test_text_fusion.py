@@ -55,6 +55,11 @@ def test_train_chooses_text_evidence_and_moderate_uses_it(spark, shared_data, tm
     assert stored["metrics"]["val"]["judged_by"] == "image+text"
     assert stored["metrics"]["val"]["top1"] == pytest.approx(val_text["top1"], abs=1e-4)
     assert list((tmp_path / "fc").glob("text-*.parquet"))  # the training photos' text, cached
+    # The companions were weighed out of fold; the exported network has them only if used.
+    comp = stored["extra"]["companions"]
+    assert comp["backbones"] == ["efficientnet_lite0", "mobilenet_v2"]
+    assert set(comp["out_of_fold_top1"]) >= {"0.0", str(comp["weight"])}
+    assert stored["feature_dim"] == 1280 + (2 * 1280 if comp["used"] else 0)
 
     # `evaluate` judges as moderate does: by image and text, the image alone beside it.
     assert main(["evaluate", "--model", str(bundle), "--data", str(val), "--compact"]) == 0

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crowdlens import schema as S
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pyspark.sql import SparkSession
@@ -87,7 +89,7 @@ class Companions:
     """The fitted companions: their probe, weight, and logits on train (out of fold) and val."""
 
     names: tuple[str, ...]
-    probe: LinearProbe
+    probe: LinearProbe | None  # None when the weight is 0 (not fitted)
     weight: float
     oof_logits: np.ndarray
     val_logits: np.ndarray
@@ -116,32 +118,19 @@ class Companions:
 
 def _views(
     spark: SparkSession, table: pd.DataFrame, cfg: TrainConfig, work: Path
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(photo and mirror views of the companions' features, rows whose features exist)."""
     from crowdlens.training.head import feature_views
 
     assert cfg.backbone is not None
-    views, _ = feature_views(
+    views, out = feature_views(
         spark,
         table,
         [cfg.backbone],
         cache=cfg.features_dir(work),
         companions=cfg.companion_backbones(),
     )
-    return views
-
-
-def probe_out_of_fold(
-    views: list[np.ndarray], y: np.ndarray, folds: np.ndarray, n_classes: int, l2: float
-) -> np.ndarray:
-    """Logits of every row's photo from a probe fitted on the other folds' photos and mirrors."""
-    from crowdlens.training.probe import fit_probe, stack_views
-
-    out = np.zeros((len(y), n_classes), np.float32)
-    for f in np.unique(folds):
-        tr, held = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
-        probe = fit_probe(stack_views(views, tr), np.tile(y[tr], len(views)), n_classes, l2=l2)
-        out[held] = probe.logits(views[0][held])
-    return out
+    return views, (out[S.STATUS] == S.STATUS_OK).to_numpy()
 
 
 def fit_companions(
@@ -158,19 +147,31 @@ def fit_companions(
     """Fit the companions' probe beside the tail whose out-of-fold logits are ``oof``.
 
     ``train`` and ``val`` are the photos the tail trained and was measured on
-    (rows aligned with ``oof`` / ``y`` and with the val logits).
+    (rows aligned with ``oof`` / ``y`` and with the val logits). The probe
+    is fitted on the photo and its mirror image and judges the photo alone,
+    out of fold on the tail's ``folds``. A photo whose companion features
+    could not be computed (it decoded for the tail, not here) gets uniform
+    companion logits, i.e. the tail alone decides it.
     """
-    from crowdlens.training.probe import DEFAULT_L2, fit_probe, stack_views
+    from crowdlens.training.probe import DEFAULT_L2, fit_probe, out_of_fold_logits, stack_views
 
     names = cfg.companion_backbones()
-    xs = _views(spark, train, cfg, work)
-    comp_oof = probe_out_of_fold(xs, y, folds, n_classes, DEFAULT_L2)
+    xs, ok = _views(spark, train, cfg, work)
+    comp_oof = np.zeros((len(y), n_classes), np.float32)
+    comp_oof[ok] = out_of_fold_logits(
+        [v[ok] for v in xs], y[ok], folds[ok], n_classes, DEFAULT_L2, predict_views=1
+    )
     weight, top1 = choose_weight(oof, comp_oof, y)
-    probe = fit_probe(stack_views(xs), np.tile(y, len(xs)), n_classes, l2=DEFAULT_L2)
-    val_logits = np.zeros((0, n_classes), np.float32)
-    if len(val):
-        val_logits = probe.logits(_views(spark, val, cfg, work)[0])
     log.info("companions %s: weight %s (out-of-fold top-1 %s)", names, weight, top1)
+    probe, val_logits = None, np.zeros((len(val), n_classes), np.float32)
+    if weight > 0:
+        rows = np.flatnonzero(ok)
+        probe = fit_probe(
+            stack_views(xs, rows), np.tile(y[rows], len(xs)), n_classes, l2=DEFAULT_L2
+        )
+        if len(val):
+            vx, vok = _views(spark, val, cfg, work)
+            val_logits[vok] = probe.logits(vx[0][vok])
     return Companions(names, probe, weight, comp_oof, val_logits, top1)
 
 
@@ -187,6 +188,7 @@ def with_companions(model: Any, names: tuple[str, ...], probe: Any, weight: floa
     from torch import nn
 
     from crowdlens.training.companion_net import companion_network
+    from crowdlens.training.probe import DEFAULT_POWER
 
     companions = companion_network(names, model.pretrained_cfg.preprocess)
     split = int(model.get_classifier().in_features)
@@ -195,7 +197,7 @@ def with_companions(model: Any, names: tuple[str, ...], probe: Any, weight: floa
         size = model.pretrained_cfg.preprocess.input_size
         dim = int(companions(torch.zeros(1, 3, size, size)).shape[1])
     linear = nn.Linear(dim, n_classes)
-    power = 0.5
+    power = DEFAULT_POWER
     if probe is not None:
         from crowdlens.training.tail import set_linear
 

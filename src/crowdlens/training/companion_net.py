@@ -73,7 +73,13 @@ def companion_features(names: tuple[str, ...], main: str, x: np.ndarray) -> np.n
     from crowdlens.models.registry import get_pretrained_config
     from crowdlens.training.worker_onnx import worker_session
 
-    spec = get_pretrained_config(main).preprocess
-    key = ("companions", tuple(names), main)
-    sess = worker_session(key, lambda: companion_network(tuple(names), spec), spec.input_size)
+    size = get_pretrained_config(main).preprocess.input_size
+    sess = worker_session(network_for, size, tuple(names), main)
     return sess.run(None, {"x": np.ascontiguousarray(x, np.float32)})[0]
+
+
+def network_for(names: tuple[str, ...], main: str) -> Any:
+    """:func:`companion_network` for the inputs of the registry backbone ``main``."""
+    from crowdlens.models.registry import get_pretrained_config
+
+    return companion_network(names, get_pretrained_config(main).preprocess)

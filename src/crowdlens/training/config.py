@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from crowdlens.params import Each, Interval, NonEmpty, Options, OrNone, Params, Rule, validate
+from crowdlens.params import (
+    Interval,
+    NonEmpty,
+    Options,
+    OrNone,
+    Params,
+    Rule,
+    Satisfies,
+    validate,
+)
 from crowdlens.training.optim import OPTIMIZERS, SCHEDULES
 
 MODES = ("probe", "head", "finetune", "scratch", "tail")
@@ -42,6 +51,15 @@ COMPANIONS = ("efficientnet_lite0", "mobilenet_v2")
 for _mode, _defaults in MODE_DEFAULTS.items():
     _defaults.setdefault("backbone", "inception_v1" if _mode == "scratch" else "efficientnet_lite0")
     _defaults.setdefault("warmup_epochs", 0.0)
+
+
+def _companions_ok(names: Any) -> bool:
+    from crowdlens.models.registry import get_pretrained_config, list_models
+
+    if not isinstance(names, tuple | list) or len(set(names)) != len(names):
+        return False
+    known = set(list_models())
+    return all(n in known and get_pretrained_config(n).has_weights for n in names)
 
 
 @dataclass(frozen=True)
@@ -121,7 +139,10 @@ class TrainConfig:
         "tail_cv_folds": Interval(int, 2, None),
         "tail_aug_views": Interval(int, 0, None, note="0 = the photo and its mirror only"),
         "label_column": NonEmpty("column name"),
-        "companions": Each(NonEmpty(), "a list of registry model names (empty = none)"),
+        "companions": Satisfies(
+            _companions_ok,
+            "a list of distinct registry model names with pretrained weights (empty = none)",
+        ),
     }
 
     RULES: ClassVar[tuple[Rule, ...]] = (

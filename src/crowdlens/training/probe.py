@@ -125,12 +125,17 @@ def fold_logits(
     folds: np.ndarray,
     n_classes: int,
     l2: float = DEFAULT_L2,
+    predict_views: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(held-out rows, their logits) from a probe trained on every other fold."""
+    """(held-out rows, their logits) from a probe trained on every other fold's views.
+
+    The held-out rows are predicted from the mean of their first
+    ``predict_views`` views (0: all of them, i.e. test-time augmentation).
+    """
     train = np.flatnonzero(folds != fold)
     held = np.flatnonzero(folds == fold)
     probe = fit_probe(stack_views(views, train), np.tile(y[train], len(views)), n_classes, l2=l2)
-    return held, probe.logits_views(views, held)
+    return held, probe.logits_views(views[: predict_views or len(views)], held)
 
 
 def out_of_fold_logits(
@@ -142,17 +147,25 @@ def out_of_fold_logits(
     *,
     map_folds: Callable[[Callable[[int], tuple[np.ndarray, np.ndarray]], list[int]], list]
     | None = None,
+    predict_views: int = 0,
 ) -> np.ndarray:
     """Logits for every row from the probe that did not see it (``[n, C]``).
 
     ``map_folds(fn, fold_ids)`` runs the per-fold work (default: in turn here;
-    :func:`crowdlens.audit.spark_map` runs the folds as Spark tasks).
+    :func:`crowdlens.audit.spark_map` runs the folds as Spark tasks);
+    ``predict_views``: see :func:`fold_logits`.
     """
     ids = sorted(int(f) for f in np.unique(folds))
 
     # A partial of a module-level function pickles (Spark broadcasts it).
     one = functools.partial(
-        fold_logits, views=list(views), y=y, folds=folds, n_classes=n_classes, l2=l2
+        fold_logits,
+        views=list(views),
+        y=y,
+        folds=folds,
+        n_classes=n_classes,
+        l2=l2,
+        predict_views=predict_views,
     )
 
     results = map_folds(one, ids) if map_folds else [one(f) for f in ids]

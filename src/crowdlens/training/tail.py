@@ -80,16 +80,20 @@ def trunk_activations(backbone: str, trunk_blocks: int, x: np.ndarray) -> np.nda
     depthwise convolutions ~3x faster than torch on CPU, measured here:
     :mod:`crowdlens.training.worker_onnx`).
     """
-    from crowdlens.models.registry import create_model, get_pretrained_config
+    from crowdlens.models.registry import get_pretrained_config
     from crowdlens.training.worker_onnx import worker_session
 
-    def make() -> Any:
-        base = create_model(backbone, pretrained=True, num_classes=0).eval()
-        return _trunk_module(base, trunk_blocks, flat=True)
-
     size = get_pretrained_config(backbone).preprocess.input_size
-    sess = worker_session(("trunk", backbone, trunk_blocks), make, size)
+    sess = worker_session(pretrained_trunk, size, backbone, trunk_blocks)
     return sess.run(None, {"x": np.ascontiguousarray(x, np.float32)})[0]
+
+
+def pretrained_trunk(backbone: str, trunk_blocks: int) -> Any:
+    """The flat trunk module of the pretrained ``backbone`` (what the workers export)."""
+    from crowdlens.models.registry import create_model
+
+    base = create_model(backbone, pretrained=True, num_classes=0).eval()
+    return _trunk_module(base, trunk_blocks, flat=True)
 
 
 def _tail_class() -> Any:

@@ -7,7 +7,7 @@ through one single-threaded session (Spark runs one task per core).
 
 Example::
 
-    sess = worker_session(("trunk", "efficientnet_lite2", 20), make_module, 260)
+    sess = worker_session(pretrained_trunk, 260, "efficientnet_lite2", 20)
     acts = sess.run(None, {"x": x})[0]
 """
 
@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-_SESSIONS: dict[Any, Any] = {}  # one ONNX Runtime session per key and Python worker
+from crowdlens.spark.worker import per_worker
 
 
-def export_module(module: Any, size: int, path: str, output: str = "a") -> str:
-    """Export ``module`` (``x`` ``[n, 3, size, size]`` -> ``output`` ``[n, ...]``) to ``path``."""
+def export_module(module: Any, size: int, path: str) -> str:
+    """Export ``module`` (``x`` ``[n, 3, size, size]`` -> ``a`` ``[n, ...]``) to ``path``."""
     import warnings
 
     import torch
@@ -34,20 +34,20 @@ def export_module(module: Any, size: int, path: str, output: str = "a") -> str:
             dynamo=False,
             opset_version=17,
             input_names=["x"],
-            output_names=[output],
-            dynamic_axes={"x": {0: "n"}, output: {0: "n"}},
+            output_names=["a"],
+            dynamic_axes={"x": {0: "n"}, "a": {0: "n"}},
         )
     return path
 
 
-def worker_session(key: Any, make: Callable[[], Any], size: int) -> Any:
-    """The session of the module ``make()`` builds, exported the first time ``key`` is asked."""
+@per_worker(maxsize=4)
+def worker_session(make: Callable[..., Any], size: int, *args: Any) -> Any:
+    """An ONNX Runtime session of the module ``make(*args)`` (a module-level function and
+    hashable arguments: the cache key), exported the first time it is asked for."""
     import tempfile
 
     from crowdlens.models.runtime import new_session
 
-    if key not in _SESSIONS:
-        with tempfile.TemporaryDirectory(prefix="crowdlens-features-") as tmp:
-            path = export_module(make(), size, f"{tmp}/features.onnx")
-            _SESSIONS[key] = new_session(path, threads=1)  # Spark runs one task per core
-    return _SESSIONS[key]
+    with tempfile.TemporaryDirectory(prefix="crowdlens-features-") as tmp:
+        path = export_module(make(*args), size, f"{tmp}/features.onnx")
+        return new_session(path, threads=1)  # Spark runs one task per core
