@@ -231,6 +231,8 @@ def run_audit(noisy: pd.DataFrame, work: Path, grouping: str, args) -> dict:
     cmd += ["--overwrite", "--folds", str(args.folds), "--parent-label-column", "group"]
     cmd += ["--fold-grouping", grouping, "--seed", str(args.seed)]
     cmd += ["--no-text-evidence"] if args.no_text_evidence else []
+    for name in args.backbones or ():
+        cmd += ["--backbone", name]
     cmd += ["--allowed-root", str(DATA / "train")]  # the manifest lists photos outside work/
     cmd += ["--master", "local[2]"] + (
         ["--features-cache", args.features_cache] if args.features_cache else []
@@ -306,6 +308,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--folds", type=int, default=5, help="train: audit folds")
     ap.add_argument("--features-cache", help="train: crowdlens audit --features-cache")
+    ap.add_argument(
+        "--backbones",
+        nargs="+",
+        help="train: crowdlens audit --backbone for each (default: the audit's own)",
+    )
     ap.add_argument(
         "--kinds",
         nargs="+",
