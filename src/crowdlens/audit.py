@@ -36,9 +36,10 @@ import numpy as np
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
-from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
+from crowdlens.params import Each, Interval, NonEmpty, Options, Params, Satisfies, validate
 from crowdlens.stages.validate import OUTPUTS as VERDICT_COLUMNS
 from crowdlens.stages.validate import ValidateConfig, calibrate, judge, judgements_frame
+from crowdlens.training.config import COMPANIONS, companions_ok
 from crowdlens.training.probe import DEFAULT_L2, assign_folds, out_of_fold_logits
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,6 +90,9 @@ class AuditConfig:
     # Read each photo's text (the text stage's gate and OCR) and add a text model of the
     # items, fitted per fold like the probes, when it predicts the claims better out of fold.
     text_evidence: bool = True
+    # Other backbones' own probe, fused like crowdlens train's companions, at the weight whose
+    # out-of-fold predictions agree best with the claims (0 = left out); () = none.
+    companions: tuple[str, ...] = COMPANIONS
 
     PARAMS: ClassVar[Params] = {
         "folds": Interval(int, 2, None, note="photos are judged by unseen folds"),
@@ -97,6 +101,10 @@ class AuditConfig:
         "temperature": Interval(float, 0, None, closed="neither"),
         "label_column": NonEmpty("column name"),
         "fold_grouping": Options(S.FOLD_GROUPINGS),
+        "companions": Satisfies(
+            companions_ok,
+            "a list of distinct registry model names with pretrained weights (empty = none)",
+        ),
     }
 
     def __post_init__(self) -> None:
@@ -214,6 +222,9 @@ def out_of_fold_logits_table(
     if cfg.text_evidence:
         logits, fold_info["text_evidence"] = _with_text(spark, table.iloc[rows], logits, y,
                                                         folds_ok, cfg)  # fmt: skip
+    if [n for n in cfg.companions if n not in cfg.backbones]:
+        logits, fold_info["companions"] = _with_companions(spark, table.iloc[rows], logits, y,
+                                                           folds_ok, cfg)  # fmt: skip
     full = np.full((len(table), len(labels)), np.nan, dtype=np.float32)
     full[rows] = logits
     folds = np.full(len(table), -1, dtype=np.int64)
@@ -252,6 +263,38 @@ def _with_text(
     }
     log.info("audit text evidence: %s", info)
     return fused, info
+
+
+def _with_companions(
+    spark: SparkSession,
+    table: pd.DataFrame,
+    logits: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    cfg: AuditConfig,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Out-of-fold logits fused with the companions' probe (weight 0 if it does not help).
+
+    A probe on the companions' features (each on its own crop; photo and
+    mirror) is fitted per fold like the main probes and judges the photo;
+    :func:`crowdlens.training.companion.fuse` joins it at the weight whose
+    out-of-fold predictions agree best with the claims. A photo without
+    companion features gets uniform companion logits.
+    """
+    from crowdlens.training.companion import choose_weight, fuse
+    from crowdlens.training.head import feature_views
+
+    names = [n for n in cfg.companions if n not in cfg.backbones]
+    views, got = feature_views(spark, table, names, cache=cfg.features_cache)
+    ok = (got[S.STATUS] == S.STATUS_OK).to_numpy()
+    comp = np.zeros_like(logits)
+    comp[ok] = out_of_fold_logits(
+        [v[ok] for v in views], y[ok], folds[ok], logits.shape[1], cfg.l2, predict_views=1
+    )
+    weight, agreement = choose_weight(logits, comp, y)
+    info = {"backbones": names, "used": weight > 0, "weight": weight, "agreement": agreement}
+    log.info("audit companions: %s", info)
+    return fuse(logits, comp, weight), info
 
 
 def audit_frame(

@@ -86,6 +86,12 @@ def test_audit_judges_every_photo_out_of_fold_once_with_unfitted_thresholds(
     assert text["used"] == (text["weight"] > 0)
     assert text["agreement_fused"] >= text["agreement_image"]
     assert text["used"] == (text["agreement_fused"] > text["agreement_image"])
+    # and the companions' probe (the main backbone is not its own companion), likewise
+    comp = summary["companions"]
+    assert comp["backbones"] == ["mobilenet_v2"]
+    assert comp["used"] == (comp["weight"] > 0)
+    assert comp["agreement"][str(comp["weight"])] == max(comp["agreement"].values())
+    assert comp["used"] == (comp["agreement"][str(comp["weight"])] > comp["agreement"]["0.0"])
 
     # the thresholds are the configured defaults, never fitted on the audited photos
     assert summary["thresholds"] == Thresholds().to_dict()
@@ -170,7 +176,7 @@ def test_near_duplicate_folds_judge_each_photo_once_and_never_split_a_group(
     out, cache = tmp_path / "out", tmp_path / "features"
     args = ["audit", str(manifest), "--out", str(out), "--folds", str(FOLDS)]
     args += ["--backbone", "efficientnet_lite0", "--features-cache", str(cache)]
-    args += ["--fold-grouping", "near-duplicate"]
+    args += ["--fold-grouping", "near-duplicate", "--no-companions"]
     args += ["--allowed-root", str(shared_data), "--allowed-root", str(tmp_path)]  # confinement
     assert main([*args, "--master", "local[2]"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -179,6 +185,7 @@ def test_near_duplicate_folds_judge_each_photo_once_and_never_split_a_group(
 
     assert printed["fold_grouping"] == summary["fold_grouping"] == "near-duplicate"
     assert summary["config"]["fold_grouping"] == "near-duplicate"
+    assert summary["config"]["companions"] == [] and "companions" not in summary  # as asked
     assert len(df) == len(listed) and df[S.PATH].is_unique
     bad = df[df[S.PATH] == str(broken)].iloc[0]
     assert bad[S.STATUS] == "error" and bad[S.ERROR] and pd.isna(bad[S.AUDIT_FOLD])

@@ -19,7 +19,10 @@ trained (one Spark task per fold), and every photo is judged by the probe that
 never saw it. Each photo's text is read too (the text stage's gate and OCR)
 and a text model of the items, fitted per fold like the probes, is added to
 the probes' logits when it predicts the claims better out of fold (audit.json
-says so under text_evidence; --no-text-evidence skips it).
+says so under text_evidence; --no-text-evidence skips it). A probe on other
+backbones' features (EfficientNet-Lite0 and MobileNetV2) joins them, as in
+'crowdlens train', at the weight that agrees best with the claims out of fold
+(audit.json: companions; --no-companions skips it).
 
 OUT/results.parquet has one row per input photo with the same verdict
 columns as 'moderate' (pred_label, label_prob, label_rank, label_verdict,
@@ -84,6 +87,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="judge by the image probes alone (no OCR of the photos; faster)",
     )
+    p.add_argument(
+        "--no-companions",
+        dest="companions",
+        action="store_const",
+        const=(),
+        default=None,
+        help="no companion backbones' probe beside the main probes",
+    )
     p.add_argument("--confirm-margin", type=float, help="override the confirm margin")
     p.add_argument("--mismatch-prob", type=float, help="override the mismatch probability")
     add_confine_args(p.add_argument_group("input confinement (as for moderate)"))
@@ -95,6 +106,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from crowdlens.audit import DEFAULT_BACKBONES, AuditConfig, audit
     from crowdlens.config import IngestConfig, SparkConfig
     from crowdlens.stages.validate import ValidateConfig
+    from crowdlens.training.config import COMPANIONS
 
     cfg = AuditConfig(
         folds=args.folds,
@@ -106,6 +118,7 @@ def run_audit(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         parent_label_column=args.parent_label_column,
         text_evidence=args.text_evidence,
+        companions=COMPANIONS if args.companions is None else args.companions,
         validate=ValidateConfig(
             confirm_margin=args.confirm_margin, mismatch_prob=args.mismatch_prob
         ),

@@ -53,7 +53,8 @@ for _mode, _defaults in MODE_DEFAULTS.items():
     _defaults.setdefault("warmup_epochs", 0.0)
 
 
-def _companions_ok(names: Any) -> bool:
+def companions_ok(names: Any) -> bool:
+    """Distinct registry models with pretrained weights (``[train]``/``[audit] companions``)."""
     from crowdlens.models.registry import get_pretrained_config, list_models
 
     if not isinstance(names, tuple | list) or len(set(names)) != len(names):
@@ -140,7 +141,7 @@ class TrainConfig:
         "tail_aug_views": Interval(int, 0, None, note="0 = the photo and its mirror only"),
         "label_column": NonEmpty("column name"),
         "companions": Satisfies(
-            _companions_ok,
+            companions_ok,
             "a list of distinct registry model names with pretrained weights (empty = none)",
         ),
     }
