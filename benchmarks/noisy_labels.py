@@ -231,6 +231,7 @@ def run_audit(noisy: pd.DataFrame, work: Path, grouping: str, args) -> dict:
     cmd += ["--overwrite", "--folds", str(args.folds), "--parent-label-column", "group"]
     cmd += ["--fold-grouping", grouping, "--seed", str(args.seed)]
     cmd += ["--no-text-evidence"] if args.no_text_evidence else []
+    cmd += ["--no-companions"] if args.no_companions else []
     for name in args.backbones or ():
         cmd += ["--backbone", name]
     cmd += ["--allowed-root", str(DATA / "train")]  # the manifest lists photos outside work/
@@ -252,7 +253,7 @@ def run_audit(noisy: pd.DataFrame, work: Path, grouping: str, args) -> dict:
     np.save(work / "flags.npy", np.stack([truth, ours, theirs]))  # rows in noisy's order
     folds = {
         k: summary[k]
-        for k in ("fold_grouping", "groups", "duplicate_similarity", "text_evidence")
+        for k in ("fold_grouping", "groups", "duplicate_similarity", "text_evidence", "companions")
         if k in summary
     }
     return {
@@ -308,6 +309,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--folds", type=int, default=5, help="train: audit folds")
     ap.add_argument("--features-cache", help="train: crowdlens audit --features-cache")
+    ap.add_argument(
+        "--no-companions", action="store_true", help="train: crowdlens audit --no-companions"
+    )
     ap.add_argument(
         "--backbones",
         nargs="+",
