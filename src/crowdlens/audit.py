@@ -288,6 +288,8 @@ def _with_companions(
     views, got = feature_views(spark, table, names, cache=cfg.features_cache)
     ok = (got[S.STATUS] == S.STATUS_OK).to_numpy()
     comp = np.zeros_like(logits)
+    if len(np.unique(y[ok])) < 2:  # (the photos vanished since the main pass): nothing to add
+        return logits, {"backbones": names, "used": False, "weight": 0.0, "agreement": {}}
     comp[ok] = out_of_fold_logits(
         [v[ok] for v in views], y[ok], folds[ok], logits.shape[1], cfg.l2, predict_views=1
     )
