@@ -110,6 +110,10 @@ class AuditConfig:
     def __post_init__(self) -> None:
         validate(self)
 
+    def companion_backbones(self) -> tuple[str, ...]:
+        """The companions that are not already among ``backbones``."""
+        return tuple(n for n in self.companions if n not in self.backbones)
+
 
 # --- pure helpers -------------------------------------------------------------
 
@@ -222,7 +226,7 @@ def out_of_fold_logits_table(
     if cfg.text_evidence:
         logits, fold_info["text_evidence"] = _with_text(spark, table.iloc[rows], logits, y,
                                                         folds_ok, cfg)  # fmt: skip
-    if [n for n in cfg.companions if n not in cfg.backbones]:
+    if cfg.companion_backbones():
         logits, fold_info["companions"] = _with_companions(spark, table.iloc[rows], logits, y,
                                                            folds_ok, cfg)  # fmt: skip
     full = np.full((len(table), len(labels)), np.nan, dtype=np.float32)
@@ -284,7 +288,7 @@ def _with_companions(
     from crowdlens.training.companion import choose_weight, fuse
     from crowdlens.training.head import feature_views
 
-    names = [n for n in cfg.companions if n not in cfg.backbones]
+    names = list(cfg.companion_backbones())
     views, got = feature_views(spark, table, names, cache=cfg.features_cache)
     ok = (got[S.STATUS] == S.STATUS_OK).to_numpy()
     comp = np.zeros_like(logits)

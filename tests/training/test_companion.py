@@ -20,11 +20,17 @@ from crowdlens.training.companion import (  # noqa: E402
     choose_weight,
     fit_companions,
     fuse,
-    log_softmax,
     with_companions,
 )
 from crowdlens.training.companion_net import companion_features  # noqa: E402
 from crowdlens.training.config import TrainConfig  # noqa: E402
+
+
+def log_softmax(z):
+    from scipy.special import log_softmax
+
+    return log_softmax(np.asarray(z, np.float64), axis=1)
+
 
 MAIN, OTHER = "efficientnet_lite0", "mobilenet_v2"
 CLASSES = ("Granny-Smith", "Banana", "Oatly-Natural-Oatghurt")

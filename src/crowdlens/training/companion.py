@@ -50,13 +50,6 @@ log = logging.getLogger(__name__)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise ``log_softmax`` of logits ``[n, C]``."""
-    z = np.asarray(z, np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 def fuse(main: np.ndarray, companion: np.ndarray, weight: float) -> np.ndarray:
     """The bundle's logits: ``main`` alone at weight 0, else the weighted mean of both
     log-probabilities (a weighted geometric mean of the two models' probabilities).
@@ -69,9 +62,12 @@ def fuse(main: np.ndarray, companion: np.ndarray, weight: float) -> np.ndarray:
     >>> fuse(np.array([[0.0, 1.0]]), np.array([[5.0, 0.0]]), 0.0).tolist()
     [[0.0, 1.0]]
     """
+    from scipy.special import log_softmax
+
     if weight == 0:
         return np.asarray(main, np.float32)
-    fused = (log_softmax(main) + weight * log_softmax(companion)) / (1.0 + weight)
+    main, companion = np.asarray(main, np.float64), np.asarray(companion, np.float64)
+    fused = (log_softmax(main, axis=1) + weight * log_softmax(companion, axis=1)) / (1.0 + weight)
     return fused.astype(np.float32)
 
 

@@ -76,11 +76,6 @@ def _vectorizer(vocabulary: Sequence[str] | None = None) -> Any:
     )
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 @dataclass(frozen=True, eq=False)  # arrays: compared and hashed by identity
 class TextModel:
     """The fitted text classifier and how much it counts beside the image model."""
@@ -105,7 +100,9 @@ class TextModel:
         logits = np.tile(self.intercept, (len(docs), 1)).astype(np.float64)
         if self.vocabulary and len(docs):
             logits += self._vec.transform(list(docs)) @ self.coef.T.astype(np.float64)
-        return _log_softmax(logits)
+        from scipy.special import log_softmax
+
+        return log_softmax(logits, axis=1)
 
     def evidence(self, docs: Sequence[str]) -> np.ndarray:
         """``[n, C]`` to add to the image logits: ``weight * (log p(item | text) - log prior)``.
