@@ -209,3 +209,66 @@ def test_missing_or_broken_metadata_is_null_not_an_error():
     exif[0x8769] = {0x9003: "0000:00:00 00:00:00"}  # what some cameras write when unset
     odd = decode_row(encode(gradient(), "JPEG", exif=exif.tobytes()), None, 50_000_000)
     assert odd["status"] == "ok" and odd["gps_lat"] is None and odd["captured_at"] is None
+
+
+def photo_like(w: int = 160, h: int = 120) -> Image.Image:
+    """Texture in every channel, so that a turned or shifted copy cannot compare equal."""
+    rng = np.random.default_rng(7)
+    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("progressive", [False, True])
+def test_decode_pixels_gives_pillows_pixels_for_every_exif_orientation(orientation, progressive):
+    from crowdlens.decode import _jpeg_pixels, decode_pixels
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(photo_like(), "JPEG", quality=90, exif=exif.tobytes(), progressive=progressive)
+    assert _jpeg_pixels(data, 10**8) is not None  # the libjpeg-turbo path, not the fallback
+    expected = np.asarray(decode_image(data).image)
+    got = decode_pixels(data)
+    assert got.dtype == np.uint8 and got.flags.c_contiguous
+    assert np.array_equal(got, expected)
+
+
+def test_decode_pixels_gives_pillows_pixels_for_the_sample_photos():
+    from pathlib import Path
+
+    from crowdlens.decode import _jpeg_pixels, decode_pixels
+
+    photos = sorted((Path(__file__).parents[1] / "examples" / "sample" / "photos").rglob("*.jpg"))
+    assert len(photos) >= 10
+    for path in photos[::7]:
+        data = path.read_bytes()
+        assert _jpeg_pixels(data, 10**8) is not None
+        assert np.array_equal(decode_pixels(data), np.asarray(decode_image(data).image)), path
+
+
+@pytest.mark.parametrize(
+    "image, fmt",
+    [
+        (Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG"),
+        (Image.new("L", (40, 30), 77), "JPEG"),
+        (gradient(), "PNG"),
+        (gradient(), "WEBP"),
+    ],
+)
+def test_decode_pixels_falls_back_to_pillow_for_other_photos(image, fmt):
+    from crowdlens.decode import _jpeg_pixels, decode_pixels
+
+    data = encode(image, fmt)
+    assert _jpeg_pixels(data, 10**8) is None
+    assert np.array_equal(decode_pixels(data), np.asarray(decode_image(data).image))
+
+
+def test_decode_pixels_refuses_what_decode_image_refuses():
+    from crowdlens.decode import decode_pixels
+
+    data = encode(photo_like(256, 256), "JPEG", quality=95)
+    with pytest.raises(DecodeError, match="truncated JPEG.*re-upload"):
+        decode_pixels(data[: len(data) // 2])
+    with pytest.raises(DecodeError, match="above the limit"):
+        decode_pixels(data, max_pixels=10_000)
+    with pytest.raises(DecodeError, match="empty file"):
+        decode_pixels(b"")

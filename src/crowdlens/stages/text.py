@@ -53,9 +53,8 @@ def text_row(
     Uses the OCR engine, gate and analyzer cached in this Python worker. A
     JPEG with nothing to cover is released losslessly (:mod:`crowdlens.text.strip`).
     """
-    import numpy as np
 
-    from crowdlens.decode import decode_image
+    from crowdlens.decode import decode_pixels
     from crowdlens.text.photo import PhotoText, read_photo
 
     row: dict[str, Any] = dict.fromkeys(TEXT_COLUMNS)
@@ -67,8 +66,8 @@ def text_row(
         pixels = ocr = None
         if cfg.enabled:
             # One full-size copy for all the text work: the pixels (36 MB at
-            # 12 MP), not Pillow's image beside them (48 MB more).
-            pixels = np.asarray(decode_image(data).image)
+            # 12 MP), decoded straight into the array.
+            pixels = decode_pixels(data)
             step = "reading text"
             ocr, gate, analyzer = _parts(cfg)
             found = read_photo(pixels, cfg, ocr=ocr, analyzer=analyzer, gate=gate)

@@ -220,8 +220,8 @@ def write_metadata_free(
         except NotLossless:
             pass  # re-encoded below, as every photo used to be
     if image is None:
-        from crowdlens.decode import decode_image
+        from crowdlens.decode import decode_pixels
 
-        image = decode_image(data).image
+        image = decode_pixels(data)
     save_clean(image, path, jpeg_quality=jpeg_quality)
     return False

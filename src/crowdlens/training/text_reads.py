@@ -41,9 +41,7 @@ def document_rows(rows: Sequence[Mapping[str, Any]], cfg: TextConfig) -> list[di
     A photo that cannot be read or decoded gets an empty document: training
     leaves such photos out anyway (their features fail too).
     """
-    import numpy as np
-
-    from crowdlens.decode import decode_image
+    from crowdlens.decode import decode_pixels
     from crowdlens.stages.text import reading_parts
     from crowdlens.text.photo import read_lines
 
@@ -53,7 +51,7 @@ def document_rows(rows: Sequence[Mapping[str, Any]], cfg: TextConfig) -> list[di
         doc = ""
         try:
             with open(row[S.PATH], "rb") as f:
-                pixels = np.asarray(decode_image(f.read()).image)
+                pixels = decode_pixels(f.read())
             lines = read_lines(pixels, cfg, ocr, gate) or []
             doc = document(((ln.text, ln.confidence) for ln in lines), MIN_CONFIDENCE)
         except Exception as exc:  # one bad photo never fails the job
