@@ -22,3 +22,22 @@ def test_boxes_found_on_a_reduced_decode_are_in_full_photo_pixels(pii_photo):
     for box in direct:
         cx, cy = box.mean(axis=0)
         assert any(cv2.pointPolygonTest(b, (float(cx), float(cy)), False) >= 0 for b in via_small)
+
+
+def test_the_gates_preprocessing_gives_rapidocrs_numbers_bit_for_bit(pii_photo):
+    from types import SimpleNamespace
+
+    from rapidocr.ch_ppocr_det.utils import DetPreProcess
+
+    from crowdlens.text.gate import lookup_preprocess
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, size=(333, 1517, 3), dtype=np.uint8)  # every byte, odd sizes
+    for mean, std in (([0.5] * 3, [0.5] * 3), ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])):
+        settings = (960, "max", mean, std)
+        ours = lookup_preprocess(SimpleNamespace(limit_side_len=960, limit_type="max",
+                                                 mean=mean, std=std))  # fmt: skip
+        for image in (np.asarray(pii_photo), noise):
+            a, b = ours(image), DetPreProcess(*settings)(image)
+            assert a.dtype == b.dtype == np.float32 and a.shape == b.shape
+            assert np.array_equal(a, b)
