@@ -60,10 +60,19 @@ def _cache_file(path: Path, work: Path, data: bytes | None = None, kind: str = "
 
 
 def _kind(cfg, gate) -> str:
-    """The cache folder of a reading path: whole reads, or the gate's (by detector and side)."""
+    """The cache folder of a reading path: whole reads, or the gate's (by detector and side).
+
+    The int8 detector's folder carries the digest of its cached model
+    (recipe, onnxruntime, calibration photos), so a new int8 model never
+    reuses the reads of an old one.
+    """
     if gate is None:
         return "ocr"
-    return f"gate-{'int8' if cfg.det_int8 else 'fp32'}-{cfg.gate_max_side}"
+    if not cfg.det_int8:
+        return f"gate-fp32-{cfg.gate_max_side}"
+    from crowdlens.text.quantize import int8_path
+
+    return f"gate-int8-{int8_path().stem.rsplit('-', 1)[-1]}-{cfg.gate_max_side}"
 
 
 def ocr_lines(path: Path, ocr, work: Path, recompute: bool, cfg=None, gate=None) -> list:

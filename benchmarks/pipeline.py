@@ -197,17 +197,24 @@ def text_costs(c: dict[str, float], data: bytes, parts: dict, target: str) -> bo
     """
     import numpy as np
 
-    from crowdlens.decode import decode_image
     from crowdlens.text.photo import read_photo
     from crowdlens.text.redact import redact, save_clean
+
+    try:
+        from crowdlens.decode import decode_pixels
+    except ImportError:  # a tree from before it: Pillow's image, copied into an array
+
+        def decode_pixels(data: bytes) -> np.ndarray:
+            from crowdlens.decode import decode_image
+
+            return np.asarray(decode_image(data).image)
 
     try:
         from crowdlens.text.strip import NotLossless, release_bytes
     except ImportError:  # a tree from before the lossless copy
         release_bytes = None
     cfg, ocr = parts["text"], parts["ocr"]
-    full = _timed(c, "text: full decode", decode_image, data).image
-    rgb = np.asarray(full)
+    full = rgb = _timed(c, "text: full decode", decode_pixels, data)
     boxes = _timed(c, "gate", parts["gate"].find, rgb)
     cover = []
     if len(boxes):
