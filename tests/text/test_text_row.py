@@ -87,3 +87,25 @@ def test_an_upside_down_note_is_still_read_and_redacted(tmp_path):
     data = jpeg_with_gps(render([*PII_LINES.values(), *PLAIN_LINES]).rotate(180))
     row, _ = run(tmp_path, data)
     assert set(PII_LINES) <= set(row[S.PII_TYPES]) and row[S.RELEASE_VERIFIED] is True
+
+
+@pytest.mark.parametrize("mode, plain_preview, pii_preview", [
+    ("pii", False, True), ("text", True, True), ("off", False, False),
+])  # fmt: skip
+def test_previews_are_written_for_the_photos_their_setting_names(
+    tmp_path, mode, plain_preview, pii_preview
+):
+    plain, _ = run(tmp_path / "plain", jpeg_with_gps(render(PLAIN_LINES)), previews=mode)
+    pii, _ = run(tmp_path / "pii", jpeg_with_gps(render([*PII_LINES.values(), *PLAIN_LINES])),
+                 previews=mode)  # fmt: skip
+    assert plain[S.HAS_TEXT] is True and plain[S.PII_TYPES] == []
+    assert pii[S.PII_TYPES]
+    for row, wanted, folder in ((plain, plain_preview, "plain"), (pii, pii_preview, "pii")):
+        previews = tmp_path / folder / "out" / "text_previews"
+        assert (row[S.TEXT_PREVIEW_PATH] is not None) is wanted
+        assert previews.is_dir() is wanted  # no unblurred copy written that was not asked for
+
+
+def test_the_old_true_false_previews_setting_is_refused_with_the_new_choices():
+    with pytest.raises(ValueError, match="previews.*one of pii, text, off"):
+        TextConfig(previews=True)

@@ -6,8 +6,9 @@ relative to ``out_dir`` (see :mod:`crowdlens.io.outputs`), *always* without
 EXIF/XMP/GPS: personal information blurred and re-encoded when there is any;
 otherwise a JPEG's own coded data with every metadata marker dropped
 (:mod:`crowdlens.text.strip`), or re-encoded when that is not safe.
-Photos with text also get a reviewer preview (text outlined) under
-``out_dir/text_previews/``. Other rows pass through with nulls. A failure on
+Photos with personal information found also get a reviewer preview (text
+outlined, unblurred) under ``out_dir/text_previews/`` (``TextConfig.previews``:
+every photo with text, or none). Other rows pass through with nulls. A failure on
 one photo (OCR error, odd size, unwritable file) is recorded in
 ``text_error`` and the job goes on; the photo then has no ``redacted_path``,
 so nothing unchecked is released.
@@ -25,6 +26,8 @@ from crowdlens.text.config import TextConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
+
+    from crowdlens.text.photo import PhotoText
 
 #: Columns the stage adds, in order.
 TEXT_COLUMNS = (
@@ -76,7 +79,7 @@ def text_row(
             row[S.PII_TYPES] = found.pii_types
         step = "verifying the redaction" if found.cover else "writing the released copy"
         row.update(_release(data, pixels, found, cfg, ocr, out_dir, path, input_root, image_id))
-        if cfg.previews and found.has_text:
+        if wants_preview(cfg.previews, found):
             step = "writing the preview"
             row[S.TEXT_PREVIEW_PATH] = _preview(pixels, found, cfg, out_dir, path, input_root,
                                                 image_id)  # fmt: skip
@@ -137,6 +140,19 @@ def _release(
         return {S.RELEASE_VERIFIED: released.verified, S.REDACTED_PATH: stored}
     write_metadata_free(data or b"", target, jpeg_quality=cfg.jpeg_quality, image=pixels)
     return {S.RELEASE_VERIFIED: None, S.REDACTED_PATH: stored}
+
+
+def wants_preview(mode: str, found: PhotoText) -> bool:
+    """Whether a photo gets a reviewer preview under ``TextConfig.previews``.
+
+    >>> from crowdlens.text.photo import PhotoText
+    >>> plain = PhotoText(has_text=True, gated_out=False, pii_types=[])
+    >>> [wants_preview(m, plain) for m in ("pii", "text", "off")]
+    [False, True, False]
+    """
+    if mode == "text":
+        return found.has_text
+    return mode == "pii" and bool(found.pii_types)
 
 
 def _preview(
