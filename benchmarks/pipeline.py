@@ -184,12 +184,21 @@ def _preview(image, found, target: str) -> None:
     save_clean(render_preview(image, polygons, found.line_pii), target, jpeg_quality=85)
 
 
+def wants_preview(cfg, found) -> bool:
+    """Whether ``text_row`` writes a preview for this photo (every photo with text before ``previews`` modes)."""
+    try:
+        from crowdlens.stages.text import wants_preview as wants
+    except ImportError:  # a tree from before the modes
+        return bool(found.has_text)
+    return wants(cfg.previews, found)
+
+
 def text_costs(c: dict[str, float], data: bytes, parts: dict, target: str) -> bool:
     """Add the CPU seconds of the text stage's steps on one photo to ``c``; gate passed?
 
     The steps as ``text_row`` runs them: full decode, the gate, recognition
     of its boxes, PII, redaction (photos with something to cover), the
-    preview (photos with text) and the released copy: re-encoded when
+    preview (photos the ``previews`` setting names) and the released copy: re-encoded when
     something was covered, else the lossless metadata-free copy
     (``release_bytes``, re-encoded when it refuses). On a tree from before
     the lossless copy (``PYTHONPATH`` of an older tree) every copy is
@@ -229,8 +238,8 @@ def text_costs(c: dict[str, float], data: bytes, parts: dict, target: str) -> bo
         cover = found.cover
         if cover:
             _timed(c, "redaction", redact, full, cover, cfg.redact_mode)
-        if found.has_text:
-            _timed(c, "preview (photos with text)", _preview, full, found, target + ".p.jpg")
+        if wants_preview(cfg, found):
+            _timed(c, "preview", _preview, full, found, target + ".p.jpg")
     t0 = time.process_time()
     if release_bytes is None or cover:
         save_clean(full, target)
