@@ -232,6 +232,17 @@ def test_decode_pixels_gives_pillows_pixels_for_every_exif_orientation(orientati
     assert np.array_equal(got, expected)
 
 
+def test_decode_pixels_takes_the_first_picture_of_an_mpo_file_as_pillow_does():
+    # Phones write MPO files (a JPEG with a gain map or depth map after it).
+    from crowdlens.decode import _jpeg_pixels, decode_pixels
+
+    second = Image.fromarray(np.zeros((30, 40, 3), np.uint8))
+    data = encode(photo_like(), "MPO", save_all=True, append_images=[second], quality=90)
+    assert _jpeg_pixels(data, 10**8) is not None
+    assert np.array_equal(decode_pixels(data), np.asarray(decode_image(data).image))
+    assert decode_pixels(data).shape == (120, 160, 3)
+
+
 def test_decode_pixels_gives_pillows_pixels_for_the_sample_photos():
     from pathlib import Path
 

@@ -249,7 +249,8 @@ def decode_pixels(data: bytes | None, *, max_pixels: int = DEFAULT_MAX_PIXELS) -
     The same pixels as ``np.asarray(decode_image(data).image)``, for work
     that needs every pixel as an array (the text stage: 12 MP, 36 MB). An
     ordinary JPEG (YCbCr or RGB) is decoded by libjpeg-turbo straight into
-    the array through simplejpeg: 2.5-3x less CPU than through Pillow, which
+    the array through simplejpeg (the first picture of an MPO file, as
+    Pillow takes it): 2.5-3x less CPU than through Pillow, which
     decodes into a 4-byte-per-pixel image and copies it out (docs/benchmarks.md,
     issue 14). Anything else, and any JPEG simplejpeg will not decode
     cleanly (truncated, CMYK, grey, odd markers), goes through
@@ -281,7 +282,8 @@ def _jpeg_pixels(data: bytes | None, max_pixels: int) -> np.ndarray | None:
     except DecodeError:
         return None
     w, h = im.size
-    if im.format != "JPEG" or im.mode != "RGB" or w * h > max_pixels:
+    # MPO: a JPEG followed by more pictures (Ultra HDR gain maps, depth maps); the first is the photo.
+    if im.format not in ("JPEG", "MPO") or im.mode != "RGB" or w * h > max_pixels:
         return None
     exif = _exif(im)
     try:
