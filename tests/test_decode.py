@@ -283,3 +283,49 @@ def test_decode_pixels_refuses_what_decode_image_refuses():
         decode_pixels(data, max_pixels=10_000)
     with pytest.raises(DecodeError, match="empty file"):
         decode_pixels(b"")
+
+
+def with_raw_exif(jpeg: bytes, entries: list[tuple[int, int, bytes]], extra: bytes = b"") -> bytes:
+    """``jpeg`` with an APP1 EXIF block whose IFD0 holds ``entries`` (tag, type, 4-byte value) as
+    given, however odd their types; ``extra`` is appended after the IFD (for offsets into it)."""
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, value in entries:
+        ifd += struct.pack("<HHI", tag, kind, 1) + value
+    tiff = b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + extra
+    app1 = b"Exif\0\0" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def test_an_orientation_stored_as_a_rational_turns_the_photo_in_both_decoders():
+    # Pillow reads it as IFDRational(6, 1); ImageOps.exif_transpose finds 6 for it.
+    from crowdlens.decode import _jpeg_pixels, decode_pixels
+
+    offset = 8 + 2 + 12 + 4  # the rational right after the one-entry IFD
+    data = with_raw_exif(encode(photo_like(64, 40), "JPEG", quality=90),
+                         [(0x0112, 5, struct.pack("<I", offset))], struct.pack("<II", 6, 1))  # fmt: skip
+    out = decode_image(data)
+    assert (out.width, out.height) == (40, 64) and out.image.size == (40, 64)
+    assert _jpeg_pixels(data, 10**8) is not None
+    assert np.array_equal(decode_pixels(data), np.asarray(out.image))
+
+
+def test_a_turned_photo_with_a_mistyped_exif_tag_is_still_decoded():
+    # ResolutionUnit stored as a rational: ImageOps.exif_transpose failed re-writing the EXIF
+    # and the photo was refused ("cannot convert JPEG image ..."); the pixels are fine.
+    from crowdlens.decode import decode_pixels
+
+    offset = 8 + 2 + 2 * 12 + 4
+    data = with_raw_exif(encode(photo_like(64, 40), "JPEG", quality=90),
+                         [(0x0112, 3, struct.pack("<HH", 6, 0)),
+                          (0x0128, 5, struct.pack("<I", offset))], struct.pack("<II", 2, 1))  # fmt: skip
+    out = decode_image(data)
+    assert out.image.size == (40, 64)
+    assert np.array_equal(decode_pixels(data), np.asarray(out.image))
+
+
+def test_decode_doctests():
+    import doctest
+
+    import crowdlens.decode
+
+    assert doctest.testmod(crowdlens.decode).failed == 0

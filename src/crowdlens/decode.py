@@ -23,9 +23,11 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     import numpy as np
     from PIL import Image
 
@@ -192,8 +194,6 @@ def decode_image(
     ...
     crowdlens.decode.DecodeError: empty file (0 bytes): nothing to decode; re-upload the photo
     """
-    from PIL import ImageOps
-
     im = _open(data, max_pixels)
     fmt = im.format or "unknown"  # vocabulary: an image format, not a verdict
     w, h = im.size
@@ -232,13 +232,15 @@ def decode_image(
     try:
         if getattr(im, "n_frames", 1) > 1:
             im.seek(0)
-        im = ImageOps.exif_transpose(im)
+        turn = _turn(orientation)
+        if turn is not None:  # as ImageOps.exif_transpose turns it, without re-writing the EXIF
+            im = im.transpose(turn[0])
         rgb = _to_rgb(im)
     except Exception as exc:
         raise DecodeError(
             f"cannot convert {fmt} image in mode {im.mode} to RGB ({type(exc).__name__}: {exc})"
         ) from None
-    if orientation in (5, 6, 7, 8):
+    if turn is not None and turn[2]:  # a quarter turn: the photo stands the other way
         w, h = h, w
     return DecodedImage(image=rgb, width=w, height=h, format=fmt, has_gps=has_gps, exif=exif)
 
@@ -275,7 +277,7 @@ def _jpeg_pixels(data: bytes | None, max_pixels: int) -> np.ndarray | None:
         import simplejpeg
     except ImportError:  # pragma: no cover - a dependency; Pillow does the work without it
         return None
-    if not data or not data.startswith(b"\xff\xd8\xff"):
+    if not data or bytes(data[:3]) != b"\xff\xd8\xff":
         return None
     try:
         im = _open(data, max_pixels)  # the header and EXIF only
@@ -296,6 +298,32 @@ def _jpeg_pixels(data: bytes | None, max_pixels: int) -> np.ndarray | None:
     return upright(pixels, orientation)
 
 
+def _turn(orientation: object) -> tuple[Any, Callable[[np.ndarray], np.ndarray], bool] | None:
+    """How a photo with this EXIF orientation is turned upright: (Pillow transpose, the same on
+    an array, a quarter turn?), or None (1, absent or unknown values: as it is).
+
+    The values are looked up as ``ImageOps.exif_transpose`` looks them up, so an
+    orientation stored as a rational or a float (6.0) turns the photo as 6 does.
+    """
+    import numpy as np
+    from PIL import Image
+
+    t = Image.Transpose
+    turns = {
+        2: (t.FLIP_LEFT_RIGHT, lambda a: a[:, ::-1], False),  # mirrored
+        3: (t.ROTATE_180, lambda a: a[::-1, ::-1], False),
+        4: (t.FLIP_TOP_BOTTOM, lambda a: a[::-1], False),  # upside down, mirrored
+        5: (t.TRANSPOSE, lambda a: a.transpose(1, 0, 2), True),
+        6: (t.ROTATE_270, lambda a: np.rot90(a, -1), True),
+        7: (t.TRANSVERSE, lambda a: a[::-1, ::-1].transpose(1, 0, 2), True),
+        8: (t.ROTATE_90, lambda a: np.rot90(a), True),
+    }
+    try:
+        return turns.get(orientation)  # type: ignore[call-overload]
+    except TypeError:  # an unhashable value: no orientation
+        return None
+
+
 def upright(pixels: np.ndarray, orientation: object) -> np.ndarray:
     """``pixels`` turned as ``ImageOps.exif_transpose`` turns a photo with this EXIF orientation.
 
@@ -305,17 +333,8 @@ def upright(pixels: np.ndarray, orientation: object) -> np.ndarray:
     """
     import numpy as np
 
-    turns = {
-        2: lambda a: a[:, ::-1],  # mirrored
-        3: lambda a: a[::-1, ::-1],  # 180 degrees
-        4: lambda a: a[::-1],  # upside down, mirrored
-        5: lambda a: a.transpose(1, 0, 2),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
-        8: lambda a: np.rot90(a),
-    }
-    turn = turns.get(orientation) if isinstance(orientation, int) else None
-    return pixels if turn is None else np.ascontiguousarray(turn(pixels))
+    turn = _turn(orientation)
+    return pixels if turn is None else np.ascontiguousarray(turn[1](pixels))
 
 
 def within_twice(image: Image.Image, size: tuple[int, int]) -> Image.Image:
