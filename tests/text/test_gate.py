@@ -41,3 +41,9 @@ def test_the_gates_preprocessing_gives_rapidocrs_numbers_bit_for_bit(pii_photo):
             a, b = ours(image), DetPreProcess(*settings)(image)
             assert a.dtype == b.dtype == np.float32 and a.shape == b.shape
             assert np.array_equal(a, b)
+    # ... and it is what the gate's detector runs.
+    gate = get_gate(960, 0.3, 2)
+    gate.find(np.asarray(pii_photo))
+    assert type(gate._engine.text_det.preprocess_op).__name__ == "LookupPreProcess"
+    odd = rng.random((50, 70, 3)).astype(np.float32) * 255  # not 8-bit: rapidocr's own numbers
+    assert np.array_equal(ours(odd), DetPreProcess(*settings)(odd))

@@ -57,6 +57,8 @@ def lookup_preprocess(detector: object) -> object:
             resized = self.resize(img)
             if resized is None:
                 return None
+            if resized.dtype != np.uint8 or resized.ndim != 3 or resized.shape[2] != 3:
+                return super().__call__(img)  # not 8-bit RGB: rapidocr's own arithmetic
             out = np.empty((1, 3, *resized.shape[:2]), dtype=np.float32)
             for c in range(3):
                 out[0, c] = self.table[:, c][resized[..., c]]
@@ -103,8 +105,10 @@ class TextGate:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
         self._engine = RapidOCR(params=params)
-        detector = self._engine._load_det_model()  # rapidocr==3.10.0's own detector
-        detector.get_preprocess = lambda: lookup_preprocess(detector)
+        load = getattr(self._engine, "_load_det_model", None)  # rapidocr 3.10's own detector
+        detector = load() if load is not None else None
+        if detector is not None and hasattr(detector, "get_preprocess"):
+            detector.get_preprocess = lambda: lookup_preprocess(detector)
 
     def find(self, image: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
         """The text boxes the detector finds on the shrunken copy, in ``image`` pixels.
