@@ -109,3 +109,12 @@ def test_previews_are_written_for_the_photos_their_setting_names(
 def test_the_old_true_false_previews_setting_is_refused_with_the_new_choices():
     with pytest.raises(ValueError, match="previews.*one of pii, text, off"):
         TextConfig(previews=True)
+
+
+def test_a_preview_from_an_earlier_run_is_removed_when_this_run_writes_none(tmp_path):
+    data = jpeg_with_gps(render(PLAIN_LINES))
+    first, out = run(tmp_path, data, previews="text")
+    assert (out / first[S.TEXT_PREVIEW_PATH]).is_file()
+    second, _ = run(tmp_path, data, previews="pii")  # same results folder, new default
+    assert second[S.TEXT_PREVIEW_PATH] is None
+    assert not (out / first[S.TEXT_PREVIEW_PATH]).exists()

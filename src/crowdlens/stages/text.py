@@ -79,10 +79,13 @@ def text_row(
             row[S.PII_TYPES] = found.pii_types
         step = "verifying the redaction" if found.cover else "writing the released copy"
         row.update(_release(data, pixels, found, cfg, ocr, out_dir, path, input_root, image_id))
+        step = "writing the preview"
+        stored, target = _preview_target(out_dir, path, input_root, image_id)
         if wants_preview(cfg.previews, found):
-            step = "writing the preview"
-            row[S.TEXT_PREVIEW_PATH] = _preview(pixels, found, cfg, out_dir, path, input_root,
-                                                image_id)  # fmt: skip
+            _preview(pixels, found, cfg, target)
+            row[S.TEXT_PREVIEW_PATH] = stored
+        elif "://" not in target and os.path.exists(target):
+            os.remove(target)  # an earlier run's unblurred preview must not stay behind
     except Exception as exc:  # one photo never fails the job
         row = dict.fromkeys(TEXT_COLUMNS)
         row[S.TEXT_ERROR] = (
@@ -155,22 +158,27 @@ def wants_preview(mode: str, found: PhotoText) -> bool:
     return mode == "pii" and bool(found.pii_types)
 
 
-def _preview(
-    pixels: Any, found: Any, cfg: TextConfig, out_dir: str, path: str,
-    input_root: str | None, image_id: str,
-) -> str:  # fmt: skip
-    """Write the reviewer preview of ``pixels`` with ``found``'s lines outlined; its path."""
+def _preview_target(
+    out_dir: str, path: str, input_root: str | None, image_id: str
+) -> tuple[str, str]:
+    """Where a photo's reviewer preview goes: (stored relative path, file to write)."""
     from crowdlens.io.outputs import PREVIEWS_DIR, output_target
-    from crowdlens.text.preview import render_preview
-    from crowdlens.text.redact import mirrored_path, save_clean
+    from crowdlens.text.redact import mirrored_path
 
-    preview = render_preview(pixels, [line.polygon for line in found.lines],
-                             found.line_pii, cfg.preview_max_side)  # fmt: skip
     stored = mirrored_path("", path, input_root, image_id, folder=PREVIEWS_DIR)
     if not stored.lower().endswith((".jpg", ".jpeg")):
         stored += ".jpg"
-    save_clean(preview, output_target(out_dir, stored), jpeg_quality=85)
-    return stored
+    return stored, output_target(out_dir, stored)
+
+
+def _preview(pixels: Any, found: Any, cfg: TextConfig, target: str) -> None:
+    """Write the reviewer preview of ``pixels`` with ``found``'s lines outlined to ``target``."""
+    from crowdlens.text.preview import render_preview
+    from crowdlens.text.redact import save_clean
+
+    preview = render_preview(pixels, [line.polygon for line in found.lines],
+                             found.line_pii, cfg.preview_max_side)  # fmt: skip
+    save_clean(preview, target, jpeg_quality=85)
 
 
 def _text(row: dict[str, Any], cfg: TextConfig, out_dir: str, input_root: str | None) -> dict:

@@ -107,7 +107,7 @@ class TextConfig:
         "redact_mode": Options(REDACT_MODES),
         "padding": Interval(float, 0, 2),
         "jpeg_quality": Interval(int, 1, 100),
-        "previews": Options(PREVIEW_MODES),
+        "previews": Options(PREVIEW_MODES, note='the old true is "text", false "off"'),
         "preview_max_side": Interval(int, 64, None),
     }
 
