@@ -280,7 +280,7 @@ def photo_costs(p: Path, parts: dict, tmp: str) -> tuple[dict[str, float], bool,
     _timed(c, "model", predict_contents, [None], parts["bundle"], parts["inference"],
            images=[shared])  # fmt: skip
     passed = text_costs(c, data, parts, f"{tmp}/{p.name}")
-    for step in ("recognition", "PII", "redaction", "detection"):
+    for step in ("recognition", "PII", "redaction", "detection", "preview"):
         c.setdefault(step, 0.0)  # steps a photo may skip
     whole: dict[str, float] = {}
     _timed(whole, "text_row", text_row, p.stem, str(p), data, S.STATUS_OK, parts["text"],
