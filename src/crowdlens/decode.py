@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
 DEFAULT_MAX_PIXELS = 50_000_000
+#: For stages after the decode stage: it already applied the user's pixel limit
+#: (``decode.max_pixels``) to every photo whose status is ``ok``.
+NO_PIXEL_LIMIT = 1 << 62
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 HEIF_EXTENSIONS = (".heic", ".heif")

@@ -118,3 +118,13 @@ def test_a_preview_from_an_earlier_run_is_removed_when_this_run_writes_none(tmp_
     second, _ = run(tmp_path, data, previews="pii")  # same results folder, new default
     assert second[S.TEXT_PREVIEW_PATH] is None
     assert not (out / first[S.TEXT_PREVIEW_PATH]).exists()
+
+
+def test_a_photo_above_the_default_pixel_limit_is_not_refused_here(tmp_path):
+    # The decode stage applies decode.max_pixels (which a user may raise); a photo
+    # it passed as ok must not be refused again at the default 50 MP.
+    big = Image.new("RGB", (7200, 7000), (120, 130, 140))  # 50.4 MP
+    buf = io.BytesIO()
+    big.save(buf, "JPEG", quality=80)
+    row, out = run(tmp_path, buf.getvalue())
+    assert row[S.TEXT_ERROR] is None and (out / row[S.REDACTED_PATH]).is_file()

@@ -46,8 +46,6 @@ CROSS_PHOTO_FLAGS = (S.FLAG_DUPLICATE, S.FLAG_SHARED_PHOTO, S.FLAG_REUSED_PHOTO)
 _INPUTS = (S.CONTENT, S.STATUS, S.WIDTH, S.HEIGHT)
 # With the decode stage's shared copy, the photo bytes are not read at all.
 _SHARED_INPUTS = (S.PIXELS, S.PIXELS_SIZE, S.STATUS, S.WIDTH, S.HEIGHT)
-# The decode stage already applied the user's pixel limit to these photos.
-_NO_PIXEL_LIMIT = 1 << 62
 
 
 def assess_photo(
@@ -75,7 +73,7 @@ def assess_photo(
     >>> row["quality_flags"]
     ['low_resolution', 'too_dark', 'low_information']
     """
-    from crowdlens.decode import decode_image
+    from crowdlens.decode import NO_PIXEL_LIMIT, decode_image
     from crowdlens.quality.flags import quality_flags
     from crowdlens.quality.hashing import phash
     from crowdlens.quality.measures import measure
@@ -87,7 +85,7 @@ def assess_photo(
     try:
         if image is None:
             size = (cfg.analysis_size, cfg.analysis_size)
-            decoded = decode_image(content, max_pixels=_NO_PIXEL_LIMIT, draft_size=size)
+            decoded = decode_image(content, max_pixels=NO_PIXEL_LIMIT, draft_size=size)
             image, width, height = decoded.image, width or decoded.width, height or decoded.height
         m = measure(
             image,

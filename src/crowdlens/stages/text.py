@@ -57,7 +57,7 @@ def text_row(
     JPEG with nothing to cover is released losslessly (:mod:`crowdlens.text.strip`).
     """
 
-    from crowdlens.decode import decode_pixels
+    from crowdlens.decode import NO_PIXEL_LIMIT, decode_pixels
     from crowdlens.text.photo import PhotoText, read_photo
 
     row: dict[str, Any] = dict.fromkeys(TEXT_COLUMNS)
@@ -70,7 +70,7 @@ def text_row(
         if cfg.enabled:
             # One full-size copy for all the text work: the pixels (36 MB at
             # 12 MP), decoded straight into the array.
-            pixels = decode_pixels(data)
+            pixels = decode_pixels(data, max_pixels=NO_PIXEL_LIMIT)  # the decode stage's limit held
             step = "reading text"
             ocr, gate, analyzer = _parts(cfg)
             found = read_photo(pixels, cfg, ocr=ocr, analyzer=analyzer, gate=gate)
