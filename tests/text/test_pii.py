@@ -15,6 +15,9 @@ FOUND = [
     ("+55 11 91234-5678", "PHONE_NUMBER", "91234-5678"),
     ("write to ana.lopez@correo.es", "EMAIL_ADDRESS", "ana.lopez@correo.es"),
     ("OCR spaced jean.dupont @ example.fr", "EMAIL_ADDRESS", "example.fr"),
+    # The "@" misread or lost by OCR, at a big mail service
+    ("J·DUPONTEORANGE.FR", "EMAIL_ADDRESS", "J·DUPONTEORANGE.FR"),
+    ("mail john.smith©gmail.com", "EMAIL_ADDRESS", "john.smith©gmail.com"),
     ("Passport: X1234567", "ID_NUMBER", "X1234567"),
     ("passpont x1234567", "ID_NUMBER", "x1234567"),  # handwriting, as OCR read it
     ("CPF 123.456.789-09", "ID_NUMBER", "123.456.789-09"),
@@ -58,6 +61,11 @@ PLAIN = [
     "Jfr pris 39,90 kr/kg",
     "Leite integral 1L",
     "MARIA MJÖLK",  # a given name in capitals before a product word
+    # Web sites, not e-mail addresses, at a mail service's domain
+    "www.orange.fr",
+    "GLUTENFREE.FR",
+    "juice-orange.fr",
+    "Shop at orange.fr",
 ]
 
 

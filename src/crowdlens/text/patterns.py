@@ -10,6 +10,28 @@ EMAIL_PATTERN = (
     r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\s?\.\s?[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 )
 
+#: The big consumer mail services, with the top-level domains they give out.
+WEBMAIL_DOMAINS = (
+    r"g(?:oogle)?mail\.com", r"yahoo\.(?:com|co\.uk|co\.in|in|fr|es|de|it|com\.br|com\.mx|com\.ar)",
+    r"ymail\.com", r"hotmail\.(?:com|co\.uk|fr|es|de|it|com\.br)", r"outlook\.(?:com|fr|es|de|it)",
+    r"live\.(?:com|co\.uk|fr)", r"aol\.com", r"icloud\.com", r"proton(?:mail)?\.(?:com|me)",
+    r"gmx\.(?:de|net|com|fr|es)", r"web\.de", r"t-online\.de", r"orange\.fr", r"wanadoo\.fr",
+    r"free\.fr", r"laposte\.net", r"sfr\.fr", r"libero\.it", r"virgilio\.it", r"uol\.com\.br",
+    r"bol\.com\.br", r"terra\.com\.br", r"yandex\.(?:ru|com)", r"mail\.ru", r"rediffmail\.com",
+    r"naver\.com", r"qq\.com", r"163\.com", r"telefonica\.net", r"movistar\.es",
+)  # fmt: skip
+
+#: An address at one of those services whose "@" OCR lost or misread
+#: ("j.dupont@orange.fr" read "J·DUPONTEORANGE.FR"): a local part with the
+#: shape of one (a dot, middle dot, underscore or digit after its first
+#: character, so "GLUTENFREE.FR" and "juice-orange.fr" are not one) glued to
+#: the domain, or joined to it by a symbol OCR reads for "@" ("©", "®", "&"),
+#: not after "www." and not after a dot (a subdomain).
+GARBLED_EMAIL_PATTERN = (
+    r"(?<![\w.·@])(?!www[.·])[A-Za-z0-9][A-Za-z\-]*[._·0-9][A-Za-z0-9._·\-]*?"
+    r"(?<![.·])[©®&]?(?:" + "|".join(WEBMAIL_DOMAINS) + r")\b"
+)
+
 # (name, regex, score). Every match is judged again by
 # crowdlens.text.pii_rules.plausible_id: checksums, and an ID word nearby for
 # the generic shapes.

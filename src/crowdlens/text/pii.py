@@ -12,7 +12,7 @@ without internet. Instead the engine gets:
   plus a pattern for any "+CC ..." international number;
 * presidio's credit-card (Luhn) and IBAN (checksum) recognisers;
 * our own recognisers for e-mail addresses (tolerant of OCR spaces around
-  "@"), national ID / passport-like numbers, street addresses in English,
+  "@", and of an "@" lost or misread before a big mail service's domain), national ID / passport-like numbers, street addresses in English,
   French, Spanish, Portuguese, Italian and German word orders, and names
   introduced by a common given name or a "Name:" label.
 
@@ -36,6 +36,7 @@ from crowdlens.text.patterns import (
     ADDRESS_CONTEXT,
     ADDRESS_PATTERNS,
     EMAIL_PATTERN,
+    GARBLED_EMAIL_PATTERN,
     ID_CONTEXT,
     ID_PATTERNS,
     INTERNATIONAL_PHONE,
@@ -99,7 +100,10 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
             supported_entity="EMAIL_ADDRESS",
             name=f"crowdlens-email-{language}",
             supported_language=language,
-            patterns=[Pattern("email", one_line(EMAIL_PATTERN), 0.9)],
+            patterns=[
+                Pattern("email", one_line(EMAIL_PATTERN), 0.9),
+                Pattern("email-garbled-at", GARBLED_EMAIL_PATTERN, 0.6),
+            ],
             global_regex_flags=nocase,
         ),
         PatternRecognizer(
