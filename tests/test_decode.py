@@ -220,6 +220,8 @@ def photo_like(w: int = 160, h: int = 120) -> Image.Image:
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("progressive", [False, True])
 def test_decode_pixels_gives_pillows_pixels_for_every_exif_orientation(orientation, progressive):
+    from PIL import ImageOps
+
     from crowdlens.decode import _jpeg_pixels, decode_pixels
 
     exif = Image.Exif()
@@ -227,6 +229,10 @@ def test_decode_pixels_gives_pillows_pixels_for_every_exif_orientation(orientati
     data = encode(photo_like(), "JPEG", quality=90, exif=exif.tobytes(), progressive=progressive)
     assert _jpeg_pixels(data, 10**8) is not None  # the libjpeg-turbo path, not the fallback
     expected = np.asarray(decode_image(data).image)
+    with Image.open(
+        io.BytesIO(data)
+    ) as im:  # decode_image turns photos as Pillow's own helper does
+        assert np.array_equal(expected, np.asarray(ImageOps.exif_transpose(im).convert("RGB")))
     got = decode_pixels(data)
     assert got.dtype == np.uint8 and got.flags.c_contiguous
     assert np.array_equal(got, expected)
