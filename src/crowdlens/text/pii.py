@@ -74,6 +74,46 @@ class Entity:
     score: float
 
 
+def one_line(rx: str) -> str:
+    """``rx`` with its whitespace limited to spaces and tabs.
+
+    The document has one OCR line per text line: an entity must not swallow
+    the end of one line and the start of the next.
+    """
+    return rx.replace(r"[\s", r"[ \t").replace(r"\s", r"[ \t]")
+
+
+def _person_recognizer(language: str) -> object:
+    """Names introduced by a common given name (also in capitals) or a "Name:" label."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    names = "|".join(re.escape(n) for n in sorted(set(GIVEN_NAMES), key=len, reverse=True))
+    # Capitals, with and without accents; short names ("ANA", "ALI") are
+    # too often parts of packaging words in capitals.
+    upper = {v for n in GIVEN_NAMES if len(n) >= 4 for v in (n.upper(), fold(n).upper())}
+    caps = "|".join(re.escape(n) for n in sorted(upper, key=len, reverse=True))
+    return PatternRecognizer(
+        supported_entity="PERSON",
+        name=f"crowdlens-person-{language}",
+        supported_language=language,
+        patterns=[
+            Pattern(
+                "given-name",
+                one_line(rf"\b(?:{names})(?:\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+){{1,3}}\b"),
+                0.7,
+            ),
+            # Handwriting in capitals ("THOMAS MLLER": OCR also drops accents).
+            Pattern(
+                "given-name-caps",
+                one_line(rf"\b(?:{caps})(?:\s+[A-ZÀ-Ö][A-ZÀ-Ö'’-]+){{1,3}}\b"),
+                0.7,
+            ),
+            Pattern("name-label", one_line(NAME_LABEL_PATTERN), 0.7),
+        ],
+        global_regex_flags=re.MULTILINE,  # capitals matter
+    )
+
+
 def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[object]:
     from presidio_analyzer import Pattern, PatternRecognizer
     from presidio_analyzer.predefined_recognizers import (
@@ -84,17 +124,6 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
 
     case = re.MULTILINE  # names and IDs: capitals matter
     nocase = case | re.IGNORECASE
-
-    def one_line(rx: str) -> str:
-        # The document has one OCR line per text line: an entity must not
-        # swallow the end of one line and the start of the next.
-        return rx.replace(r"[\s", r"[ \t").replace(r"\s", r"[ \t]")
-
-    names = "|".join(re.escape(n) for n in sorted(set(GIVEN_NAMES), key=len, reverse=True))
-    # Capitals, with and without accents; short names ("ANA", "ALI") are
-    # too often parts of packaging words in capitals.
-    upper = {v for n in GIVEN_NAMES if len(n) >= 4 for v in (n.upper(), fold(n).upper())}
-    caps = "|".join(re.escape(n) for n in sorted(upper, key=len, reverse=True))
     return [
         PatternRecognizer(
             supported_entity="EMAIL_ADDRESS",
@@ -102,7 +131,7 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
             supported_language=language,
             patterns=[
                 Pattern("email", one_line(EMAIL_PATTERN), 0.9),
-                Pattern("email-garbled-at", GARBLED_EMAIL_PATTERN, 0.6),
+                Pattern("email-garbled-at", one_line(GARBLED_EMAIL_PATTERN), 0.6),
             ],
             global_regex_flags=nocase,
         ),
@@ -122,26 +151,7 @@ def _pattern_recognizers(language: str, phone_regions: Sequence[str]) -> list[ob
             context=ADDRESS_CONTEXT,
             global_regex_flags=nocase,
         ),
-        PatternRecognizer(
-            supported_entity="PERSON",
-            name=f"crowdlens-person-{language}",
-            supported_language=language,
-            patterns=[
-                Pattern(
-                    "given-name",
-                    one_line(rf"\b(?:{names})(?:\s+[A-ZÀ-Ö][A-Za-zÀ-ÖØ-öø-ÿ'’-]+){{1,3}}\b"),
-                    0.7,
-                ),
-                # Handwriting in capitals ("THOMAS MLLER": OCR also drops accents).
-                Pattern(
-                    "given-name-caps",
-                    one_line(rf"\b(?:{caps})(?:\s+[A-ZÀ-Ö][A-ZÀ-Ö'’-]+){{1,3}}\b"),
-                    0.7,
-                ),
-                Pattern("name-label", one_line(NAME_LABEL_PATTERN), 0.7),
-            ],
-            global_regex_flags=case,
-        ),
+        _person_recognizer(language),
         PatternRecognizer(
             supported_entity="PHONE_NUMBER",
             name=f"crowdlens-intl-phone-{language}",
