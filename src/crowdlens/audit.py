@@ -36,10 +36,10 @@ import numpy as np
 
 from crowdlens import schema as S
 from crowdlens.errors import CrowdlensError
-from crowdlens.params import Each, Interval, NonEmpty, Options, Params, Satisfies, validate
+from crowdlens.params import Each, Interval, NonEmpty, Options, Params, validate
 from crowdlens.stages.validate import OUTPUTS as VERDICT_COLUMNS
 from crowdlens.stages.validate import ValidateConfig, calibrate, judge, judgements_frame
-from crowdlens.training.config import COMPANIONS, companions_ok
+from crowdlens.training.config import COMPANIONS, COMPANIONS_CHECK
 from crowdlens.training.probe import DEFAULT_L2, assign_folds, out_of_fold_logits
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,10 +101,7 @@ class AuditConfig:
         "temperature": Interval(float, 0, None, closed="neither"),
         "label_column": NonEmpty("column name"),
         "fold_grouping": Options(S.FOLD_GROUPINGS),
-        "companions": Satisfies(
-            companions_ok,
-            "a list of distinct registry model names with pretrained weights (empty = none)",
-        ),
+        "companions": COMPANIONS_CHECK,
     }
 
     def __post_init__(self) -> None:
@@ -291,9 +288,9 @@ def _with_companions(
     names = list(cfg.companion_backbones())
     views, got = feature_views(spark, table, names, cache=cfg.features_cache)
     ok = (got[S.STATUS] == S.STATUS_OK).to_numpy()
-    comp = np.zeros_like(logits)
     if len(np.unique(y[ok])) < 2:  # (the photos vanished since the main pass): nothing to add
         return logits, {"backbones": names, "used": False, "weight": 0.0, "agreement": {}}
+    comp = np.zeros_like(logits)
     comp[ok] = out_of_fold_logits(
         [v[ok] for v in views], y[ok], folds[ok], logits.shape[1], cfg.l2, predict_views=1
     )

@@ -108,7 +108,8 @@ class TextGate:
         load = getattr(self._engine, "_load_det_model", None)  # rapidocr 3.10's own detector
         detector = load() if load is not None else None
         if detector is not None and hasattr(detector, "get_preprocess"):
-            detector.get_preprocess = lambda: lookup_preprocess(detector)
+            preprocess = lookup_preprocess(detector)  # its table built once per gate
+            detector.get_preprocess = lambda: preprocess
 
     def find(self, image: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
         """The text boxes the detector finds on the shrunken copy, in ``image`` pixels.

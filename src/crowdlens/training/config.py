@@ -63,6 +63,12 @@ def companions_ok(names: Any) -> bool:
     return all(n in known and get_pretrained_config(n).has_weights for n in names)
 
 
+#: The check of a ``companions`` setting, shared by ``[train]`` and ``[audit]``.
+COMPANIONS_CHECK = Satisfies(
+    companions_ok, "a list of distinct registry model names with pretrained weights (empty = none)"
+)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of a training run (``crowdlens train``)."""
@@ -140,10 +146,7 @@ class TrainConfig:
         "tail_cv_folds": Interval(int, 2, None),
         "tail_aug_views": Interval(int, 0, None, note="0 = the photo and its mirror only"),
         "label_column": NonEmpty("column name"),
-        "companions": Satisfies(
-            companions_ok,
-            "a list of distinct registry model names with pretrained weights (empty = none)",
-        ),
+        "companions": COMPANIONS_CHECK,
     }
 
     RULES: ClassVar[tuple[Rule, ...]] = (
