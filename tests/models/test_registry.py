@@ -16,9 +16,13 @@ from crowdlens.models.registry import (
 
 
 def test_list_models_names_every_backbone():
-    assert {"efficientnet_lite0", "efficientnet_lite2", "mobilenet_v2", "inception_v1"} <= set(
-        list_models()
-    )
+    assert {
+        "efficientnet_lite0",
+        "efficientnet_lite1",
+        "efficientnet_lite2",
+        "mobilenet_v2",
+        "inception_v1",
+    } <= set(list_models())
 
 
 def test_unknown_name_lists_the_valid_ones():
@@ -83,7 +87,14 @@ def test_pretrained_config_carries_preprocessing_and_labels():
     assert lite.preprocess.std == (128.0, 128.0, 128.0)
     assert lite.input_size == 224 and lite.feature_dim == 1280
     assert len(lite.labels) == 1000 and lite.labels[950] == "orange"
+    assert get_pretrained_config("efficientnet_lite1").input_size == 240
     assert get_pretrained_config("efficientnet_lite2").input_size == 260
+
+
+def test_lite1_loads_its_pretrained_weights():
+    a = create_model("efficientnet_lite1", pretrained=True).state_dict()
+    b = create_model("efficientnet_lite1", pretrained=False).state_dict()
+    assert not torch.equal(a["_conv_stem.weight"], b["_conv_stem.weight"])
 
 
 def test_pretrained_config_validates():

